@@ -1,0 +1,1 @@
+"""Sonic Portal: the Django project (settings, URLs) and its flat apps (accounts, library)."""

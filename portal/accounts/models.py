@@ -1,0 +1,49 @@
+import uuid
+
+from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.db import models
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def _create_user(self, email, password, **extra_fields):
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email), **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        return self._create_user(email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    """An account; people sign in with their email address."""
+
+    username = None
+    first_name = None
+    last_name = None
+    name = models.CharField("display name", max_length=150, blank=True)
+    email = models.EmailField("email address", unique=True)
+    # The user's folder in media storage: random so storage keys reveal nothing about the account.
+    storage_prefix = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    storage_used_bytes = models.BigIntegerField(
+        default=0, help_text="Bytes of portraits, thumbnails and audio stored for this user."
+    )
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS = []
+
+    objects = UserManager()
+
+    def __str__(self):
+        return self.email

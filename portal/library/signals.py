@@ -1,0 +1,16 @@
+from django.db import transaction
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
+
+from portal import storage
+from portal.library import usage
+from portal.library.models import AudioClip, Portrait
+
+
+@receiver(post_delete, sender=Portrait)
+@receiver(post_delete, sender=AudioClip)
+def remove_files_of_deleted_upload(sender, instance, **kwargs):
+    """However a row goes (view, admin, account deletion), its files and its storage usage go with it."""
+    usage.release(instance.owner_id, instance.size_bytes)
+    names = instance.stored_names()
+    transaction.on_commit(lambda: storage.delete_files(names))

@@ -1,0 +1,61 @@
+"""Turning an accepted upload into stored files plus a row, all or nothing.
+
+The REST API (a later issue) calls these same functions.
+"""
+
+from django.db import transaction
+
+from portal import storage
+from portal.library import usage, validation
+from portal.library.models import AudioClip, Portrait
+
+
+def _original_name(upload) -> str:
+    return (upload.name or "upload")[-255:]
+
+
+def add_portrait(user, upload) -> Portrait:
+    checked = validation.check_portrait(upload)
+    size = len(checked.content) + len(checked.thumbnail)
+    stored: list[str] = []
+    try:
+        with transaction.atomic():
+            usage.reserve(user, size)
+            stored.append(storage.save_bytes(storage.new_key(user, "portraits", checked.extension), checked.content))
+            stored.append(storage.save_bytes(storage.new_key(user, "thumbnails", ".jpg"), checked.thumbnail))
+            return Portrait.objects.create(
+                owner=user,
+                original_name=_original_name(upload),
+                file=stored[0],
+                thumbnail=stored[1],
+                size_bytes=size,
+                image_format=checked.image_format,
+                width=checked.width,
+                height=checked.height,
+            )
+    except BaseException:
+        storage.delete_files(stored)
+        raise
+
+
+def add_audio(user, upload) -> AudioClip:
+    checked = validation.check_audio(upload)
+    stored: list[str] = []
+    try:
+        with transaction.atomic():
+            usage.reserve(user, upload.size)
+            stored.append(storage.save_file(storage.new_key(user, "audio", checked.extension), upload))
+            return AudioClip.objects.create(
+                owner=user,
+                original_name=_original_name(upload),
+                file=stored[0],
+                size_bytes=upload.size,
+                duration_seconds=checked.duration_seconds,
+                sample_rate=checked.sample_rate,
+                channels=checked.channels,
+                codec=checked.codec,
+                content_type=checked.content_type,
+            )
+    except BaseException:
+        storage.delete_files(stored)
+        raise

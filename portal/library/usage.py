@@ -1,0 +1,29 @@
+"""Per-user storage accounting, kept in one counter that uploads and deletions move atomically."""
+
+from django.conf import settings
+from django.db.models import F
+
+from portal.accounts.models import User
+from portal.library.errors import UploadRejected
+
+
+def storage_quota_bytes(user) -> int:
+    return settings.STORAGE_QUOTA_BYTES
+
+
+def reserve(user, nbytes: int) -> None:
+    """Count nbytes against the user's quota, or refuse; one UPDATE, so concurrent uploads cannot overshoot."""
+    limit = storage_quota_bytes(user)
+    updated = User.objects.filter(pk=user.pk, storage_used_bytes__lte=limit - nbytes).update(
+        storage_used_bytes=F("storage_used_bytes") + nbytes
+    )
+    if not updated:
+        raise UploadRejected(
+            "storage_quota_exceeded",
+            "Your storage is full. Delete portraits or audio you no longer need, then try again.",
+            status=413,
+        )
+
+
+def release(user_id: int, nbytes: int) -> None:
+    User.objects.filter(pk=user_id).update(storage_used_bytes=F("storage_used_bytes") - nbytes)

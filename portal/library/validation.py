@@ -1,0 +1,243 @@
+"""Decode every upload for real before anything is stored; refuse with a stable code and a plain message."""
+
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import PurePath
+
+import av
+import numpy as np
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from portal.library.errors import UploadRejected
+from portal.library.templatetags.library import duration_clock as _clock
+
+IMAGE_FORMAT_BY_EXTENSION = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"}
+IMAGE_EXTENSION_BY_FORMAT = {"JPEG": ".jpg", "PNG": ".png", "WEBP": ".webp"}
+THUMBNAIL_SIZE = (320, 320)
+
+
+@dataclass(frozen=True)
+class AudioKind:
+    label: str
+    extension: str
+    content_type: str
+    containers: frozenset[str]
+    codecs: frozenset[str] | None  # None: any codec the container carries
+
+    def matches(self, container: str, codec: str) -> bool:
+        return container in self.containers and (self.codecs is None or codec in self.codecs)
+
+
+_MP4 = "mov,mp4,m4a,3gp,3g2,mj2"
+_OGG_CODECS = frozenset({"opus", "vorbis", "flac"})
+_WEBM_CODECS = frozenset({"opus", "vorbis"})
+AUDIO_KINDS = {
+    ".wav": AudioKind("WAV", ".wav", "audio/wav", frozenset({"wav"}), None),
+    ".mp3": AudioKind("MP3", ".mp3", "audio/mpeg", frozenset({"mp3"}), frozenset({"mp3", "mp3float"})),
+    ".m4a": AudioKind("M4A (AAC)", ".m4a", "audio/mp4", frozenset({_MP4}), frozenset({"aac", "alac"})),
+    ".aac": AudioKind("AAC", ".aac", "audio/aac", frozenset({"aac"}), frozenset({"aac"})),
+    ".ogg": AudioKind("Ogg", ".ogg", "audio/ogg", frozenset({"ogg"}), _OGG_CODECS),
+    ".oga": AudioKind("Ogg", ".ogg", "audio/ogg", frozenset({"ogg"}), _OGG_CODECS),
+    ".opus": AudioKind("Opus", ".opus", "audio/ogg", frozenset({"ogg"}), frozenset({"opus"})),
+    ".flac": AudioKind("FLAC", ".flac", "audio/flac", frozenset({"flac"}), frozenset({"flac"})),
+    ".webm": AudioKind("WebM", ".webm", "audio/webm", frozenset({"matroska,webm"}), _WEBM_CODECS),
+    ".weba": AudioKind("WebM", ".webm", "audio/webm", frozenset({"matroska,webm"}), _WEBM_CODECS),
+}
+# Below this peak level (-60 dBFS) a recording has nothing for a face to say.
+SILENCE_PEAK = 10 ** (-60 / 20)
+
+
+@dataclass(frozen=True)
+class CheckedPortrait:
+    image_format: str
+    extension: str
+    width: int
+    height: int
+    content: bytes
+    thumbnail: bytes
+
+
+@dataclass(frozen=True)
+class CheckedAudio:
+    extension: str
+    content_type: str
+    codec: str
+    duration_seconds: float
+    sample_rate: int
+    channels: int
+
+
+def _extension(upload) -> str:
+    return PurePath(upload.name or "").suffix.lower()
+
+
+def _check_size(upload, max_bytes: int) -> None:
+    if upload.size == 0:
+        raise UploadRejected("empty_file", "The file is empty.")
+    if upload.size > max_bytes:
+        raise UploadRejected(
+            "file_too_large",
+            f"The file is {filesizeformat(upload.size)}; the limit is {filesizeformat(max_bytes)}.",
+            status=413,
+        )
+
+
+def check_portrait(upload) -> CheckedPortrait:
+    _check_size(upload, settings.PORTRAIT_MAX_BYTES)
+    extension = _extension(upload)
+    expected_format = IMAGE_FORMAT_BY_EXTENSION.get(extension)
+    if expected_format is None:
+        raise UploadRejected("unsupported_type", "Portraits must be JPEG, PNG or WebP images (.jpg, .png, .webp).")
+
+    upload.seek(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(upload)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise UploadRejected(
+                "decompression_bomb", "The image declares far more pixels than it could hold; it was refused."
+            ) from None
+        except (UnidentifiedImageError, OSError, ValueError):
+            raise UploadRejected("unreadable_image", "The file could not be read as an image.") from None
+
+        if image.format != expected_format:
+            raise UploadRejected(
+                "format_mismatch",
+                f"The file is named {extension} but its content is {image.format or 'something else'}; "
+                "rename it or export it as JPEG, PNG or WebP.",
+            )
+        if getattr(image, "n_frames", 1) > 1:
+            raise UploadRejected("animated_image", "Animated images are not supported; upload a still photo.")
+        min_side, max_side = settings.PORTRAIT_MIN_SIDE, settings.PORTRAIT_MAX_SIDE
+        # Checked on the header, before decoding, so a huge image costs nothing.
+        if max(image.size) > max_side:
+            raise UploadRejected(
+                "image_too_large",
+                f"The image is {image.width}×{image.height} px; the largest side may be {max_side} px.",
+            )
+        try:
+            image.load()
+        except (OSError, SyntaxError, ValueError):
+            raise UploadRejected("unreadable_image", "The image is damaged or incomplete.") from None
+
+    image = ImageOps.exif_transpose(image)
+    if min(image.size) < min_side:
+        raise UploadRejected(
+            "image_too_small",
+            f"The image is {image.width}×{image.height} px; each side needs at least {min_side} px "
+            "for a face to be animated.",
+        )
+    has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
+    image = image.convert("RGBA" if has_alpha and expected_format != "JPEG" else "RGB")
+    return CheckedPortrait(
+        image_format=expected_format,
+        extension=IMAGE_EXTENSION_BY_FORMAT[expected_format],
+        width=image.width,
+        height=image.height,
+        content=_encode_without_metadata(image, expected_format),
+        thumbnail=_thumbnail(image),
+    )
+
+
+def _encode_without_metadata(image: Image.Image, image_format: str) -> bytes:
+    """Re-encode the oriented pixels: EXIF (GPS included) is dropped and orientation is baked in."""
+    buffer = io.BytesIO()
+    options = {"JPEG": {"quality": 95}, "PNG": {"optimize": True}, "WEBP": {"quality": 95}}[image_format]
+    image.save(buffer, format=image_format, **options)
+    return buffer.getvalue()
+
+
+def _thumbnail(image: Image.Image) -> bytes:
+    thumb = image.copy()
+    if thumb.mode == "RGBA":
+        background = Image.new("RGB", thumb.size, "white")
+        background.paste(thumb, mask=thumb.getchannel("A"))
+        thumb = background
+    thumb.thumbnail(THUMBNAIL_SIZE)
+    buffer = io.BytesIO()
+    thumb.save(buffer, format="JPEG", quality=85)
+    return buffer.getvalue()
+
+
+def check_audio(upload) -> CheckedAudio:
+    _check_size(upload, settings.AUDIO_MAX_BYTES)
+    extension = _extension(upload)
+    kind = AUDIO_KINDS.get(extension)
+    if kind is None:
+        raise UploadRejected(
+            "unsupported_type", "Audio must be WAV, MP3, M4A/AAC, OGG/Opus, FLAC or WebM (.wav, .mp3, .m4a, ...)."
+        )
+    upload.seek(0)
+    try:
+        container = av.open(upload, mode="r", metadata_errors="ignore")
+    except (av.FFmpegError, UnicodeDecodeError, ValueError):
+        raise UploadRejected("unreadable_audio", "The file could not be read as audio.") from None
+    with container:
+        return _measure_audio(container, kind, extension)
+
+
+def _measure_audio(container, kind: AudioKind, extension: str) -> CheckedAudio:
+    pictures = {s.index for s in container.streams.video if s.disposition & av.stream.Disposition.attached_pic}
+    has_video = any(s.index not in pictures for s in container.streams.video)
+    if not container.streams.audio:
+        code = "not_audio" if has_video else "unreadable_audio"
+        raise UploadRejected(code, "The file contains no audio track.")
+    if has_video:
+        raise UploadRejected("not_audio", "The file contains video; upload the audio track on its own.")
+
+    stream = container.streams.audio[0]
+    codec = stream.codec_context.name
+    if not kind.matches(container.format.name, codec):
+        actual = next((k for k in AUDIO_KINDS.values() if k.matches(container.format.name, codec)), None)
+        advice = f"rename it to {actual.extension}" if actual else "export it as WAV, MP3, M4A, Ogg, FLAC or WebM"
+        content = f"{actual.label} audio" if actual else f"{container.format.long_name} ({codec})"
+        raise UploadRejected("format_mismatch", f"The file is named {extension} but contains {content}; {advice}.")
+
+    max_seconds, sample_rate = settings.AUDIO_MAX_SECONDS, stream.codec_context.sample_rate or stream.rate
+    samples, peak = 0, 0.0
+    try:
+        for frame in container.decode(stream):
+            sample_rate = frame.sample_rate or sample_rate
+            samples += frame.samples
+            peak = max(peak, _peak(frame))
+            if samples / sample_rate > max_seconds:
+                raise UploadRejected("audio_too_long", f"The audio is longer than {_clock(max_seconds)}.")
+    except av.FFmpegError:
+        position = samples / sample_rate if sample_rate else 0
+        raise UploadRejected(
+            "unreadable_audio", f"The audio is damaged: decoding failed after {_clock(position)}."
+        ) from None
+
+    duration = samples / sample_rate if sample_rate else 0.0
+    if duration == 0:
+        raise UploadRejected("empty_audio", "The file contains no audio samples.")
+    if duration < settings.AUDIO_MIN_SECONDS:
+        raise UploadRejected(
+            "audio_too_short", f"The audio lasts {duration:.2f} s; at least {settings.AUDIO_MIN_SECONDS} s is needed."
+        )
+    if peak < SILENCE_PEAK:
+        raise UploadRejected("silent_audio", "The audio is silent: nothing above -60 dB was found.")
+    return CheckedAudio(
+        extension=kind.extension,
+        content_type=kind.content_type,
+        codec=codec,
+        duration_seconds=duration,
+        sample_rate=sample_rate,
+        channels=stream.codec_context.channels,
+    )
+
+
+def _peak(frame) -> float:
+    """Largest absolute sample of a decoded frame, as a fraction of full scale."""
+    samples = frame.to_ndarray()
+    if samples.size == 0:
+        return 0.0
+    if np.issubdtype(samples.dtype, np.floating):
+        return float(np.max(np.abs(samples)))
+    if samples.dtype == np.uint8:
+        return float(np.max(np.abs(samples.astype(np.int16) - 128))) / 128
+    return float(np.max(np.abs(samples.astype(np.int64)))) / float(np.iinfo(samples.dtype).max)

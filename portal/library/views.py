@@ -1,0 +1,102 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from portal import storage
+from portal.library import uploads, usage
+from portal.library.errors import UploadRejected
+from portal.library.models import AudioClip, Portrait
+
+
+def _get_portrait_for_user(request, portrait_id) -> Portrait:
+    return get_object_or_404(Portrait, id=portrait_id, owner=request.user)
+
+
+def _get_audio_for_user(request, audio_id) -> AudioClip:
+    return get_object_or_404(AudioClip, id=audio_id, owner=request.user)
+
+
+def _wants_json(request) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+@login_required
+@require_GET
+def index(request):
+    context = {
+        "portraits": Portrait.objects.filter(owner=request.user),
+        "audio_clips": AudioClip.objects.filter(owner=request.user),
+        "storage_used": request.user.storage_used_bytes,
+        "storage_quota": usage.storage_quota_bytes(request.user),
+    }
+    return render(request, "library/index.html", context)
+
+
+def _upload(request, add, what: str):
+    upload = request.FILES.get("file")
+    try:
+        if upload is None:
+            raise UploadRejected("no_file", "Choose a file to upload.")
+        item = add(request.user, upload)
+    except UploadRejected as rejection:
+        if _wants_json(request):
+            return JsonResponse({"error": rejection.as_dict()}, status=rejection.status)
+        messages.error(request, f"{upload.name if upload else what}: {rejection.message}", extra_tags=rejection.code)
+        return redirect("library:index")
+    if _wants_json(request):
+        return JsonResponse({"id": str(item.id), "name": item.original_name}, status=201)
+    messages.success(request, f"Added {what} {item.original_name}.")
+    return redirect("library:index")
+
+
+@login_required
+@require_POST
+def upload_portrait(request):
+    return _upload(request, uploads.add_portrait, "portrait")
+
+
+@login_required
+@require_POST
+def upload_audio(request):
+    return _upload(request, uploads.add_audio, "audio")
+
+
+@login_required
+@require_GET
+def portrait_image(request, portrait_id):
+    portrait = _get_portrait_for_user(request, portrait_id)
+    return storage.serve(request, portrait.file.name, f"image/{portrait.image_format.lower()}")
+
+
+@login_required
+@require_GET
+def portrait_thumbnail(request, portrait_id):
+    portrait = _get_portrait_for_user(request, portrait_id)
+    return storage.serve(request, portrait.thumbnail.name, "image/jpeg")
+
+
+@login_required
+@require_GET
+def audio_file(request, audio_id):
+    clip = _get_audio_for_user(request, audio_id)
+    return storage.serve(request, clip.file.name, clip.content_type)
+
+
+@login_required
+@require_POST
+def delete_portrait(request, portrait_id):
+    portrait = _get_portrait_for_user(request, portrait_id)
+    portrait.delete()
+    messages.success(request, f"Deleted portrait {portrait.original_name}.")
+    return redirect("library:index")
+
+
+@login_required
+@require_POST
+def delete_audio(request, audio_id):
+    clip = _get_audio_for_user(request, audio_id)
+    clip.delete()
+    messages.success(request, f"Deleted audio {clip.original_name}.")
+    return redirect("library:index")

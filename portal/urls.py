@@ -1,0 +1,12 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from portal import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/", include("allauth.urls")),
+    path("library/", include("portal.library.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,59 @@
+from pathlib import Path
+
+import pytest
+from allauth.account.models import EmailAddress
+from django.conf import settings
+from django.core.files.storage import default_storage
+
+from portal.accounts.models import User
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def make_user(email: str, password: str = "correct horse battery") -> User:
+    user = User.objects.create_user(email=email, password=password)
+    EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
+    return user
+
+
+@pytest.fixture
+def owner(db):
+    return make_user("owner@example.com")
+
+
+@pytest.fixture
+def outsider(db):
+    return make_user("outsider@example.com")
+
+
+@pytest.fixture
+def owner_client(client, owner):
+    client.force_login(owner)
+    return client
+
+
+@pytest.fixture
+def outsider_client(outsider):
+    from django.test import Client
+
+    other = Client()
+    other.force_login(outsider)
+    return other
+
+
+@pytest.fixture(autouse=True)
+def _empty_media_storage():
+    """Each test starts with empty storage, so 'nothing stored' can be asserted by listing it."""
+    root = Path(settings.MEDIA_ROOT)
+    yield
+    for path in sorted(root.rglob("*"), reverse=True):
+        path.unlink() if path.is_file() else path.rmdir()
+
+
+def stored_files() -> list[str]:
+    """Every file name in media storage (local file system storage in tests)."""
+    return sorted(str(p.relative_to(settings.MEDIA_ROOT)) for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file())
+
+
+def storage_has(name: str) -> bool:
+    return default_storage.exists(name)
