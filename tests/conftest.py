@@ -57,3 +57,12 @@ def stored_files() -> list[str]:
 
 def storage_has(name: str) -> bool:
     return default_storage.exists(name)
+
+
+def pytest_collection_modifyitems(config, items):
+    if settings.USE_POSTGRES:
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL=postgres://...; CI does)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)

