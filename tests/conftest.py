@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 from allauth.account.models import EmailAddress
 from django.conf import settings
+from django.core.cache import cache
 from django.core.files.storage import default_storage
 
 from portal.accounts.models import User
@@ -39,6 +40,12 @@ def outsider_client(outsider):
     other = Client()
     other.force_login(outsider)
     return other
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """allauth's rate limits live in the cache; one test's sign-ups must not throttle the next test."""
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

@@ -69,8 +69,8 @@ def test_management_commands_honour_the_environment(tmp_path):
 
 def test_local_defaults_need_no_environment():
     probe = (
-        "from django.conf import settings as s;"
-        "print(s.DATABASES['default']['NAME'], s.REDIS_URL, s.MEDIA_ROOT, s.EMAIL_BACKEND, s.ACCOUNT_EMAIL_VERIFICATION)"
+        "from django.conf import settings as s; print(s.DATABASES['default']['NAME'], s.REDIS_URL,"
+        "s.MEDIA_ROOT, s.EMAIL_BACKEND, s.ACCOUNT_EMAIL_VERIFICATION)"
     )
     result = manage("shell", "--no-imports", "-c", probe, env={})
     assert result.stdout.split() == [

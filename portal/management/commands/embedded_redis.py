@@ -17,12 +17,12 @@ class Command(BaseCommand):
         port = urlsplit(settings.REDIS_URL).port or 6379
         # Append-only persistence: messages queued before a restart are still there after it.
         server = ValkeyServer(port=port, data_dir=data_dir, persist=True, appendonly=True, appendfsync="everysec")
-        server.start()
-        self.stdout.write(f"Embedded valkey on 127.0.0.1:{port}, data in {data_dir}", ending="\n")
-        self.stdout.flush()
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
+        server.start()
+        self.stdout.write(f"Embedded valkey on 127.0.0.1:{port}, data in {data_dir}")
+        self.stdout.flush()
         while not stop.wait(1):
             if not server.is_running():
                 raise SystemExit("valkey-server stopped unexpectedly; see " + str(server.log_path))
