@@ -9,9 +9,10 @@ from django.core.files.storage import default_storage
 from portal.accounts.models import User
 
 FIXTURES = Path(__file__).parent / "fixtures"
+PASSWORD = "correct horse battery staple"
 
 
-def make_user(email: str, password: str = "correct horse battery") -> User:
+def make_user(email: str, password: str = PASSWORD) -> User:
     user = User.objects.create_user(email=email, password=password)
     EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)
     return user

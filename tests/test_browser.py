@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.core import mail
 
-from tests.conftest import FIXTURES, make_user
+from tests.conftest import FIXTURES, PASSWORD
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [
@@ -19,12 +19,13 @@ CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
-PASSWORD = "a long and unusual passphrase"
 
 
 @pytest.fixture
-def browser():
-    # Playwright's sync API runs an event loop in this thread; the ORM calls in the test are still synchronous.
+def browser(live_server):
+    """Closed before the live server stops, so no request is left holding a database connection."""
+    # Playwright's sync API runs an event loop in this thread (in a greenlet with its own context, where the ORM
+    # would open a connection nobody closes): tests make their database rows in fixtures, before this one.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     from playwright.sync_api import sync_playwright
 
@@ -34,7 +35,7 @@ def browser():
         chromium.close()
 
 
-def test_new_user_signs_up_uploads_sees_and_deletes(browser, live_server, settings, tmp_path):
+def test_new_user_signs_up_uploads_sees_and_deletes(outsider, browser, live_server, settings, tmp_path):
     settings.SITE_URL = live_server.url
     page = browser.new_page()
     page.on("dialog", lambda dialog: dialog.accept())
@@ -80,7 +81,6 @@ def test_new_user_signs_up_uploads_sees_and_deletes(browser, live_server, settin
     thumbnail_url = thumbnail.get_attribute("src")
 
     # Someone else, signed in on another browser, cannot fetch the first user's files.
-    make_user("outsider@example.com", PASSWORD)
     other = browser.new_page()
     other.goto(f"{live_server.url}/accounts/login/")
     other.fill("input[name=login]", "outsider@example.com")
@@ -94,3 +94,4 @@ def test_new_user_signs_up_uploads_sees_and_deletes(browser, live_server, settin
     page.wait_for_selector("text=Deleted portrait portrait.jpg")
     assert page.locator(".portrait").count() == 0
     assert page.locator("tr.clip").count() == 1
+

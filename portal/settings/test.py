@@ -28,6 +28,9 @@ if not _redis_answers(REDIS_URL):
     REDIS_URL = _valkey.connection_url
     DRAMATIQ_BROKER["OPTIONS"]["url"] = REDIS_URL
 
+# Live-server request threads must not keep connections open, or the test database cannot be dropped.
+DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+
 SECRET_KEY = "test-only-key"
 DEBUG = False
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
