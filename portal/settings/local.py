@@ -1,7 +1,10 @@
 """Developer machine: `make run`. Works with no environment at all."""
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import VAR_DIR, env
+
+# SQLite, media and the embedded Redis keep their data here.
+VAR_DIR.mkdir(exist_ok=True)
 
 DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env("SECRET_KEY", default="local-only-insecure-key-never-used-in-production")
