@@ -8,9 +8,14 @@ URL. Switching is a settings change (MEDIA_STORAGE).
 
 import logging
 import re
+import shutil
 import uuid
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
 
-from django.core.files.base import ContentFile
+from django.conf import settings
+from django.core import signing
+from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 
@@ -24,6 +29,41 @@ def new_key(user, kind: str, extension: str) -> str:
     return f"users/{user.storage_prefix}/{kind}/{uuid.uuid4().hex}{extension}"
 
 
+# --- Signed download links ----------------------------------------------------------------------------------
+# A link names one stored file of one job and expires; changing any character of it makes it invalid.
+
+_DOWNLOAD_SALT = "portal.storage.download"
+
+
+class DownloadLinkExpired(Exception):
+    pass
+
+
+class DownloadLinkInvalid(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class DownloadGrant:
+    job_id: str
+    name: str  # the storage name the link was made for
+
+
+def sign_download(job_id, name: str) -> str:
+    return signing.TimestampSigner(salt=_DOWNLOAD_SALT).sign_object({"job": str(job_id), "name": name}, compress=True)
+
+
+def verify_download(token: str) -> DownloadGrant:
+    signer = signing.TimestampSigner(salt=_DOWNLOAD_SALT)
+    try:
+        payload = signer.unsign_object(token, max_age=settings.DOWNLOAD_LINK_SECONDS)
+    except signing.SignatureExpired:
+        raise DownloadLinkExpired from None
+    except (signing.BadSignature, ValueError, TypeError):
+        raise DownloadLinkInvalid from None
+    return DownloadGrant(job_id=payload["job"], name=payload["name"])
+
+
 def save_bytes(key: str, content: bytes) -> str:
     return default_storage.save(key, ContentFile(content))
 
@@ -31,6 +71,19 @@ def save_bytes(key: str, content: bytes) -> str:
 def save_file(key: str, file) -> str:
     file.seek(0)
     return default_storage.save(key, file)
+
+
+def save_local_file(key: str, path) -> str:
+    with open(path, "rb") as handle:
+        return default_storage.save(key, File(handle))
+
+
+def download_to(name: str, directory: Path) -> Path:
+    """Copy a stored file to a local path, for code (decoders, the renderer) that needs one; works with S3 too."""
+    local = directory / f"{uuid.uuid4().hex}{PurePosixPath(name).suffix}"
+    with default_storage.open(name, "rb") as source, open(local, "wb") as target:
+        shutil.copyfileobj(source, target, _CHUNK)
+    return local
 
 
 def delete_files(names) -> None:

@@ -8,5 +8,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("allauth.urls")),
     path("library/", include("portal.library.urls")),
+    path("jobs/", include("portal.jobs.urls")),
+    path("billing/", include("billing.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -1,3 +1,4 @@
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,34 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _empty_broker():
+    """Messages a test leaves in Redis (its own namespace) must not reach the next test's worker."""
+    yield
+    import dramatiq
+
+    dramatiq.get_broker().flush_all()
+
+
+@contextmanager
+def running_worker(threads: int = 2):
+    """A real Dramatiq worker on the real Redis broker, in this process (so it sees the test database)."""
+    import dramatiq
+
+    broker = dramatiq.get_broker()
+    worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100)
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        # A stopped worker's hook stays on the broker and would grab queues declared later; take it off.
+        broker.middleware[:] = [m for m in broker.middleware if getattr(m, "worker", None) is not worker]
+
+
+@pytest.fixture
+def worker(transactional_db):
+    with running_worker() as running:
+        yield running

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.template.defaultfilters import filesizeformat
 
+from billing.admin import BillingAccountInline
 from portal.accounts.models import User
 
 
@@ -18,6 +19,10 @@ class UserAdmin(DjangoUserAdmin):
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+
+    def get_inlines(self, request, obj):
+        """Plan, limits, usage and Stripe ids (billing); support fixes a plan here. Not on the "add user" page."""
+        return [BillingAccountInline] if obj else []
 
     @admin.display(description="storage", ordering="storage_used_bytes")
     def storage_used(self, user):

@@ -1,14 +1,15 @@
 """Per-user storage accounting, kept in one counter that uploads and deletions move atomically."""
 
-from django.conf import settings
 from django.db.models import F
 
+from billing.plans import plan_for
 from portal.accounts.models import User
 from portal.library.errors import UploadRejected
 
 
 def storage_quota_bytes(user) -> int:
-    return settings.STORAGE_QUOTA_BYTES
+    """The storage of the user's plan (billing/plans.py), read from the local database."""
+    return plan_for(user).storage_bytes
 
 
 def reserve(user, nbytes: int) -> None:

@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "django_dramatiq",
     "portal.accounts",
     "portal.library",
+    "portal.jobs",
     "portal",
     "billing",
 ]
@@ -80,6 +81,7 @@ DRAMATIQ_BROKER = {
     "BROKER": "dramatiq.brokers.redis.RedisBroker",
     "OPTIONS": {"url": REDIS_URL, "namespace": env("DRAMATIQ_NAMESPACE", default="dramatiq")},
     "MIDDLEWARE": [
+        "dramatiq.middleware.CurrentMessage",
         "dramatiq.middleware.AgeLimit",
         "dramatiq.middleware.TimeLimit",
         "dramatiq.middleware.Callbacks",
@@ -127,6 +129,16 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
+# --- Render jobs -------------------------------------------------------------------------------------------
+# Audio longer than this is rendered in parts (split at pauses) that any worker may take, then joined.
+SEGMENT_SECONDS = env.float("SEGMENT_SECONDS", default=60.0)
+# A running job whose worker has not reported for this long is queued again (or failed, with a refund).
+JOB_HEARTBEAT_TIMEOUT = env.int("JOB_HEARTBEAT_TIMEOUT", default=300)
+# Webhook URLs that resolve to private or loopback addresses are refused unless this is on (tests, intranets).
+WEBHOOKS_ALLOW_PRIVATE_URLS = env.bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=False)
+# Signed download links for rendered videos expire after this many seconds (renewable from the job page).
+DOWNLOAD_LINK_SECONDS = env.int("DOWNLOAD_LINK_SECONDS", default=3600)
+
 # Uploads above this size are streamed to a temporary file instead of memory (lectures can be hundreds of MB).
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 
@@ -137,7 +149,7 @@ PORTRAIT_MAX_SIDE = env.int("PORTRAIT_MAX_SIDE", default=4096)
 AUDIO_MAX_BYTES = env.int("AUDIO_MAX_BYTES", default=500 * 1024 * 1024)
 AUDIO_MIN_SECONDS = env.float("AUDIO_MIN_SECONDS", default=0.3)
 AUDIO_MAX_SECONDS = env.float("AUDIO_MAX_SECONDS", default=3 * 60 * 60)
-# Until plans exist (billing issue), every account gets this much storage.
+# Storage of the Free plan; paid plans' storage is in billing/plans.py.
 STORAGE_QUOTA_BYTES = env.int("STORAGE_QUOTA_BYTES", default=2 * 1024**3)
 
 # --- Accounts ----------------------------------------------------------------------------------------------
@@ -182,6 +194,11 @@ SERVER_EMAIL = env("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", default="")
 STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", default="")
+# Where billing/stripe_api.py sends requests (tests point it at a local server) and how old a signed webhook may be.
+STRIPE_API_BASE = env("STRIPE_API_BASE", default="https://api.stripe.com")
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)
+# A past_due subscription keeps its plan this long after the first failed payment (with a banner), then Free.
+BILLING_PAST_DUE_GRACE_DAYS = env.int("BILLING_PAST_DUE_GRACE_DAYS", default=7)
 
 # --- Tracing -----------------------------------------------------------------------------------------------
 # The OpenTelemetry SDK reads the standard OTEL_* variables itself (OTEL_EXPORTER_OTLP_ENDPOINT,

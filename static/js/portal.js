@@ -48,3 +48,66 @@ function uploadWithProgress(form) {
   bar.value = 0;
   request.send(new FormData(form));
 }
+
+// Live progress on a job page without reloading; the page reloads once the job's status changes.
+const polled = document.querySelector("[data-poll-url]");
+if (polled) {
+  const bar = polled.querySelector("progress");
+  const percent = polled.querySelector(".percent");
+  const stage = polled.querySelector(".stage");
+  const poll = async () => {
+    try {
+      const response = await fetch(polled.dataset.pollUrl, { headers: { Accept: "application/json" } });
+      const state = await response.json();
+      if (state.status !== polled.dataset.status || state.finished) {
+        window.location.reload();
+        return;
+      }
+      bar.value = state.progress;
+      percent.textContent = `${Math.round(state.progress * 100)}%`;
+      stage.textContent = state.stage;
+    } catch (ignored) { /* offline for a moment: try again on the next tick */ }
+    window.setTimeout(poll, 1500);
+  };
+  window.setTimeout(poll, 1500);
+}
+
+// Free pre-flight as soon as a portrait and audio are chosen.
+const jobForm = document.querySelector("form[data-preflight]");
+if (jobForm) {
+  const panel = jobForm.querySelector(".preflight");
+  const check = async () => {
+    if (!jobForm.portrait.value || !jobForm.audio.value) return;
+    const data = new FormData(jobForm);
+    data.set("action", "preflight");
+    panel.textContent = "Checking…";
+    const response = await fetch(jobForm.action || window.location.href, {
+      method: "POST", body: data, headers: { Accept: "application/json" },
+    });
+    const body = await response.json();
+    panel.replaceChildren(preflightList(body));
+  };
+  jobForm.addEventListener("change", check);
+  check();
+}
+
+function preflightList(body) {
+  const list = document.createElement("ul");
+  list.className = "checks";
+  const add = (text, className) => {
+    const item = document.createElement("li");
+    item.textContent = text;
+    if (className) item.className = className;
+    list.append(item);
+  };
+  if (body.error) {
+    add(body.error.message, "bad");
+    return list;
+  }
+  if (body.face_error) add(`Face: ${body.face_error.message}`, "bad");
+  else add(body.faces_found > 1 ? `Face found (${body.faces_found} faces: the largest is animated)` : "Face found", "good");
+  add(`Audio: ${body.audio_duration_seconds.toFixed(1)} s`);
+  add(`Cost: ${body.quota_seconds} s of your render quota`);
+  body.warnings.forEach((warning) => add(warning, "warn"));
+  return list;
+}

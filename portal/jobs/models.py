@@ -1,0 +1,153 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Job(models.Model):
+    """One video a user asked for: inputs, options, where it is in the queue, and what came out."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+        CANCELED = "canceled"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELED)
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
+    # Inputs may be deleted from the library later; the job's history and output stay.
+    portrait = models.ForeignKey("library.Portrait", null=True, on_delete=models.SET_NULL, related_name="jobs")
+    audio = models.ForeignKey("library.AudioClip", null=True, on_delete=models.SET_NULL, related_name="jobs")
+    params = models.JSONField(help_text="Validated render parameters, defaults filled in.")
+    backend = models.CharField(max_length=32)
+    queue_name = models.CharField(max_length=64)
+    message_id = models.CharField(max_length=64, blank=True, help_text="The broker message of the latest enqueue.")
+    seed = models.BigIntegerField()
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    progress = models.FloatField(default=0.0)
+    stage = models.CharField(max_length=32, blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    error_code = models.CharField(max_length=64, blank=True, db_index=True)
+    error_message = models.TextField(blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+
+    audio_duration_seconds = models.FloatField()
+    quota_seconds = models.PositiveIntegerField(help_text="Render seconds reserved for this job.")
+    reservation = models.OneToOneField(
+        "billing.Reservation", null=True, blank=True, on_delete=models.PROTECT, related_name="job"
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    worker_host = models.CharField(max_length=255, blank=True)
+    renderer_version = models.CharField(max_length=64, blank=True)
+    faces_found = models.PositiveSmallIntegerField(null=True, blank=True)
+    segment_count = models.PositiveSmallIntegerField(default=0)
+
+    output = models.FileField(max_length=255, blank=True)
+    poster = models.FileField(max_length=255, blank=True)
+    output_size_bytes = models.BigIntegerField(default=0)
+    output_duration_seconds = models.FloatField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["owner", "-created_at"]), models.Index(fields=["status", "heartbeat_at"])]
+
+    def __str__(self):
+        return f"job {self.id}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def queue_wait_seconds(self) -> float | None:
+        if self.started_at is None:
+            return None
+        return (self.started_at - self.created_at).total_seconds()
+
+    @property
+    def render_seconds(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()
+
+    def stored_names(self) -> list[str]:
+        names = [self.output.name, self.poster.name]
+        names += [segment.output.name for segment in self.segments.all()]
+        return [name for name in names if name]
+
+
+class JobSegment(models.Model):
+    """A slice of a long job's audio, rendered by whichever worker takes its message."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="segments")
+    index = models.PositiveSmallIntegerField()
+    start_seconds = models.FloatField()
+    end_seconds = models.FloatField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    progress = models.FloatField(default=0.0)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    worker_host = models.CharField(max_length=255, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    output = models.FileField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["job", "index"]
+        constraints = [models.UniqueConstraint(fields=["job", "index"], name="one_segment_per_index")]
+
+    def __str__(self):
+        return f"segment {self.index} of {self.job_id}"
+
+
+class WebhookEndpoint(models.Model):
+    """Where a user wants to hear about finished jobs. The secret signs every event and is shown only once."""
+
+    owner = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook")
+    url = models.URLField(max_length=500)
+    secret = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.url
+
+
+class WebhookDelivery(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        DELIVERED = "delivered"
+        FAILED = "failed"
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_deliveries")
+    job = models.ForeignKey(Job, null=True, on_delete=models.SET_NULL, related_name="webhook_deliveries")
+    event = models.CharField(max_length=32)
+    url = models.URLField(max_length=500)
+    payload = models.JSONField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "webhook deliveries"
+
+    def __str__(self):
+        return f"{self.event} to {self.url}"

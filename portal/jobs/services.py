@@ -1,0 +1,150 @@
+"""What users do with jobs — submit, pre-flight, cancel, re-run, delete — shared by the web, API and CLI."""
+
+import math
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+
+import renderer
+from billing import quota
+from portal import storage
+from portal.accounts.models import User
+from portal.jobs import lifecycle
+from portal.jobs.errors import JobRejected
+from portal.jobs.models import Job
+
+
+@dataclass
+class Preflight:
+    """The free check shown before anything is spent."""
+
+    params: dict
+    audio_duration_seconds: float
+    quota_seconds: int
+    faces_found: int | None = None
+    face_error: dict | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.face_error is None
+
+    def as_dict(self) -> dict:
+        return {
+            "ok": self.ok,
+            "params": self.params,
+            "audio_duration_seconds": round(self.audio_duration_seconds, 3),
+            "quota_seconds": self.quota_seconds,
+            "faces_found": self.faces_found,
+            "face_error": self.face_error,
+            "warnings": self.warnings,
+        }
+
+
+def validated_params(options: dict) -> renderer.RenderParams:
+    try:
+        return renderer.validate_params(options)
+    except renderer.RenderError as error:
+        raise JobRejected(error.code, error.message, field=error.field) from None
+
+
+def quota_seconds_for(duration: float) -> int:
+    return max(1, math.ceil(duration))
+
+
+def _check_inputs(user, portrait, audio) -> None:
+    if portrait is None or portrait.owner_id != user.pk:
+        raise JobRejected("portrait_required", "Choose a portrait from your library.", field="portrait")
+    if audio is None or audio.owner_id != user.pk:
+        raise JobRejected("audio_required", "Choose an audio clip from your library.", field="audio")
+
+
+def preflight(user, portrait, audio, options: dict) -> Preflight:
+    _check_inputs(user, portrait, audio)
+    params = validated_params(options)
+    result = Preflight(
+        params=params.as_dict(),
+        audio_duration_seconds=audio.duration_seconds,
+        quota_seconds=quota_seconds_for(audio.duration_seconds),
+        warnings=list(params.warnings),
+    )
+    with tempfile.TemporaryDirectory(prefix="preflight-") as workdir:
+        local = storage.download_to(portrait.file.name, Path(workdir))
+        try:
+            face = renderer.find_face(local, params)
+        except renderer.RenderError as error:
+            result.face_error = error.as_dict()
+        else:
+            result.faces_found = face.faces_found
+            result.warnings += face.warnings
+    return result
+
+
+def submit(user, portrait, audio, options: dict, backend: str = "builtin") -> Job:
+    """Validate, reserve quota and create the job in one transaction; the message is sent once it commits."""
+    _check_inputs(user, portrait, audio)
+    params = validated_params(options)
+    seconds = quota_seconds_for(audio.duration_seconds)
+    with transaction.atomic():
+        # One submission per user at a time, so the concurrency limit below cannot be raced past.
+        User.objects.select_for_update().get(pk=user.pk)
+        active = Job.objects.filter(owner=user, status__in=(Job.Status.QUEUED, Job.Status.RUNNING)).count()
+        try:
+            quota.check_job(user, seconds=seconds, resolution=params.resolution, active_jobs=active)
+            job = Job.objects.create(
+                owner=user,
+                portrait=portrait,
+                audio=audio,
+                params=params.as_dict(),
+                backend=backend,
+                seed=params.seed,
+                queue_name=lifecycle.queue_for(user),
+                audio_duration_seconds=audio.duration_seconds,
+                quota_seconds=seconds,
+                warnings=list(params.warnings),
+            )
+            job.reservation = quota.reserve_seconds(user, seconds, job_ref=str(job.id))
+        except quota.QuotaError as refusal:
+            raise JobRejected(refusal.code, refusal.message, status=refusal.status) from None
+        job.save(update_fields=["reservation"])
+        transaction.on_commit(lambda: lifecycle.enqueue(job.id))
+    return job
+
+
+def rerun(job: Job) -> Job:
+    if job.portrait is None or job.audio is None:
+        raise JobRejected("inputs_deleted", "The portrait or audio of this job was deleted from your library.")
+    return submit(job.owner, job.portrait, job.audio, job.params, backend=job.backend)
+
+
+def cancel(job: Job) -> Job:
+    """A queued job ends now; a running one stops at its next frame or segment boundary."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        if job.status == Job.Status.QUEUED:
+            lifecycle.finish(job, Job.Status.CANCELED, "canceled", "Canceled before it started.")
+        elif job.status == Job.Status.RUNNING:
+            job.cancel_requested = True
+            job.save(update_fields=["cancel_requested"])
+    return job
+
+
+def delete(job: Job) -> None:
+    """Delete a job with its files; a queued job is canceled (and refunded) first, a running one must stop first."""
+    if job.status == Job.Status.QUEUED:
+        job = cancel(job)
+    if job.status == Job.Status.RUNNING:
+        raise JobRejected("job_running", "The job is still rendering: cancel it, then delete it.", status=409)
+    names = job.stored_names()
+    with transaction.atomic():
+        Job.objects.filter(pk=job.pk).delete()
+        transaction.on_commit(lambda: storage.delete_files(names))
+
+
+def download_link(job: Job, name: str) -> str:
+    from django.urls import reverse
+
+    return settings.SITE_URL + reverse("jobs:download", args=[storage.sign_download(job.id, name)])

@@ -1,0 +1,19 @@
+from django.urls import path
+
+from portal.jobs import views
+
+app_name = "jobs"
+
+urlpatterns = [
+    path("", views.job_list, name="list"),
+    path("new/", views.new_job, name="new"),
+    path("<uuid:job_id>/", views.job_detail, name="detail"),
+    path("<uuid:job_id>/status/", views.job_status, name="status"),
+    path("<uuid:job_id>/poster/", views.job_poster, name="poster"),
+    path("<uuid:job_id>/cancel/", views.cancel_job, name="cancel"),
+    path("<uuid:job_id>/rerun/", views.rerun_job, name="rerun"),
+    path("<uuid:job_id>/delete/", views.delete_job, name="delete"),
+    path("<uuid:job_id>/link/", views.renew_link, name="renew_link"),
+    path("download/<str:token>/", views.download, name="download"),
+    path("webhook/", views.webhook_settings, name="webhook"),
+]

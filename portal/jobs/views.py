@@ -1,0 +1,183 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from billing import quota
+from portal import storage
+from portal.jobs import services, webhooks
+from portal.jobs.errors import JobRejected
+from portal.jobs.forms import JobForm
+from portal.jobs.models import Job, WebhookEndpoint
+
+PAGE_SIZE = 20
+
+
+def _get_job_for_user(request, job_id) -> Job:
+    return get_object_or_404(Job.objects.select_related("portrait", "audio"), id=job_id, owner=request.user)
+
+
+def _wants_json(request) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+@login_required
+@require_GET
+def job_list(request):
+    jobs = Job.objects.filter(owner=request.user).select_related("portrait", "audio")
+    status = request.GET.get("status", "")
+    if status in Job.Status.values:
+        jobs = jobs.filter(status=status)
+    page = Paginator(jobs, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "jobs/list.html", {"page": page, "status": status, "statuses": Job.Status.choices})
+
+
+@login_required
+def new_job(request):
+    plan = quota.plan_for(request.user)
+    form = JobForm(request.user, plan.max_resolution, request.POST or None, initial=request.GET.dict())
+    check = None
+    if request.method == "POST" and form.is_valid():
+        inputs = (form.cleaned_data["portrait"], form.cleaned_data["audio"], form.options())
+        try:
+            if request.POST.get("action") == "preflight":
+                check = services.preflight(request.user, *inputs)
+            else:
+                job = services.submit(request.user, *inputs)
+                if _wants_json(request):
+                    return JsonResponse({"id": str(job.id), "url": reverse("jobs:detail", args=[job.id])}, status=201)
+                return redirect("jobs:detail", job_id=job.id)
+        except JobRejected as rejection:
+            if _wants_json(request):
+                return JsonResponse({"error": rejection.as_dict()}, status=rejection.status)
+            form.add_error(rejection.field if rejection.field in form.fields else None, rejection.message)
+        if check is not None and _wants_json(request):
+            return JsonResponse(check.as_dict())
+    elif request.method == "POST" and _wants_json(request):
+        return JsonResponse({"error": {"code": "invalid_form", "message": "Check the form.", "fields": form.errors}},
+                            status=400)
+    return render(request, "jobs/new.html", {"form": form, "check": check, "plan": plan})
+
+
+@login_required
+@require_GET
+def job_detail(request, job_id):
+    job = _get_job_for_user(request, job_id)
+    links = {}
+    if job.status == Job.Status.SUCCEEDED and job.output:
+        links = {"video": services.download_link(job, job.output.name)}
+        links["expires_at"] = timezone.now() + timedelta(seconds=settings.DOWNLOAD_LINK_SECONDS)
+    return render(request, "jobs/detail.html", {"job": job, "links": links})
+
+
+@login_required
+@require_GET
+def job_status(request, job_id):
+    job = _get_job_for_user(request, job_id)
+    return JsonResponse(
+        {
+            "id": str(job.id),
+            "status": job.status,
+            "progress": round(job.progress, 4),
+            "stage": job.stage,
+            "finished": job.is_finished,
+            "error": {"code": job.error_code, "message": job.error_message} if job.error_code else None,
+        }
+    )
+
+
+@login_required
+@require_GET
+def job_poster(request, job_id):
+    job = _get_job_for_user(request, job_id)
+    if not job.poster:
+        raise Http404("no poster yet")
+    return storage.serve(request, job.poster.name, "image/jpeg")
+
+
+@login_required
+@require_POST
+def cancel_job(request, job_id):
+    job = services.cancel(_get_job_for_user(request, job_id))
+    if job.status == Job.Status.CANCELED:
+        messages.success(request, "Canceled. The reserved seconds are back in your quota.")
+    elif job.cancel_requested:
+        messages.info(request, "Stopping… the job ends at the next frame and its seconds are refunded.")
+    return redirect("jobs:detail", job_id=job.id)
+
+
+@login_required
+@require_POST
+def rerun_job(request, job_id):
+    try:
+        job = services.rerun(_get_job_for_user(request, job_id))
+    except JobRejected as rejection:
+        messages.error(request, rejection.message, extra_tags=rejection.code)
+        return redirect("jobs:detail", job_id=job_id)
+    messages.success(request, "Queued again with the same inputs and options.")
+    return redirect("jobs:detail", job_id=job.id)
+
+
+@login_required
+@require_POST
+def delete_job(request, job_id):
+    job = _get_job_for_user(request, job_id)
+    try:
+        services.delete(job)
+    except JobRejected as rejection:
+        messages.error(request, rejection.message, extra_tags=rejection.code)
+        return redirect("jobs:detail", job_id=job.id)
+    messages.success(request, "Deleted the job and its video.")
+    return redirect("jobs:list")
+
+
+@login_required
+@require_POST
+def renew_link(request, job_id):
+    _get_job_for_user(request, job_id)
+    messages.success(request, "Here is a fresh download link.")
+    return redirect("jobs:detail", job_id=job_id)
+
+
+@require_GET
+def download(request, token):
+    """A signed link works without a session (for scripts and shared machines) until it expires."""
+    try:
+        grant = storage.verify_download(token)
+    except storage.DownloadLinkExpired:
+        return render(request, "jobs/link_problem.html", {"expired": True}, status=410)
+    except storage.DownloadLinkInvalid:
+        return render(request, "jobs/link_problem.html", {"expired": False}, status=403)
+    job = Job.objects.filter(pk=grant.job_id).first()
+    if job is None or grant.name not in (job.output.name, job.poster.name):
+        return render(request, "jobs/link_problem.html", {"gone": True}, status=410)
+    content_type = "video/mp4" if grant.name == job.output.name else "image/jpeg"
+    download_name = f"sonic-{str(job.id)[:8]}.mp4" if "download" in request.GET else None
+    return storage.serve(request, grant.name, content_type, download_name=download_name)
+
+
+@login_required
+def webhook_settings(request):
+    """Where finished-job events go; the signing secret is shown once, when the URL is saved."""
+    endpoint = WebhookEndpoint.objects.filter(owner=request.user).first()
+    context = {"endpoint": endpoint, "new_secret": None, "error": None}
+    if request.method == "POST":
+        if request.POST.get("action") == "remove":
+            WebhookEndpoint.objects.filter(owner=request.user).delete()
+            messages.success(request, "Webhook removed; no more events will be sent.")
+            return redirect("jobs:webhook")
+        try:
+            endpoint = webhooks.set_endpoint(request.user, request.POST.get("url", "").strip())
+        except JobRejected as rejection:
+            context["error"] = rejection
+        else:
+            context.update(endpoint=endpoint, new_secret=endpoint.secret)
+    context["deliveries"] = request.user.webhook_deliveries.select_related("job")[:20]
+    return render(request, "jobs/webhook.html", context, status=400 if context["error"] else 200)

@@ -1,0 +1,225 @@
+"""What a worker does for a job: fetch inputs from storage, run the renderer, store outputs, end the job.
+
+A job whose audio is longer than SEGMENT_SECONDS is split at pauses: each part is its own message that any worker
+may take, and the last part to finish sends the stitch message. Inputs and outputs go through Django storage,
+so workers on other machines work the same with S3.
+"""
+
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Avg, F
+from django.utils import timezone
+
+import renderer
+from portal import storage
+from portal.jobs import lifecycle
+from portal.jobs.models import Job, JobSegment
+
+logger = logging.getLogger(__name__)
+HEARTBEAT_EVERY_SECONDS = 1.0
+
+
+class _Reporter:
+    """Progress and cancel checks for the renderer, written to the database at most once a second."""
+
+    def __init__(self, job_id, segment: JobSegment | None = None):
+        self.job_id, self.segment = job_id, segment
+        self.last_write = 0.0
+        self.stop = False
+
+    def progress(self, fraction: float, stage: str) -> None:
+        now = time.monotonic()
+        if now - self.last_write < HEARTBEAT_EVERY_SECONDS and fraction < 1:
+            return
+        self.last_write = now
+        if self.segment is None:
+            self.stop = lifecycle.heartbeat(self.job_id, progress=fraction, stage=stage)
+            return
+        JobSegment.objects.filter(pk=self.segment.pk).update(progress=fraction)
+        overall = JobSegment.objects.filter(job_id=self.job_id).aggregate(mean=Avg("progress"))["mean"] or 0.0
+        self.stop = lifecycle.heartbeat(self.job_id, progress=overall * 0.98, stage="rendering parts")
+
+    def should_cancel(self) -> bool:
+        return self.stop
+
+
+def _inputs(job: Job, workdir: Path) -> tuple[Path, Path]:
+    if job.portrait is None or job.audio is None:
+        raise renderer.RenderError("The portrait or audio was deleted before rendering.", code="inputs_deleted")
+    return storage.download_to(job.portrait.file.name, workdir), storage.download_to(job.audio.file.name, workdir)
+
+
+def _end_after_error(job: Job, error: BaseException, retries_left: bool, requeue: bool = True) -> None:
+    """Bad inputs fail the job at once; anything else is retried while retries are left."""
+    if isinstance(error, renderer.CanceledError):
+        lifecycle.finish(job, Job.Status.CANCELED, "canceled", "Canceled while rendering.")
+    elif isinstance(error, renderer.RenderError) and not error.retryable:
+        lifecycle.finish(job, Job.Status.FAILED, error.code, error.message)
+    elif retries_left:
+        logger.warning("job %s: transient failure, will retry: %r", job.pk, error)
+        if requeue:
+            lifecycle.release(job.pk)
+        raise error
+    else:
+        logger.error("job %s: failed after retries: %r", job.pk, error)
+        code = getattr(error, "code", "render_failed")
+        lifecycle.finish(job, Job.Status.FAILED, code, "The render failed several times on our side. "
+                         "Your quota was refunded; try again later.")
+
+
+def render_job(job_id, retries_left: bool) -> None:
+    job = lifecycle.claim(job_id)
+    if job is None:
+        return  # finished, canceled, or already taken by another delivery of the same message
+    try:
+        if job.audio_duration_seconds > settings.SEGMENT_SECONDS:
+            _split(job)
+            return
+        reporter = _Reporter(job.pk)
+        with tempfile.TemporaryDirectory(prefix=f"job-{job.pk}-") as workdir:
+            portrait, audio = _inputs(job, Path(workdir))
+            output = Path(workdir) / "video.mp4"
+            result = renderer.render(
+                portrait, audio, output, job.params, backend=job.backend,
+                progress=reporter.progress, should_cancel=reporter.should_cancel,
+            )
+            if reporter.stop:
+                raise renderer.CanceledError("canceled")
+            _finish_with_output(
+                job, output, result.poster_path, video_duration=result.video_duration,
+                renderer_version=result.renderer_version, faces_found=result.faces_found, warnings=result.warnings,
+            )
+    except BaseException as error:  # noqa: B036 - a time limit arrives as a BaseException and must refund too
+        _end_after_error(job, error, retries_left)
+
+
+def _finish_with_output(job: Job, video: Path, poster: Path | None, *, video_duration: float,
+                        renderer_version: str, faces_found: int | None, warnings: list[str]) -> None:
+    stored = [storage.save_local_file(storage.new_key(job.owner, "renders", ".mp4"), video)]
+    if poster is not None:
+        stored.append(storage.save_local_file(storage.new_key(job.owner, "posters", ".jpg"), poster))
+    ended = lifecycle.finish(
+        job,
+        Job.Status.SUCCEEDED,
+        output=stored[0],
+        poster=stored[1] if poster is not None else job.poster.name,
+        output_size_bytes=video.stat().st_size,
+        output_duration_seconds=video_duration,
+        renderer_version=renderer_version,
+        faces_found=faces_found,
+        warnings=list(job.warnings) + [w for w in warnings if w not in job.warnings],
+    )
+    if not ended:  # canceled or failed meanwhile by someone else: keep nothing
+        storage.delete_files(stored)
+
+
+def _split(job: Job) -> None:
+    with tempfile.TemporaryDirectory(prefix=f"job-{job.pk}-") as workdir:
+        _, audio = _inputs(job, Path(workdir))
+        plan = renderer.plan_segments(audio, max_seconds=settings.SEGMENT_SECONDS)
+    with transaction.atomic():
+        JobSegment.objects.bulk_create(
+            [JobSegment(job=job, index=i, start_seconds=s.start, end_seconds=s.end) for i, s in enumerate(plan)],
+            ignore_conflicts=True,  # a retried split keeps the parts already rendered
+        )
+        JobSegment.objects.filter(job=job, status=JobSegment.Status.RUNNING).update(status=JobSegment.Status.QUEUED)
+        Job.objects.filter(pk=job.pk).update(segment_count=len(plan), stage="rendering parts")
+        pending = list(JobSegment.objects.filter(job=job).exclude(status=JobSegment.Status.DONE).values_list(
+            "index", flat=True))
+        transaction.on_commit(lambda: _send_segments(job, pending) if pending else _send_stitch(job))
+
+
+def _send_segments(job: Job, indexes) -> None:
+    from portal.jobs.tasks import RENDER_SEGMENT
+
+    for index in indexes:
+        RENDER_SEGMENT[job.queue_name].send(str(job.pk), index)
+
+
+def _send_stitch(job: Job) -> None:
+    from portal.jobs.tasks import STITCH_JOB
+
+    STITCH_JOB[job.queue_name].send(str(job.pk))
+
+
+def render_segment(job_id, index: int, retries_left: bool) -> None:
+    claimed = JobSegment.objects.filter(
+        job_id=job_id, index=index, status=JobSegment.Status.QUEUED, job__status=Job.Status.RUNNING
+    ).update(
+        status=JobSegment.Status.RUNNING, attempts=F("attempts") + 1, worker_host=lifecycle.WORKER_HOST,
+        started_at=timezone.now(), progress=0.0,
+    )
+    if not claimed:
+        return
+    segment = JobSegment.objects.select_related("job__owner", "job__portrait", "job__audio").get(
+        job_id=job_id, index=index
+    )
+    job = segment.job
+    try:
+        reporter = _Reporter(job.pk, segment)
+        with tempfile.TemporaryDirectory(prefix=f"job-{job.pk}-{index}-") as workdir:
+            portrait, audio = _inputs(job, Path(workdir))
+            output = Path(workdir) / f"part-{index}.mp4"
+            result = renderer.render(
+                portrait, audio, output, job.params, backend=job.backend, start=segment.start_seconds,
+                end=segment.end_seconds, progress=reporter.progress, should_cancel=reporter.should_cancel,
+            )
+            if reporter.stop:
+                raise renderer.CanceledError("canceled")
+            name = storage.save_local_file(storage.new_key(job.owner, "parts", ".mp4"), output)
+            if index == 0:  # the first part gives the job its poster and the facts a join cannot know
+                facts = {"renderer_version": result.renderer_version, "faces_found": result.faces_found,
+                         "warnings": list(dict.fromkeys(job.warnings + result.warnings))}
+                if result.poster_path is not None:
+                    facts["poster"] = storage.save_local_file(
+                        storage.new_key(job.owner, "posters", ".jpg"), result.poster_path
+                    )
+                Job.objects.filter(pk=job.pk).update(**facts)
+        _segment_done(job, segment, name)
+    except BaseException as error:  # noqa: B036
+        if not (isinstance(error, renderer.RenderError) and not error.retryable) and retries_left:
+            JobSegment.objects.filter(pk=segment.pk).update(status=JobSegment.Status.QUEUED)
+            raise  # only this part is retried
+        JobSegment.objects.filter(pk=segment.pk).update(status=JobSegment.Status.FAILED)
+        _end_after_error(job, error, retries_left=False)
+
+
+def _segment_done(job: Job, segment: JobSegment, name: str) -> None:
+    with transaction.atomic():
+        locked = Job.objects.select_for_update().get(pk=job.pk)
+        updated = JobSegment.objects.filter(pk=segment.pk, status=JobSegment.Status.RUNNING).update(
+            status=JobSegment.Status.DONE, output=name, progress=1.0, finished_at=timezone.now()
+        )
+        if not updated or locked.status != Job.Status.RUNNING:
+            transaction.on_commit(lambda: storage.delete_files([name]))
+            return
+        if not locked.segments.exclude(status=JobSegment.Status.DONE).exists():
+            transaction.on_commit(lambda: _send_stitch(locked))
+
+
+def stitch_job(job_id, retries_left: bool) -> None:
+    job = Job.objects.select_related("owner").filter(pk=job_id, status=Job.Status.RUNNING).first()
+    if job is None:
+        return
+    segments = list(job.segments.all())
+    if not segments or any(s.status != JobSegment.Status.DONE for s in segments):
+        return
+    try:
+        lifecycle.heartbeat(job.pk, stage="joining parts")
+        with tempfile.TemporaryDirectory(prefix=f"job-{job.pk}-stitch-") as workdir:
+            parts = [storage.download_to(s.output.name, Path(workdir)) for s in segments]
+            output = Path(workdir) / "video.mp4"
+            joined = renderer.concat(parts, output)
+            job.refresh_from_db()
+            _finish_with_output(
+                job, output, None, video_duration=joined.video_duration, renderer_version=job.renderer_version,
+                faces_found=job.faces_found, warnings=[],
+            )
+        storage.delete_files([s.output.name for s in segments])
+    except BaseException as error:  # noqa: B036
+        _end_after_error(job, error, retries_left, requeue=False)  # the job stays running; only stitching retries

@@ -1,0 +1,140 @@
+"""Command line: python -m renderer render | doctor | bench."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .engine import available_backends, render
+from .errors import RenderError
+from .media import AudioReader
+
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def cmd_render(args) -> int:
+    options = {
+        name: getattr(args, name)
+        for name in ("resolution", "fps", "seed", "dynamic_scale", "motion_scale", "expand_ratio", "inference_steps")
+        if getattr(args, name) is not None
+    }
+    if args.no_crop:
+        options["crop_face"] = False
+    started = time.perf_counter()
+    try:
+        result = render(args.portrait, args.audio, args.output, options, backend=args.backend)
+    except RenderError as error:
+        if args.json:
+            print(json.dumps({"error": error.as_dict()}))
+        else:
+            print(f"error [{error.code}]: {error.message}", file=sys.stderr)
+        return 2
+    wall = time.perf_counter() - started
+    if args.json:
+        payload = result.as_dict()
+        payload.update(wall_seconds=round(wall, 3), rtf=round(wall / result.audio_duration, 4),
+                       peak_rss_mb=round(_peak_rss_mb(), 1))
+        print(json.dumps(payload))
+    else:
+        print(f"{result.output_path}: {result.frames} frames {result.width}x{result.height}, "
+              f"video {result.video_duration:.3f} s, audio {result.audio_duration:.3f} s, "
+              f"rendered in {wall:.1f} s (RTF {wall / result.audio_duration:.3f})")
+        for warning in result.warnings:
+            print(f"note: {warning}")
+    return 0
+
+
+def cmd_doctor(args) -> int:
+    for name, (available, reason) in available_backends().items():
+        print(f"{name:8} {'available' if available else 'unavailable'}: {reason}")
+    return 0
+
+
+def _looped_speech(seconds: float, target: Path) -> Path:
+    """A long input made of the committed speech fixture, repeated."""
+    import av
+    import numpy as np
+
+    speech = np.concatenate([chunk[0] for chunk in AudioReader(FIXTURES / "speech.wav", rate=16000)])
+    repeats = int(np.ceil(seconds * 16000 / len(speech)))
+    samples = np.tile(speech, repeats)[: int(seconds * 16000)]
+    with av.open(str(target), "w", format="wav") as container:
+        stream = container.add_stream("pcm_s16le", rate=16000, layout="mono")
+        for start in range(0, len(samples), 16000):
+            pcm = (np.clip(samples[start : start + 16000], -1, 1) * 32767).astype(np.int16)[None, :]
+            frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+            frame.sample_rate, frame.pts = 16000, start
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return target
+
+
+def cmd_bench(args) -> int:
+    durations = [float(value) for value in args.durations.split(",")]
+    print(f"builtin backend, {args.resolution} px, 25 fps, portrait {FIXTURES / 'portrait.jpg'}")
+    print(f"{'audio s':>8} {'wall s':>8} {'RTF':>6} {'peak RSS MB':>12} {'frames':>7} {'duration error ms':>18}")
+    with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
+        for seconds in durations:
+            audio = _looped_speech(seconds, Path(workdir) / f"speech-{seconds:g}.wav")
+            output = Path(workdir) / f"out-{seconds:g}.mp4"
+            # A fresh process per input, so each peak RSS is its own.
+            completed = subprocess.run(
+                [sys.executable, "-m", "renderer", "render", str(FIXTURES / "portrait.jpg"), str(audio), str(output),
+                 "--resolution", str(args.resolution), "--json"],
+                capture_output=True, text=True, check=False,
+            )
+            lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
+            if completed.returncode != 0 or not lines:
+                print(completed.stdout + completed.stderr, file=sys.stderr)
+                return 1
+            result = json.loads(lines[-1])
+            error_ms = (result["video_duration"] - result["audio_duration"]) * 1000
+            print(f"{seconds:8.0f} {result['wall_seconds']:8.2f} {result['rtf']:6.3f} {result['peak_rss_mb']:12.0f} "
+                  f"{result['frames']:7d} {error_ms:18.1f}")
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m renderer", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    r = commands.add_parser("render", help="render PORTRAIT + AUDIO into OUT.mp4")
+    r.add_argument("portrait")
+    r.add_argument("audio")
+    r.add_argument("output")
+    r.add_argument("--backend", default="builtin", choices=sorted(available_backends()))
+    r.add_argument("--resolution", type=int)
+    r.add_argument("--fps", type=int)
+    r.add_argument("--seed", type=int)
+    r.add_argument("--dynamic-scale", type=float)
+    r.add_argument("--motion-scale", type=float)
+    r.add_argument("--expand-ratio", type=float)
+    r.add_argument("--inference-steps", type=int)
+    r.add_argument("--no-crop", action="store_true", help="animate the whole image instead of a face crop")
+    r.add_argument("--json", action="store_true", help="print one JSON line with the result")
+    r.set_defaults(run=cmd_render)
+
+    d = commands.add_parser("doctor", help="which backends can run here, and why not")
+    d.set_defaults(run=cmd_doctor)
+
+    b = commands.add_parser("bench", help="real-time factor and peak memory for several audio lengths")
+    b.add_argument("--durations", default="10,60", help="seconds of audio, comma-separated (e.g. 10,60,3600)")
+    b.add_argument("--resolution", type=int, default=512)
+    b.set_defaults(run=cmd_bench)
+
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Render backends: "builtin" (the CPU/GPU portrait animator, always available) and "sonic" (the Sonic model)."""

@@ -1,0 +1,48 @@
+import time
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+
+from billing.models import BillingAccount, Reservation
+from portal import storage
+from portal.jobs.models import Job
+from portal.library import uploads
+from tests.conftest import FIXTURES
+from tests.media import upload
+
+
+def reservation_state(job) -> str:
+    return Reservation.objects.get(pk=job.reservation_id).state
+
+
+def give_plan(user, code: str) -> None:
+    BillingAccount.objects.update_or_create(user=user, defaults={"plan_override": code})
+
+
+def fixture_inputs(user):
+    portrait = uploads.add_portrait(user, upload("portrait.jpg", (FIXTURES / "portrait.jpg").read_bytes()))
+    audio = uploads.add_audio(user, upload("speech.wav", (FIXTURES / "speech.wav").read_bytes()))
+    return portrait, audio
+
+
+def finished_job(owner, status=Job.Status.SUCCEEDED, video=b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40,
+                 **fields) -> Job:
+    """A job row as a worker leaves it, for views that only show results."""
+    output = default_storage.save(storage.new_key(owner, "renders", ".mp4"), ContentFile(video)) if video else ""
+    poster = default_storage.save(storage.new_key(owner, "posters", ".jpg"), ContentFile(b"\xff\xd8poster"))
+    defaults = dict(
+        owner=owner, params={"resolution": 512}, backend="builtin", queue_name="render-free", seed=1,
+        status=status, audio_duration_seconds=9.7, quota_seconds=10, output=output, poster=poster,
+    )
+    defaults.update(fields)
+    return Job.objects.create(**defaults)
+
+
+def wait_for(job, statuses=Job.FINISHED, timeout=120.0) -> Job:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job.refresh_from_db()
+        if job.status in statuses:
+            return job
+        time.sleep(0.2)
+    raise AssertionError(f"job stayed {job.status} ({job.stage}, {job.progress:.0%}) for {timeout} s")

@@ -1,0 +1,46 @@
+import uuid
+
+from django.urls import reverse
+
+from portal.jobs.models import Job
+from tests.jobs_helpers import finished_job
+
+
+def url(job):
+    return reverse("jobs:detail", args=[job.id])
+
+
+def test_owner_sees_player_download_link_and_facts(owner_client, owner):
+    job = finished_job(owner)
+    page = owner_client.get(url(job)).content.decode()
+    assert "<video" in page and "/jobs/download/" in page and "Download MP4" in page
+    assert reverse("jobs:poster", args=[job.id]) in page
+
+
+def test_failed_job_explains_what_to_do(owner_client, owner):
+    job = finished_job(owner, status=Job.Status.FAILED, video=None, error_code="no_face",
+                       error_message="No face was found in the portrait.")
+    page = owner_client.get(url(job)).content.decode()
+    assert "No face was found in the portrait." in page
+    assert "one face is clearly visible" in page
+    assert "refunded" in page and "<video" not in page
+
+
+def test_unfinished_job_polls_for_progress(owner_client, owner):
+    job = finished_job(owner, status=Job.Status.RUNNING, video=None, progress=0.42, stage="animate")
+    page = owner_client.get(url(job)).content.decode()
+    assert f'data-poll-url="{reverse("jobs:status", args=[job.id])}"' in page
+    assert "42%" in page and "Cancel" in page
+
+
+def test_outsider_gets_404(outsider_client, owner):
+    assert outsider_client.get(url(finished_job(owner))).status_code == 404
+
+
+def test_unknown_job_is_404(owner_client):
+    assert owner_client.get(reverse("jobs:detail", args=[uuid.uuid4()])).status_code == 404
+
+
+def test_anonymous_is_sent_to_login(client, owner):
+    response = client.get(url(finished_job(owner)))
+    assert response.status_code == 302 and reverse("account_login") in response.url

@@ -1,0 +1,145 @@
+"""Jobs through the real Redis broker, a real Dramatiq worker and the real builtin renderer (at 256 px)."""
+
+from datetime import timedelta
+
+import av
+import dramatiq
+import pytest
+from django.core.files.storage import default_storage
+
+from billing import quota
+from billing.models import UsageEntry
+from portal.jobs import lifecycle, services
+from portal.jobs.models import Job, JobSegment
+from portal.jobs.tasks import RENDER_JOB
+from portal.library import uploads
+from tests.conftest import make_user, running_worker
+from tests.jobs_helpers import fixture_inputs, give_plan, reservation_state, wait_for
+from tests.media import image_bytes, upload
+
+FAST = {"resolution": 256}
+
+
+@pytest.fixture
+def teacher(transactional_db):
+    user = make_user("teacher@example.com")
+    give_plan(user, "teacher")
+    return user
+
+
+def measured_duration(name: str) -> float:
+    with default_storage.open(name) as handle, av.open(handle) as container:
+        return float(container.duration / av.time_base)
+
+
+def test_short_job_renders_and_is_charged_once(worker, teacher):
+    portrait, audio = fixture_inputs(teacher)
+    job = services.submit(teacher, portrait, audio, FAST)
+    assert job.queue_name == "render-paid"
+    job = wait_for(job)
+    assert job.status == Job.Status.SUCCEEDED, (job.error_code, job.error_message)
+    assert abs(measured_duration(job.output.name) - audio.duration_seconds) <= 0.04
+    assert default_storage.exists(job.poster.name) and job.output_size_bytes > 0
+    assert job.attempts == 1 and job.worker_host and job.renderer_version and job.queue_wait_seconds >= 0
+    assert quota.usage_summary(teacher)["used_seconds"] == job.quota_seconds == 10
+
+    # The same message delivered again (a redelivery after a lost ack) changes nothing.
+    first_output = job.output.name
+    RENDER_JOB[job.queue_name].send(str(job.id))
+    dramatiq.get_broker().join(job.queue_name, timeout=30_000)
+    worker.join()
+    job.refresh_from_db()
+    assert job.output.name == first_output and job.attempts == 1
+    assert UsageEntry.objects.filter(reservation=job.reservation, kind="charge").count() == 1
+
+
+def test_bad_input_fails_at_once_with_a_refund_and_no_retry(worker, teacher):
+    _, audio = fixture_inputs(teacher)
+    faceless = uploads.add_portrait(teacher, upload("wall.png", image_bytes("PNG", (400, 400), noise=True)))
+    job = wait_for(services.submit(teacher, faceless, audio, FAST))
+    assert (job.status, job.error_code, job.attempts) == (Job.Status.FAILED, "no_face", 1)
+    assert "face" in job.error_message
+    assert quota.usage_summary(teacher)["used_seconds"] == 0
+    assert reservation_state(job) == "refunded"
+
+
+def test_cancel_while_queued_refunds_and_the_message_does_nothing(teacher):
+    portrait, audio = fixture_inputs(teacher)
+    job = services.submit(teacher, portrait, audio, FAST)
+    job = services.cancel(job)
+    assert job.status == Job.Status.CANCELED and reservation_state(job) == "refunded"
+    with running_worker(threads=1) as late:
+        dramatiq.get_broker().join(job.queue_name, timeout=30_000)
+        late.join()
+    job.refresh_from_db()
+    assert job.status == Job.Status.CANCELED and not job.output and job.attempts == 0
+
+
+def test_cancel_while_running_stops_at_the_next_frame(worker, teacher):
+    portrait, audio = fixture_inputs(teacher)
+    job = services.submit(teacher, portrait, audio, {"resolution": 720})
+    job = wait_for(job, statuses=[Job.Status.RUNNING, *Job.FINISHED])
+    services.cancel(job)
+    job = wait_for(job)
+    assert job.status == Job.Status.CANCELED and not job.output
+    assert reservation_state(job) == "refunded"
+
+
+def test_long_audio_is_split_rendered_by_parts_and_joined(worker, teacher, settings):
+    settings.SEGMENT_SECONDS = 4.0
+    portrait, audio = fixture_inputs(teacher)
+    job = wait_for(services.submit(teacher, portrait, audio, FAST), timeout=240)
+    assert job.status == Job.Status.SUCCEEDED, (job.error_code, job.error_message)
+    segments = list(job.segments.all())
+    assert job.segment_count == len(segments) >= 2
+    assert all(s.status == JobSegment.Status.DONE for s in segments)
+    assert segments[0].start_seconds == 0 and segments[-1].end_seconds == pytest.approx(audio.duration_seconds, 0.05)
+    assert abs(measured_duration(job.output.name) - audio.duration_seconds) <= 0.04
+    assert not any(default_storage.exists(s.output.name) for s in segments), "parts are deleted once joined"
+
+
+def test_reconciler_requeues_a_job_whose_worker_died(teacher, settings):
+    settings.JOB_HEARTBEAT_TIMEOUT = 1
+    portrait, audio = fixture_inputs(teacher)
+    job = services.submit(teacher, portrait, audio, FAST)
+    dramatiq.get_broker().flush_all()
+    assert lifecycle.claim(job.id)  # a worker took it ... and was killed
+    Job.objects.filter(pk=job.pk).update(heartbeat_at=job.created_at - timedelta(hours=1))
+
+    from portal.jobs import reconcile
+
+    outcome = reconcile.run()
+    assert outcome["requeued"] == [job.id]
+    with running_worker(threads=1):
+        job = wait_for(job)
+    assert job.status == Job.Status.SUCCEEDED and job.attempts == 2
+
+
+def test_reconciler_fails_with_a_refund_after_too_many_attempts(teacher, settings):
+    settings.JOB_HEARTBEAT_TIMEOUT = 1
+    portrait, audio = fixture_inputs(teacher)
+    job = services.submit(teacher, portrait, audio, FAST)
+    lifecycle.claim(job.id)
+    Job.objects.filter(pk=job.pk).update(attempts=3, heartbeat_at=job.created_at - timedelta(hours=1))
+
+    from portal.jobs import reconcile
+
+    assert reconcile.run()["failed"] == [job.id]
+    job.refresh_from_db()
+    assert (job.status, job.error_code, reservation_state(job)) == ("failed", "worker_lost", "refunded")
+
+
+def test_reconciler_resends_a_queued_job_whose_message_was_lost(teacher):
+    portrait, audio = fixture_inputs(teacher)
+    job = services.submit(teacher, portrait, audio, FAST)
+    dramatiq.get_broker().flush_all()  # Redis restarted without its data
+    old = job.created_at - timedelta(hours=1)
+    Job.objects.filter(pk=job.pk).update(created_at=old, enqueued_at=old)
+
+    from portal.jobs import reconcile
+
+    assert reconcile.run()["resent"] == [job.id]
+    Job.objects.filter(pk=job.pk).update(enqueued_at=old)
+    assert reconcile.run()["resent"] == [], "a job whose message is in the queue is left alone"
+    with running_worker(threads=1):
+        assert wait_for(job).status == Job.Status.SUCCEEDED
