@@ -32,7 +32,8 @@ def cmd_render(args) -> int:
         options["crop_face"] = False
     started = time.perf_counter()
     try:
-        result = render(args.portrait, args.audio, args.output, options, backend=args.backend)
+        result = render(args.portrait, args.audio, args.output, options, backend=args.backend,
+                        watermark=args.watermark)
     except RenderError as error:
         if args.json:
             print(json.dumps({"error": error.as_dict()}))
@@ -121,6 +122,7 @@ def main(argv=None) -> int:
     r.add_argument("--expand-ratio", type=float)
     r.add_argument("--inference-steps", type=int)
     r.add_argument("--no-crop", action="store_true", help="animate the whole image instead of a face crop")
+    r.add_argument("--watermark", action="store_true", help="mark every frame as AI-generated (the Free plan)")
     r.add_argument("--json", action="store_true", help="print one JSON line with the result")
     r.set_defaults(run=cmd_render)
 

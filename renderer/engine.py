@@ -98,11 +98,13 @@ def render(
     poster_path: str | Path | None = None,
     progress: ProgressCallback | None = None,
     should_cancel: CancelCheck | None = None,
+    watermark: bool = False,
 ) -> RenderResult:
     """Render [start, end) of the audio (the whole file by default) into output_path.
 
     The video's duration is the decoded audio's, to within one frame; a poster JPEG is written next to the
-    output unless poster_path says where. Raises RenderError subclasses with stable codes."""
+    output unless poster_path says where. watermark=True marks every frame (the Free plan); every output's
+    metadata says it is AI-generated. Raises RenderError subclasses with stable codes."""
     params = validate_params(params)
     chosen = _backend(backend)
     output_path = Path(output_path)
@@ -113,7 +115,7 @@ def render(
     try:
         facts = chosen.render(
             Path(portrait_path), Path(audio_path), output_path, params, start=start, end=end, poster_path=poster,
-            progress=report, should_cancel=should_cancel, timings=timings,
+            progress=report, should_cancel=should_cancel, timings=timings, watermark=watermark,
         )
     except MemoryError as error:
         output_path.unlink(missing_ok=True)

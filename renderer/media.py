@@ -148,11 +148,13 @@ class Mp4Writer:
         audio_layout: str = "mono",
         crf: int = 23,
         preset: str = "veryfast",
+        metadata: dict[str, str] | None = None,
     ):
         self.path = Path(path)
         self.fps = fps
         self.width, self.height = width, height
         self.container = av.open(str(self.path), mode="w", format="mp4", options={"movflags": "faststart"})
+        self.container.metadata.update(metadata or {})
         self.video = self.container.add_stream("libx264", rate=fps)
         self.video.width, self.video.height = width, height
         self.video.pix_fmt = "yuv420p"
@@ -287,7 +289,8 @@ def _interleave(writer: Mp4Writer, frames: Iterator[np.ndarray], audio: Iterator
         writer.write_audio(chunk)
 
 
-def mux_with_audio(video: str | Path, audio: str | Path, output: str | Path, *, fps: int) -> VideoProbe:
+def mux_with_audio(video: str | Path, audio: str | Path, output: str | Path, *, fps: int,
+                   metadata: dict[str, str] | None = None, overlay=None) -> VideoProbe:
     """A backend's silent video plus the audio, re-timed so the video lasts exactly as long as the audio."""
     info = probe_audio(audio)
     rate, layout = encode_rate(info.sample_rate), encode_layout(info.channels)
@@ -298,12 +301,13 @@ def mux_with_audio(video: str | Path, audio: str | Path, output: str | Path, *, 
     first = next(frames)
     height, width = first.shape[:2]
     width, height = width - width % 2, height - height % 2
-    writer = Mp4Writer(output, width, height, fps, audio_rate=rate, audio_layout=layout)
+    writer = Mp4Writer(output, width, height, fps, audio_rate=rate, audio_layout=layout, metadata=metadata)
+    finish = overlay or (lambda frame: frame)
 
     def cropped():
-        yield first[:height, :width]
+        yield finish(np.ascontiguousarray(first[:height, :width]))
         for frame in frames:
-            yield frame[:height, :width]
+            yield finish(np.ascontiguousarray(frame[:height, :width]))
 
     try:
         _interleave(writer, cropped(), iter(chunks), count, fps)

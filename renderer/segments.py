@@ -90,6 +90,7 @@ def concat(parts: list[str | Path], output_path: str | Path) -> JoinedVideo:
         rate = first_audio.codec_context.sample_rate
         layout = first_audio.codec_context.layout.name
         with av.open(str(output_path), mode="w", format="mp4", options={"movflags": "faststart"}) as output:
+            output.metadata.update(inputs[0].metadata)  # e.g. the "AI-generated" label every part carries
             out_video = output.add_stream_from_template(first_video)
             out_audio = output.add_stream("aac", rate=rate, layout=layout)
             out_audio.bit_rate = first_audio.codec_context.bit_rate or 64000

@@ -198,13 +198,15 @@ def encode_video(
     poster_path: str | Path | None = None,
     progress: ProgressCallback | None = None,
     should_cancel: CancelCheck | None = None,
+    metadata: dict[str, str] | None = None,
 ) -> EncodeResult:
     """Encode frames as they are produced, interleaving the window's audio, into a faststart MP4."""
     width, height = size
     rate = encode_rate(source.sample_rate)
     layout = encode_layout(source.channels)
     audio_chunks = iter(AudioReader(source.path, rate=rate, layout=layout, start=source.start, end=source.end))
-    writer = Mp4Writer(output_path, width, height, analysis.fps, audio_rate=rate, audio_layout=layout)
+    writer = Mp4Writer(output_path, width, height, analysis.fps, audio_rate=rate, audio_layout=layout,
+                       metadata=metadata)
     poster_index = pick_poster_frame(analysis.drivers.mouth_open)
     audio_written = 0
     written = 0

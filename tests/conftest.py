@@ -1,3 +1,5 @@
+import os
+import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -10,6 +12,31 @@ from django.core.files.storage import default_storage
 from portal.accounts.models import User
 
 FIXTURES = Path(__file__).parent / "fixtures"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+BROWSER_TESTS = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (`make test` does it)"),
+]
+CHROMIUM_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+
+
+@pytest.fixture
+def browser(live_server):
+    """Closed before the live server stops, so no request is left holding a database connection."""
+    # Playwright's sync API runs an event loop in this thread (in a greenlet with its own context, where the ORM
+    # would open a connection nobody closes): tests make their database rows in fixtures, before this one.
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
 PASSWORD = "correct horse battery staple"
 
 

@@ -2,37 +2,14 @@
 
 import os
 import re
-import shutil
 from pathlib import Path
 
-import pytest
 from django.core import mail
 
-from tests.conftest import FIXTURES, PASSWORD
+from tests.conftest import BROWSER_TESTS, FIXTURES, PASSWORD
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (`make test` does it)"),
-]
-CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]
+pytestmark = BROWSER_TESTS
 
-
-@pytest.fixture
-def browser(live_server):
-    """Closed before the live server stops, so no request is left holding a database connection."""
-    # Playwright's sync API runs an event loop in this thread (in a greenlet with its own context, where the ORM
-    # would open a connection nobody closes): tests make their database rows in fixtures, before this one.
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
 
 
 def test_new_user_signs_up_uploads_sees_and_deletes(outsider, browser, live_server, settings, tmp_path):

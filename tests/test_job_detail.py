@@ -15,6 +15,7 @@ def test_owner_sees_player_download_link_and_facts(owner_client, owner):
     page = owner_client.get(url(job)).content.decode()
     assert "<video" in page and "/jobs/download/" in page and "Download MP4" in page
     assert reverse("jobs:poster", args=[job.id]) in page
+    assert "Kept until" in page and "your plan's retention" in page
 
 
 def test_failed_job_explains_what_to_do(owner_client, owner):

@@ -35,7 +35,7 @@ def measured_duration(name: str) -> float:
 def test_short_job_renders_and_is_charged_once(worker, teacher):
     portrait, audio = fixture_inputs(teacher)
     job = services.submit(teacher, portrait, audio, FAST)
-    assert job.queue_name == "render-paid"
+    assert job.queue_name == "render-paid" and not job.watermark
     job = wait_for(job)
     assert job.status == Job.Status.SUCCEEDED, (job.error_code, job.error_message)
     assert abs(measured_duration(job.output.name) - audio.duration_seconds) <= 0.04

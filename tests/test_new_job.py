@@ -63,7 +63,7 @@ def test_submit_reserves_quota_and_queues_after_commit(owner_client, owner, djan
         response = owner_client.post(URL, {**form_data(portrait, audio), "action": "submit"})
     job = Job.objects.get()
     assert response.url == reverse("jobs:detail", args=[job.id])
-    assert (job.status, job.queue_name, job.quota_seconds) == ("queued", "render-free", 10)
+    assert (job.status, job.queue_name, job.quota_seconds, job.watermark) == ("queued", "render-free", 10, True)
     assert job.params["resolution"] == 256 and reservation_state(job) == "reserved"
     assert quota.usage_summary(owner)["reserved_seconds"] == 10
     assert messages_in_queue("render-free") == 1 and job.message_id

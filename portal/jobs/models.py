@@ -26,6 +26,7 @@ class Job(models.Model):
     queue_name = models.CharField(max_length=64)
     message_id = models.CharField(max_length=64, blank=True, help_text="The broker message of the latest enqueue.")
     seed = models.BigIntegerField()
+    watermark = models.BooleanField(default=False, help_text="Set from the plan at submission (Free: on).")
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
     progress = models.FloatField(default=0.0)

@@ -10,6 +10,7 @@ from django.db import transaction
 
 import renderer
 from billing import quota
+from billing.plans import plan_for
 from portal import storage
 from portal.accounts.models import User
 from portal.jobs import lifecycle
@@ -101,6 +102,7 @@ def submit(user, portrait, audio, options: dict, backend: str = "builtin") -> Jo
                 params=params.as_dict(),
                 backend=backend,
                 seed=params.seed,
+                watermark=plan_for(user).watermark,
                 queue_name=lifecycle.queue_for(user),
                 audio_duration_seconds=audio.duration_seconds,
                 quota_seconds=seconds,

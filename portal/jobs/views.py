@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from billing import quota
 from portal import storage
-from portal.jobs import services, webhooks
+from portal.jobs import retention, services, webhooks
 from portal.jobs.errors import JobRejected
 from portal.jobs.forms import JobForm
 from portal.jobs.models import Job, WebhookEndpoint
@@ -74,7 +74,7 @@ def job_detail(request, job_id):
     if job.status == Job.Status.SUCCEEDED and job.output:
         links = {"video": services.download_link(job, job.output.name)}
         links["expires_at"] = timezone.now() + timedelta(seconds=settings.DOWNLOAD_LINK_SECONDS)
-    return render(request, "jobs/detail.html", {"job": job, "links": links})
+    return render(request, "jobs/detail.html", {"job": job, "links": links, "kept_until": retention.expires_at(job)})
 
 
 @login_required

@@ -85,7 +85,7 @@ def render_job(job_id, retries_left: bool) -> None:
             portrait, audio = _inputs(job, Path(workdir))
             output = Path(workdir) / "video.mp4"
             result = renderer.render(
-                portrait, audio, output, job.params, backend=job.backend,
+                portrait, audio, output, job.params, backend=job.backend, watermark=job.watermark,
                 progress=reporter.progress, should_cancel=reporter.should_cancel,
             )
             if reporter.stop:
@@ -167,7 +167,8 @@ def render_segment(job_id, index: int, retries_left: bool) -> None:
             output = Path(workdir) / f"part-{index}.mp4"
             result = renderer.render(
                 portrait, audio, output, job.params, backend=job.backend, start=segment.start_seconds,
-                end=segment.end_seconds, progress=reporter.progress, should_cancel=reporter.should_cancel,
+                end=segment.end_seconds, watermark=job.watermark, progress=reporter.progress,
+                should_cancel=reporter.should_cancel,
             )
             if reporter.stop:
                 raise renderer.CanceledError("canceled")

@@ -10,6 +10,7 @@ import torch
 from ..animator import PortraitAnimator
 from ..params import RenderParams
 from ..stages import CancelCheck, ProgressCallback, analyse_audio, encode_video, load_audio, preprocess_image
+from ..watermark import AI_METADATA, Watermark
 
 NAME = "builtin"
 VERSION = "builtin-1"
@@ -32,6 +33,7 @@ def render(
     progress: ProgressCallback,
     should_cancel: CancelCheck | None,
     timings: dict[str, float],
+    watermark: bool,
 ) -> dict:
     clock = time.perf_counter()
 
@@ -55,6 +57,9 @@ def render(
     )
     frames = animator.frames(analysis.drivers, analysis.first_frame, analysis.fps)
     height, width = portrait.image.shape[:2]
+    if watermark:
+        mark = Watermark(width, height)
+        frames = (mark.apply(frame) for frame in frames)
     encoded = encode_video(
         frames,
         analysis,
@@ -64,6 +69,7 @@ def render(
         poster_path=poster_path,
         progress=lambda fraction, stage: progress(0.05 + 0.95 * fraction, stage),
         should_cancel=should_cancel,
+        metadata=AI_METADATA,
     )
     lap("animate_encode")
     return {

@@ -21,6 +21,7 @@ import cv2
 from ..errors import BackendUnavailableError, NoFaceError, RenderError
 from ..media import extract_frame, mux_with_audio, write_audio_window
 from ..params import RenderParams
+from ..watermark import AI_METADATA, Watermark
 
 NAME = "sonic"
 VERSION = "sonic-cvpr2025"
@@ -101,7 +102,8 @@ class _NoShell:
 
 
 def render(portrait_path: Path, audio_path: Path, output_path: Path, params: RenderParams, *, start: float,
-           end: float | None, poster_path: Path | None, progress, should_cancel, timings: dict) -> dict:
+           end: float | None, poster_path: Path | None, progress, should_cancel, timings: dict,
+           watermark: bool) -> dict:
     available, reason = availability()
     if not available:
         raise BackendUnavailableError(reason)
@@ -138,8 +140,22 @@ def render(portrait_path: Path, audio_path: Path, output_path: Path, params: Ren
         if status != 0 or not silent.exists():
             raise RenderError("Sonic produced no video for these inputs", code="no_face")
         progress(0.95, "encode_video")
-        muxed = mux_with_audio(silent, audio.path, output_path, fps=params.fps)
+        overlay = _lazy_watermark() if watermark else None
+        muxed = mux_with_audio(silent, audio.path, output_path, fps=params.fps, metadata=AI_METADATA, overlay=overlay)
         if poster_path is not None:
             extract_frame(output_path, poster_path, at_seconds=min(1.0, audio.duration / 2))
     return {"frames": muxed.frames, "width": muxed.width, "height": muxed.height, "audio_duration": audio.duration,
             "faces_found": int(info["face_num"]), "face_index": 0}
+
+
+def _lazy_watermark():
+    """An overlay that sizes itself on the first frame it sees."""
+    marks: dict[tuple[int, int], Watermark] = {}
+
+    def apply(frame):
+        size = (frame.shape[1], frame.shape[0])
+        if size not in marks:
+            marks[size] = Watermark(*size)
+        return marks[size].apply(frame)
+
+    return apply

@@ -81,10 +81,16 @@ if (jobForm) {
     const data = new FormData(jobForm);
     data.set("action", "preflight");
     panel.textContent = "Checking…";
-    const response = await fetch(jobForm.action || window.location.href, {
-      method: "POST", body: data, headers: { Accept: "application/json" },
-    });
-    const body = await response.json();
+    // getAttribute: the form's buttons are named "action", which shadows form.action.
+    let body;
+    try {
+      const response = await fetch(jobForm.getAttribute("action") || window.location.href, {
+        method: "POST", body: data, headers: { Accept: "application/json" },
+      });
+      body = await response.json();
+    } catch (ignored) {
+      body = { error: { message: "The check could not run; try the Check button." } };
+    }
     panel.replaceChildren(preflightList(body));
   };
   jobForm.addEventListener("change", check);

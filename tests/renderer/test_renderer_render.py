@@ -143,3 +143,16 @@ def test_unknown_and_unavailable_backends(tmp_path):
     with pytest.raises(renderer.RenderError) as unavailable:
         renderer.render(PORTRAIT, SPEECH, tmp_path / "o.mp4", backend="sonic")
     assert unavailable.value.code == "backend_unavailable" and "GPU" in unavailable.value.message
+
+
+def test_every_output_is_labelled_ai_generated_and_free_videos_are_marked(rendered, tmp_path):
+    with av.open(str(rendered.output_path)) as container:
+        assert "AI-generated" in container.metadata["comment"]
+    marked = renderer.render(PORTRAIT, SPEECH, tmp_path / "marked.mp4", {"resolution": 256}, end=1.0,
+                             watermark=True)
+    plain_frame = next(iter_video_frames(rendered.output_path)).astype(np.int16)
+    marked_frame = next(iter_video_frames(marked.output_path)).astype(np.int16)
+    height, width = plain_frame.shape[:2]
+    corner = np.abs(marked_frame - plain_frame)[int(height * 0.85) :, int(width * 0.4) :]
+    rest = np.abs(marked_frame - plain_frame)[: int(height * 0.5)]
+    assert corner.mean() > 5 * rest.mean() + 1, "the mark is in the lower right and nowhere else"

@@ -1,5 +1,6 @@
 """Long audio: planned at pauses, rendered part by part, joined without re-encoding the video."""
 
+import av
 import numpy as np
 import pytest
 from renderer_inputs import PORTRAIT, SPEECH
@@ -53,6 +54,8 @@ def test_joined_video_lasts_as_long_as_the_audio(parts):
     assert abs(probe.audio_duration - plan[-1].end) <= 0.005, "AAC padding of each part must not pile up"
     data = joined.output_path.read_bytes()
     assert data.find(b"moov") < data.find(b"mdat")
+    with av.open(str(joined.output_path)) as container:
+        assert "AI-generated" in container.metadata["comment"]
 
 
 def test_no_visible_jump_at_the_joins(parts):

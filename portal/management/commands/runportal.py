@@ -40,7 +40,7 @@ class Command(BaseCommand):
         manager.add_process(
             "worker", f"{python} {manage} rundramatiq --processes 1 --threads 2", cwd=str(settings.BASE_DIR)
         )
-        manager.add_process("scheduler", f"{python} {manage} reconcile_jobs --every 60", cwd=str(settings.BASE_DIR))
+        manager.add_process("scheduler", f"{python} {manage} jobs_maintenance --every 60", cwd=str(settings.BASE_DIR))
         threading.Thread(target=self._announce_when_healthy, args=(addr,), daemon=True).start()
         manager.loop()
         sys.exit(manager.returncode)
