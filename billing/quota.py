@@ -18,19 +18,13 @@ from django.utils import timezone
 
 from billing.models import BillingAccount, Reservation, UsageEntry, UsagePeriod
 from billing.plans import plan_for
+from portal.errors import Refusal
 
 
-class QuotaError(Exception):
-    """A request the user's plan does not allow: `code` is stable, `message` is for people."""
+class QuotaError(Refusal):
+    """A request the user's plan does not allow."""
 
-    def __init__(self, code: str, message: str, status: int = 403):
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.status = status
-
-    def as_dict(self) -> dict:
-        return {"code": self.code, "message": self.message}
+    default_status = 403
 
 
 # --- Billing periods -------------------------------------------------------------------------------------------

@@ -40,6 +40,19 @@ def browser(live_server):
 PASSWORD = "correct horse battery staple"
 
 
+def log_in(browser, base_url: str, email: str):
+    """A new browser page, signed in through the login form, on the user's library."""
+    import re
+
+    page = browser.new_page()
+    page.goto(f"{base_url}/accounts/login/")
+    page.fill("input[name=login]", email)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_url(re.compile(r"/library/$"))
+    return page
+
+
 def make_user(email: str, password: str = PASSWORD) -> User:
     user = User.objects.create_user(email=email, password=password)
     EmailAddress.objects.create(user=user, email=email, primary=True, verified=True)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from django.core import mail
 
-from tests.conftest import BROWSER_TESTS, FIXTURES, PASSWORD
+from tests.conftest import BROWSER_TESTS, FIXTURES, PASSWORD, log_in
 
 pytestmark = BROWSER_TESTS
 
@@ -58,12 +58,7 @@ def test_new_user_signs_up_uploads_sees_and_deletes(outsider, browser, live_serv
     thumbnail_url = thumbnail.get_attribute("src")
 
     # Someone else, signed in on another browser, cannot fetch the first user's files.
-    other = browser.new_page()
-    other.goto(f"{live_server.url}/accounts/login/")
-    other.fill("input[name=login]", "outsider@example.com")
-    other.fill("input[name=password]", PASSWORD)
-    other.click("form button[type=submit]")
-    other.wait_for_url(re.compile(r"/library/$"))
+    other = log_in(browser, live_server.url, "outsider@example.com")
     assert other.locator(".portrait").count() == 0
     assert other.goto(f"{live_server.url}{thumbnail_url}").status == 404
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import BROWSER_TESTS, PASSWORD, make_user
+from tests.conftest import BROWSER_TESTS, log_in, make_user
 from tests.jobs_helpers import fixture_inputs, give_plan
 
 pytestmark = BROWSER_TESTS
@@ -23,12 +23,7 @@ def teacher_with_inputs(transactional_db):
 def test_render_a_video_and_watch_it_arrive(teacher_with_inputs, worker, browser, live_server, settings, tmp_path):
     settings.SITE_URL = live_server.url
     _, (portrait, audio) = teacher_with_inputs
-    page = browser.new_page()
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=login]", "teacher@example.com")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form button[type=submit]")
-    page.wait_for_url(re.compile(r"/library/$"))
+    page = log_in(browser, live_server.url, "teacher@example.com")
 
     page.click("text=Videos")
     page.click("text=New video")

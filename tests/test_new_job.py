@@ -6,8 +6,8 @@ from django.urls import reverse
 
 from billing import quota
 from billing.models import UsagePeriod
+from portal.errors import Refusal
 from portal.jobs import services
-from portal.jobs.errors import JobRejected
 from portal.jobs.models import Job
 from portal.library import uploads
 from tests.conftest import make_user
@@ -83,7 +83,7 @@ def test_nothing_is_queued_when_the_transaction_rolls_back(owner, django_capture
 )
 def test_bad_options_are_refused_with_a_code(owner, options, code):
     portrait, audio = fixture_inputs(owner)
-    with pytest.raises(JobRejected) as refusal:
+    with pytest.raises(Refusal) as refusal:
         services.submit(owner, portrait, audio, {"resolution": 256, **options})
     assert refusal.value.code == code and not Job.objects.exists()
 
@@ -91,7 +91,7 @@ def test_bad_options_are_refused_with_a_code(owner, options, code):
 def test_audio_longer_than_the_plan_allows(owner):
     portrait, _ = fixture_inputs(owner)
     long_clip = uploads.add_audio(owner, upload("talk.mp3", audio_bytes(".mp3", seconds=61)))
-    with pytest.raises(JobRejected) as refusal:
+    with pytest.raises(Refusal) as refusal:
         services.submit(owner, portrait, long_clip, {"resolution": 256})
     assert refusal.value.code == "job_too_long"
 
@@ -118,7 +118,7 @@ def test_outsiders_inputs_cannot_be_used(owner_client, owner, outsider):
     response = owner_client.post(URL, {**form_data(theirs_portrait, theirs_audio), "action": "submit"},
                                  headers={"Accept": "application/json"})
     assert response.status_code == 400 and "portrait" in response.json()["error"]["fields"]
-    with pytest.raises(JobRejected):
+    with pytest.raises(Refusal):
         services.submit(owner, theirs_portrait, theirs_audio, {})
     assert not Job.objects.exists()
 
@@ -140,7 +140,7 @@ def test_twenty_concurrent_submissions_at_the_edge_of_the_quota_never_overspend(
         start.wait()
         try:
             accepted.append(services.submit(user, portrait, audio, {"resolution": 256}).id)
-        except JobRejected as refusal:
+        except Refusal as refusal:
             refused.append(refusal.code)
         finally:
             connection.close()

@@ -85,7 +85,9 @@ def preflight(user, portrait, audio, options: dict) -> Preflight:
 
 
 def submit(user, portrait, audio, options: dict, backend: str = "builtin") -> Job:
-    """Validate, reserve quota and create the job in one transaction; the message is sent once it commits."""
+    """Validate, reserve quota and create the job in one transaction; the message is sent once it commits.
+
+    Raises JobRejected, or billing's QuotaError when the plan does not allow it (both are Refusals)."""
     _check_inputs(user, portrait, audio)
     params = validated_params(options)
     seconds = quota_seconds_for(audio.duration_seconds)
@@ -93,24 +95,21 @@ def submit(user, portrait, audio, options: dict, backend: str = "builtin") -> Jo
         # One submission per user at a time, so the concurrency limit below cannot be raced past.
         User.objects.select_for_update().get(pk=user.pk)
         active = Job.objects.filter(owner=user, status__in=(Job.Status.QUEUED, Job.Status.RUNNING)).count()
-        try:
-            quota.check_job(user, seconds=seconds, resolution=params.resolution, active_jobs=active)
-            job = Job.objects.create(
-                owner=user,
-                portrait=portrait,
-                audio=audio,
-                params=params.as_dict(),
-                backend=backend,
-                seed=params.seed,
-                watermark=plan_for(user).watermark,
-                queue_name=lifecycle.queue_for(user),
-                audio_duration_seconds=audio.duration_seconds,
-                quota_seconds=seconds,
-                warnings=list(params.warnings),
-            )
-            job.reservation = quota.reserve_seconds(user, seconds, job_ref=str(job.id))
-        except quota.QuotaError as refusal:
-            raise JobRejected(refusal.code, refusal.message, status=refusal.status) from None
+        quota.check_job(user, seconds=seconds, resolution=params.resolution, active_jobs=active)
+        job = Job.objects.create(
+            owner=user,
+            portrait=portrait,
+            audio=audio,
+            params=params.as_dict(),
+            backend=backend,
+            seed=params.seed,
+            watermark=plan_for(user).watermark,
+            queue_name=lifecycle.queue_for(user),
+            audio_duration_seconds=audio.duration_seconds,
+            quota_seconds=seconds,
+            warnings=list(params.warnings),
+        )
+        job.reservation = quota.reserve_seconds(user, seconds, job_ref=str(job.id))
         job.save(update_fields=["reservation"])
         transaction.on_commit(lambda: lifecycle.enqueue(job.id))
     return job

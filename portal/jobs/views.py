@@ -12,8 +12,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from billing import quota
 from portal import storage
+from portal.errors import Refusal
 from portal.jobs import retention, services, webhooks
-from portal.jobs.errors import JobRejected
 from portal.jobs.forms import JobForm
 from portal.jobs.models import Job, WebhookEndpoint
 
@@ -54,7 +54,7 @@ def new_job(request):
                 if _wants_json(request):
                     return JsonResponse({"id": str(job.id), "url": reverse("jobs:detail", args=[job.id])}, status=201)
                 return redirect("jobs:detail", job_id=job.id)
-        except JobRejected as rejection:
+        except Refusal as rejection:
             if _wants_json(request):
                 return JsonResponse({"error": rejection.as_dict()}, status=rejection.status)
             form.add_error(rejection.field if rejection.field in form.fields else None, rejection.message)
@@ -118,7 +118,7 @@ def cancel_job(request, job_id):
 def rerun_job(request, job_id):
     try:
         job = services.rerun(_get_job_for_user(request, job_id))
-    except JobRejected as rejection:
+    except Refusal as rejection:
         messages.error(request, rejection.message, extra_tags=rejection.code)
         return redirect("jobs:detail", job_id=job_id)
     messages.success(request, "Queued again with the same inputs and options.")
@@ -131,7 +131,7 @@ def delete_job(request, job_id):
     job = _get_job_for_user(request, job_id)
     try:
         services.delete(job)
-    except JobRejected as rejection:
+    except Refusal as rejection:
         messages.error(request, rejection.message, extra_tags=rejection.code)
         return redirect("jobs:detail", job_id=job.id)
     messages.success(request, "Deleted the job and its video.")
@@ -175,7 +175,7 @@ def webhook_settings(request):
             return redirect("jobs:webhook")
         try:
             endpoint = webhooks.set_endpoint(request.user, request.POST.get("url", "").strip())
-        except JobRejected as rejection:
+        except Refusal as rejection:
             context["error"] = rejection
         else:
             context.update(endpoint=endpoint, new_secret=endpoint.secret)

@@ -34,18 +34,19 @@ def check_url(url: str) -> None:
     """Refuse URLs that would make our servers call into private networks (unless tests allow it)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise JobRejected("invalid_webhook_url", "The webhook URL must start with https:// (or http://).", "url")
+        raise JobRejected("invalid_webhook_url", "The webhook URL must start with https:// (or http://).",
+                          field="url")
     if settings.WEBHOOKS_ALLOW_PRIVATE_URLS:
         return
     try:
         addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
     except socket.gaierror:
-        raise JobRejected("invalid_webhook_url", f"{parts.hostname} does not resolve.", "url") from None
+        raise JobRejected("invalid_webhook_url", f"{parts.hostname} does not resolve.", field="url") from None
     for address in addresses:
         ip = ipaddress.ip_address(address.split("%")[0])
         if not ip.is_global:
             raise JobRejected(
-                "private_webhook_url", f"{parts.hostname} points to a private or local address ({ip}).", "url"
+                "private_webhook_url", f"{parts.hostname} points to a private or local address ({ip}).", field="url"
             )
 
 

@@ -5,11 +5,10 @@ from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 
 from portal.accounts.models import User
+from portal.errors import Refusal
 from portal.jobs import services
-from portal.jobs.errors import JobRejected
 from portal.jobs.models import Job
 from portal.library import uploads
-from portal.library.errors import UploadRejected
 
 
 def _option(text: str) -> tuple[str, str]:
@@ -42,7 +41,7 @@ class Command(BaseCommand):
                 picture = uploads.add_portrait(account, File(image, name=portrait.name))
                 clip = uploads.add_audio(account, File(sound, name=audio.name))
             job = services.submit(account, picture, clip, dict(option))
-        except (UploadRejected, JobRejected) as refusal:
+        except Refusal as refusal:
             raise CommandError(f"{refusal.code}: {refusal.message}") from None
         except OSError as error:
             raise CommandError(str(error)) from None
