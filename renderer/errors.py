@@ -18,6 +18,7 @@ PERMANENT_CODES = frozenset(
         "empty_audio",
         "backend_unavailable",
         "concat_incompatible",
+        "canceled",  # the user asked to stop: running it again would undo that
     }
 )
 

@@ -1,5 +1,6 @@
 """Jobs through the real Redis broker, a real Dramatiq worker and the real builtin renderer (at 256 px)."""
 
+import time
 from datetime import timedelta
 
 import av
@@ -143,3 +144,27 @@ def test_reconciler_resends_a_queued_job_whose_message_was_lost(teacher):
     assert reconcile.run()["resent"] == [], "a job whose message is in the queue is left alone"
     with running_worker(threads=1):
         assert wait_for(job).status == Job.Status.SUCCEEDED
+
+
+def test_cancel_a_lecture_while_its_parts_render(worker, teacher, settings):
+    settings.SEGMENT_SECONDS = 4.0
+    portrait, audio = fixture_inputs(teacher)
+    job = services.submit(teacher, portrait, audio, {"resolution": 720})
+    deadline = time.monotonic() + 60
+    while not JobSegment.objects.filter(job=job, status=JobSegment.Status.RUNNING).exists():
+        assert time.monotonic() < deadline, "no part started"
+        time.sleep(0.05)
+    services.cancel(job)
+    job = wait_for(job)
+    assert job.status == Job.Status.CANCELED and not job.output
+    assert reservation_state(job) == "refunded"
+    assert not JobSegment.objects.filter(job=job, status=JobSegment.Status.RUNNING).exists()
+
+
+def test_inputs_deleted_before_rendering_fail_without_retry(teacher):
+    portrait, audio = fixture_inputs(teacher)
+    job = services.submit(teacher, portrait, audio, FAST)
+    portrait.delete()
+    with running_worker(threads=1):
+        job = wait_for(job)
+    assert (job.status, job.error_code, job.attempts) == ("failed", "inputs_deleted", 1)

@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from billing import quota
 from billing.plans import plan_for
-from portal.jobs.models import Job
+from portal.jobs.models import Job, JobSegment
 
 WORKER_HOST = socket.gethostname()
 
@@ -78,6 +78,10 @@ def finish(job: Job, status: str, error_code: str = "", error_message: str = "",
         if not ended:
             return False
         job.refresh_from_db()
+        if status != Job.Status.SUCCEEDED:  # parts still queued or rendering are abandoned with the job
+            JobSegment.objects.filter(
+                job=job, status__in=(JobSegment.Status.QUEUED, JobSegment.Status.RUNNING)
+            ).update(status=JobSegment.Status.FAILED)
         if job.reservation is not None:
             (quota.charge if status == Job.Status.SUCCEEDED else quota.refund)(job.reservation)
         transaction.on_commit(lambda: _notify(job.pk))

@@ -48,9 +48,14 @@ class _Reporter:
         return self.stop
 
 
+class InputsDeleted(renderer.RenderError):
+    code = "inputs_deleted"
+    retryable = False
+
+
 def _inputs(job: Job, workdir: Path) -> tuple[Path, Path]:
     if job.portrait is None or job.audio is None:
-        raise renderer.RenderError("The portrait or audio was deleted before rendering.", code="inputs_deleted")
+        raise InputsDeleted("The portrait or audio was deleted from the library before rendering.")
     return storage.download_to(job.portrait.file.name, workdir), storage.download_to(job.audio.file.name, workdir)
 
 
