@@ -20,8 +20,7 @@ def teacher_with_inputs(transactional_db):
     return user, fixture_inputs(user)
 
 
-def test_render_a_video_and_watch_it_arrive(teacher_with_inputs, worker, browser, live_server, settings, tmp_path):
-    settings.SITE_URL = live_server.url
+def test_render_a_video_and_watch_it_arrive(teacher_with_inputs, worker, browser, live_server, tmp_path):
     _, (portrait, audio) = teacher_with_inputs
     page = log_in(browser, live_server.url, "teacher@example.com")
 
@@ -43,6 +42,7 @@ def test_render_a_video_and_watch_it_arrive(teacher_with_inputs, worker, browser
     )
     assert abs(duration - audio.duration_seconds) < 0.05
     href = page.get_attribute("a:has-text('Download MP4')", "href")
-    with urllib.request.urlopen(href) as response:  # the signed link works without the browser's session
+    # The signed link works without the browser's session.
+    with urllib.request.urlopen(live_server.url + href) as response:
         assert response.headers["Content-Type"] == "video/mp4" and len(response.read()) > 10_000
     page.screenshot(path=str(Path(os.environ.get("SCREENSHOT_DIR", tmp_path)) / "job.png"), full_page=True)

@@ -4,6 +4,7 @@ Every transition is a guarded UPDATE (or runs under the job's row lock), so a re
 and a user's click can race without a job being rendered twice, charged twice or refunded twice.
 """
 
+import os
 import socket
 
 from django.db import transaction
@@ -15,7 +16,10 @@ from billing import quota
 from billing.plans import plan_for
 from portal.jobs.models import Job, JobSegment
 
-WORKER_HOST = socket.gethostname()
+
+def worker_host() -> str:
+    """Which machine and process is rendering, for support ("host:pid")."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def queue_for(user) -> str:
@@ -41,7 +45,7 @@ def claim(job_id) -> Job | None:
         started_at=Coalesce(F("started_at"), now),
         heartbeat_at=now,
         attempts=F("attempts") + 1,
-        worker_host=WORKER_HOST,
+        worker_host=worker_host(),
         stage="starting",
     )
     return Job.objects.get(pk=job_id) if claimed else None

@@ -145,7 +145,13 @@ def delete(job: Job) -> None:
         transaction.on_commit(lambda: storage.delete_files(names))
 
 
-def download_link(job: Job, name: str) -> str:
+def download_path(job: Job, name: str) -> str:
+    """A signed link to one of the job's files, relative to the site (for pages)."""
     from django.urls import reverse
 
-    return settings.SITE_URL + reverse("jobs:download", args=[storage.sign_download(job.id, name)])
+    return reverse("jobs:download", args=[storage.sign_download(job.id, name)])
+
+
+def download_link(job: Job, name: str) -> str:
+    """The same, absolute on SITE_URL (for webhooks, emails and the command line)."""
+    return settings.SITE_URL + download_path(job, name)

@@ -72,7 +72,7 @@ def job_detail(request, job_id):
     job = _get_job_for_user(request, job_id)
     links = {}
     if job.status == Job.Status.SUCCEEDED and job.output:
-        links = {"video": services.download_link(job, job.output.name)}
+        links = {"video": services.download_path(job, job.output.name)}
         links["expires_at"] = timezone.now() + timedelta(seconds=settings.DOWNLOAD_LINK_SECONDS)
     return render(request, "jobs/detail.html", {"job": job, "links": links, "kept_until": retention.expires_at(job)})
 

@@ -156,7 +156,7 @@ def render_segment(job_id, index: int, retries_left: bool) -> None:
     claimed = JobSegment.objects.filter(
         job_id=job_id, index=index, status=JobSegment.Status.QUEUED, job__status=Job.Status.RUNNING
     ).update(
-        status=JobSegment.Status.RUNNING, attempts=F("attempts") + 1, worker_host=lifecycle.WORKER_HOST,
+        status=JobSegment.Status.RUNNING, attempts=F("attempts") + 1, worker_host=lifecycle.worker_host(),
         started_at=timezone.now(), progress=0.0,
     )
     if not claimed:
