@@ -15,6 +15,7 @@ from billing.models import ENDED_STATUSES, BillingAccount, StripePrice
 from billing.plans import PLANS, all_plans, billing_enabled, get_plan
 from billing.quota import usage_summary
 from billing.sync import LIVE_STATUSES, account_for, record
+from portal.http import wants_json
 from portal.library.usage import storage_quota_bytes
 
 log = logging.getLogger(__name__)
@@ -22,19 +23,16 @@ log = logging.getLogger(__name__)
 NOT_CONFIGURED = "Online payment is not set up on this portal. Ask support to change your plan."
 
 
-def _wants_json(request) -> bool:
-    return "application/json" in request.headers.get("Accept", "")
-
 
 def _refuse(request, code: str, message: str, status: int = 400):
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse({"error": {"code": code, "message": message}}, status=status)
     messages.error(request, message, extra_tags=code)
     return redirect("billing:usage")
 
 
 def _go(request, url: str):
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse({"url": url})
     return redirect(url)
 

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 from billing import quota
 from portal import storage
 from portal.errors import Refusal
+from portal.http import wants_json
 from portal.jobs import retention, services, webhooks
 from portal.jobs.forms import JobForm
 from portal.jobs.models import Job, WebhookEndpoint
@@ -23,9 +24,6 @@ PAGE_SIZE = 20
 def _get_job_for_user(request, job_id) -> Job:
     return get_object_or_404(Job.objects.select_related("portrait", "audio"), id=job_id, owner=request.user)
 
-
-def _wants_json(request) -> bool:
-    return "application/json" in request.headers.get("Accept", "")
 
 
 @login_required
@@ -51,16 +49,16 @@ def new_job(request):
                 check = services.preflight(request.user, *inputs)
             else:
                 job = services.submit(request.user, *inputs)
-                if _wants_json(request):
+                if wants_json(request):
                     return JsonResponse({"id": str(job.id), "url": reverse("jobs:detail", args=[job.id])}, status=201)
                 return redirect("jobs:detail", job_id=job.id)
         except Refusal as rejection:
-            if _wants_json(request):
+            if wants_json(request):
                 return JsonResponse({"error": rejection.as_dict()}, status=rejection.status)
             form.add_error(rejection.field if rejection.field in form.fields else None, rejection.message)
-        if check is not None and _wants_json(request):
+        if check is not None and wants_json(request):
             return JsonResponse(check.as_dict())
-    elif request.method == "POST" and _wants_json(request):
+    elif request.method == "POST" and wants_json(request):
         return JsonResponse({"error": {"code": "invalid_form", "message": "Check the form.", "fields": form.errors}},
                             status=400)
     return render(request, "jobs/new.html", {"form": form, "check": check, "plan": plan})

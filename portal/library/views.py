@@ -5,6 +5,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from portal import storage
+from portal.http import wants_json
 from portal.library import uploads, usage
 from portal.library.errors import UploadRejected
 from portal.library.models import AudioClip, Portrait
@@ -17,9 +18,6 @@ def _get_portrait_for_user(request, portrait_id) -> Portrait:
 def _get_audio_for_user(request, audio_id) -> AudioClip:
     return get_object_or_404(AudioClip, id=audio_id, owner=request.user)
 
-
-def _wants_json(request) -> bool:
-    return "application/json" in request.headers.get("Accept", "")
 
 
 @login_required
@@ -41,11 +39,11 @@ def _upload(request, add, what: str):
             raise UploadRejected("no_file", "Choose a file to upload.")
         item = add(request.user, upload)
     except UploadRejected as rejection:
-        if _wants_json(request):
+        if wants_json(request):
             return JsonResponse({"error": rejection.as_dict()}, status=rejection.status)
         messages.error(request, f"{upload.name if upload else what}: {rejection.message}", extra_tags=rejection.code)
         return redirect("library:index")
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse({"id": str(item.id), "name": item.original_name}, status=201)
     messages.success(request, f"Added {what} {item.original_name}.")
     return redirect("library:index")
