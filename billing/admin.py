@@ -46,7 +46,23 @@ class AuditedAdminMixin:
             record(account, source="admin", kind="staff_change", before=before, message=changed, actor=request.user)
 
 
-class BillingAccountInline(AuditedAdminMixin, admin.StackedInline):
+class AccountFactsMixin:
+    """The read-only columns both account views show: the plan in effect, its limits and this period's usage."""
+
+    @admin.display(description="plan in effect")
+    def effective_plan(self, account):
+        return get_plan(account.effective_plan_code()).name if account.pk else "Free"
+
+    @admin.display(description="limits")
+    def limits(self, account):
+        return _limits(account) if account.pk else ""
+
+    @admin.display(description="usage this period")
+    def usage(self, account):
+        return _usage(account) if account.pk else ""
+
+
+class BillingAccountInline(AccountFactsMixin, AuditedAdminMixin, admin.StackedInline):
     """Shown on the user's admin page: plan, limits, usage and Stripe ids; staff may set plan_override."""
 
     model = BillingAccount
@@ -73,21 +89,9 @@ class BillingAccountInline(AuditedAdminMixin, admin.StackedInline):
 
         return AuditedFormSet
 
-    @admin.display(description="plan in effect")
-    def effective_plan(self, account):
-        return get_plan(account.effective_plan_code()).name if account.pk else "Free"
-
-    @admin.display(description="limits")
-    def limits(self, account):
-        return _limits(account) if account.pk else ""
-
-    @admin.display(description="usage this period")
-    def usage(self, account):
-        return _usage(account) if account.pk else ""
-
 
 @admin.register(BillingAccount)
-class BillingAccountAdmin(AuditedAdminMixin, admin.ModelAdmin):
+class BillingAccountAdmin(AccountFactsMixin, AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["user", "effective_plan", "plan_override", "subscribed_plan", "subscription_status",
                     "current_period_end", "stripe_customer_id"]
     list_filter = ["plan_override", "subscribed_plan", "subscription_status"]
@@ -99,18 +103,6 @@ class BillingAccountAdmin(AuditedAdminMixin, admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [*self.readonly_fields, "user"] if obj else self.readonly_fields
-
-    @admin.display(description="plan in effect")
-    def effective_plan(self, account):
-        return get_plan(account.effective_plan_code()).name
-
-    @admin.display(description="limits")
-    def limits(self, account):
-        return _limits(account) if account.pk else ""
-
-    @admin.display(description="usage this period")
-    def usage(self, account):
-        return _usage(account) if account.pk else ""
 
     def save_model(self, request, obj, form, change):
         before = BillingAccount.objects.get(pk=obj.pk).snapshot() if obj.pk else {}
