@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint install browser
+.PHONY: run test lint install browser qualify
 
 # Re-installs only when pyproject.toml changed since the last install.
 $(INSTALLED): pyproject.toml
@@ -26,6 +26,11 @@ browser:
 
 test: install browser
 	$(BIN)/pytest
+
+# The model quality gate (README "Model quality gate"): renders the reference suite with the builtin backend at
+# CI resolution and fails on any broken limit; the report (JSON, contact sheet, plots, videos) lands in var/qualify.
+qualify: install
+	$(BIN)/python -m renderer qualify --report var/qualify
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,5 +1,7 @@
+from django.conf import settings
 from django.contrib import admin, messages
 from django.template.defaultfilters import filesizeformat
+from django.utils.html import format_html_join
 
 from billing import stripe_api
 from billing.models import BillingAccount, BillingEvent, Reservation, StripeEvent, StripePrice, UsageEntry, UsagePeriod
@@ -61,6 +63,18 @@ class AccountFactsMixin:
     def usage(self, account):
         return _usage(account) if account.pk else ""
 
+    @admin.display(description="in the Stripe dashboard")
+    def stripe_dashboard(self, account):
+        links = [(f"customers/{account.stripe_customer_id}", "customer") if account.stripe_customer_id else None,
+                 (f"subscriptions/{account.stripe_subscription_id}", "subscription")
+                 if account.stripe_subscription_id else None]
+        base = settings.STRIPE_DASHBOARD_URL.rstrip("/")
+        if settings.STRIPE_SECRET_KEY.startswith("sk_test_"):
+            base += "/test"  # test-mode objects live under /test in the dashboard
+        return format_html_join(
+            " · ", '<a href="{}/{}" target="_blank" rel="noopener">{}</a>', ((base, *link) for link in links if link)
+        ) or "-"
+
 
 class BillingAccountInline(AccountFactsMixin, AuditedAdminMixin, admin.StackedInline):
     """Shown on the user's admin page: plan, limits, usage and Stripe ids; staff may set plan_override."""
@@ -68,8 +82,9 @@ class BillingAccountInline(AccountFactsMixin, AuditedAdminMixin, admin.StackedIn
     model = BillingAccount
     can_delete = False
     max_num = 1
-    fields = ["effective_plan", "plan_override", "limits", "usage", "past_due_since", *STRIPE_FIELDS]
-    readonly_fields = ["effective_plan", "limits", "usage", *STRIPE_FIELDS]
+    fields = ["effective_plan", "plan_override", "limits", "usage", "past_due_since", "stripe_dashboard",
+              *STRIPE_FIELDS]
+    readonly_fields = ["effective_plan", "limits", "usage", "stripe_dashboard", *STRIPE_FIELDS]
 
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
@@ -97,8 +112,9 @@ class BillingAccountAdmin(AccountFactsMixin, AuditedAdminMixin, admin.ModelAdmin
     list_filter = ["plan_override", "subscribed_plan", "subscription_status"]
     search_fields = ["user__email", "stripe_customer_id", "stripe_subscription_id"]
     raw_id_fields = ["user"]
-    fields = ["user", "effective_plan", "plan_override", "limits", "usage", "past_due_since", *STRIPE_FIELDS]
-    readonly_fields = ["effective_plan", "limits", "usage", *STRIPE_FIELDS]
+    fields = ["user", "effective_plan", "plan_override", "limits", "usage", "past_due_since", "stripe_dashboard",
+              *STRIPE_FIELDS]
+    readonly_fields = ["effective_plan", "limits", "usage", "stripe_dashboard", *STRIPE_FIELDS]
     actions = ["resync_from_stripe"]
 
     def get_readonly_fields(self, request, obj=None):
@@ -118,6 +134,8 @@ class BillingAccountAdmin(AccountFactsMixin, AuditedAdminMixin, admin.ModelAdmin
                 sync_subscription(account.pk, account.stripe_subscription_id, source="admin", actor=request.user)
             except stripe_api.StripeUnavailable as error:
                 self.message_user(request, f"{account.user}: {error}", messages.ERROR)
+            else:
+                self.log_change(request, account, "Re-read the subscription from Stripe")
         self.message_user(request, "Re-synced from Stripe.")
 
 

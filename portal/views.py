@@ -5,6 +5,8 @@ from django.shortcuts import redirect, render
 from redis import Redis
 from redis.exceptions import RedisError
 
+from portal import tracing
+
 
 def home(request):
     if request.user.is_authenticated:
@@ -37,3 +39,9 @@ def healthz(request):
     body = {"status": "ok" if healthy else "unavailable"}
     body.update({name: "ok" if ok else "unreachable" for name, ok in checks.items()})
     return JsonResponse(body, status=200 if healthy else 503)
+
+
+def server_error(request):
+    """The 500 page, with the support code of this request's trace so support can find what went wrong."""
+    code = tracing.support_code(tracing.current_trace_id())
+    return render(request, "500.html", {"support_code": code}, status=500)

@@ -1,4 +1,4 @@
-"""Command line: python -m renderer render | doctor | bench."""
+"""Command line: python -m renderer render | doctor | bench | qualify."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from pathlib import Path
 from .engine import available_backends, render
 from .errors import RenderError
 from .media import AudioReader
+from .qualify import CI_RESOLUTION, cmd_qualify
+from .qualify_gate import QUALIFICATION_DIR
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
 
@@ -133,6 +135,22 @@ def main(argv=None) -> int:
     b.add_argument("--durations", default="10,60", help="seconds of audio, comma-separated (e.g. 10,60,3600)")
     b.add_argument("--resolution", type=int, default=512)
     b.set_defaults(run=cmd_bench)
+
+    q = commands.add_parser("qualify", help="the quality gate: render the reference suite, refuse a regression")
+    q.add_argument("--backend", default="builtin", help="builtin (default) or sonic")
+    q.add_argument("--resolution", type=int, default=CI_RESOLUTION,
+                   help=f"output shorter side in px (default {CI_RESOLUTION}, fast enough for CI)")
+    q.add_argument("--report", metavar="DIR", help="write report.json, contact_sheet.png, plots/ and the videos here")
+    q.add_argument("--cases", help="only these cases, comma-separated (default: the whole suite)")
+    q.add_argument("--self-test", action="store_true",
+                   help="prove the gate works: a 2-frame shift and a 0.5 s truncation of a real render must fail")
+    q.add_argument("--update-baseline", action="store_true",
+                   help="make this run's numbers the backend's baseline (only if the absolute limits pass)")
+    q.add_argument("--record", action="store_true",
+                   help="record in results.json that this backend version passed or failed the whole suite")
+    q.add_argument("--qualification-dir", default=str(QUALIFICATION_DIR),
+                   help="where thresholds.json, baseline-<backend>.json and results.json live")
+    q.set_defaults(run=cmd_qualify)
 
     args = parser.parse_args(argv)
     return args.run(args)

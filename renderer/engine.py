@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import spans
 from .backends import builtin, sonic
 from .errors import BackendUnavailableError, OutOfMemoryError, ParameterError
 from .params import RenderParams, validate_params
@@ -29,7 +29,16 @@ class RenderResult:
     faces_found: int
     face_index: int
     warnings: list[str] = field(default_factory=list)
-    timings: dict[str, float] = field(default_factory=dict)
+    stages: list[spans.StageRecord] = field(default_factory=list)
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """Seconds per stage name, and the total."""
+        seconds: dict[str, float] = {}
+        for record in self.stages:
+            seconds[record.name] = seconds.get(record.name, 0.0) + record.seconds
+        seconds["total"] = sum(record.seconds for record in self.stages)
+        return seconds
 
     def as_dict(self) -> dict:
         return {
@@ -47,6 +56,7 @@ class RenderResult:
             "face_index": self.face_index,
             "warnings": self.warnings,
             "seconds": {stage: round(seconds, 3) for stage, seconds in self.timings.items()},
+            "stages": [record.as_dict() for record in self.stages],
         }
 
 
@@ -109,22 +119,33 @@ def render(
     chosen = _backend(backend)
     output_path = Path(output_path)
     poster = Path(poster_path) if poster_path else output_path.with_suffix(".poster.jpg")
-    timings: dict[str, float] = {}
     report = progress or (lambda fraction, stage: None)
-    started = time.perf_counter()
-    try:
-        facts = chosen.render(
-            Path(portrait_path), Path(audio_path), output_path, params, start=start, end=end, poster_path=poster,
-            progress=report, should_cancel=should_cancel, timings=timings, watermark=watermark,
-        )
-    except MemoryError as error:
-        output_path.unlink(missing_ok=True)
-        raise OutOfMemoryError("the render ran out of memory; try a lower resolution") from error
-    except BaseException:
-        output_path.unlink(missing_ok=True)
-        poster.unlink(missing_ok=True)
-        raise
-    timings["total"] = time.perf_counter() - started
+    common = {"backend": chosen.NAME, "resolution": params.resolution, "fps": params.fps,
+              "inference.steps": params.inference_steps, "dynamic.scale": params.dynamic_scale,
+              "motion.scale": params.motion_scale}
+    with spans.tracer.start_as_current_span("render", attributes=common) as span, \
+            spans.timeline(**common) as records:
+        first_stage = len(records)
+        span.set_attributes({"audio.window.start_s": start, "renderer.version": chosen.VERSION})
+        if end is not None:
+            span.set_attribute("audio.window.end_s", end)
+        if span.is_recording():  # hashing a long lecture per part costs real time; only when someone will look
+            span.set_attributes({"portrait.sha256": spans.file_sha256(portrait_path),
+                                 "audio.sha256": spans.file_sha256(audio_path)})
+        try:
+            facts = chosen.render(
+                Path(portrait_path), Path(audio_path), output_path, params, start=start, end=end,
+                poster_path=poster, progress=report, should_cancel=should_cancel, watermark=watermark,
+            )
+        except MemoryError as error:
+            output_path.unlink(missing_ok=True)
+            raise OutOfMemoryError("the render ran out of memory; try a lower resolution") from error
+        except BaseException:
+            output_path.unlink(missing_ok=True)
+            poster.unlink(missing_ok=True)
+            raise
+        span.set_attributes({"frames": facts["frames"], "audio.duration_s": round(facts["audio_duration"], 4)})
+        stages = records[first_stage:]
     report(1.0, "done")
     return RenderResult(
         output_path=output_path,
@@ -140,6 +161,6 @@ def render(
         faces_found=facts["faces_found"],
         face_index=facts["face_index"],
         warnings=params.warnings + _face_warnings(facts["faces_found"], facts["face_index"]),
-        timings=timings,
+        stages=stages,
     )
 

@@ -2,7 +2,8 @@
 
 measure(path) answers: does the video last as long as its audio, are there blank or frozen frames, and does the
 mouth (found again by the landmark detector) open with the sound — correlation with the audio envelope, the
-A/V offset in frames by cross-correlation, and whether the mouth closes in silences.
+A/V offset in frames by cross-correlation, and whether the mouth closes in silences. It also tells whether the
+face stays the same person outside the mouth: identity drift (see IdentityDrift).
 """
 
 from __future__ import annotations
@@ -10,16 +11,23 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from .audio_features import ANALYSIS_RATE
-from .face import FaceTracker, mouth_opening
+from .face import EYES, SUBNASALE, Face, FaceTracker, mouth_opening
 from .media import AudioReader, iter_video_frames, probe_output
 
 MAX_LAG_FRAMES = 8
 BLANK_STD = 4.0  # a frame this flat (grey levels) shows nothing
 FROZEN_DIFF = 0.05  # mean absolute difference below which two frames are the same picture
 SILENCE_DB = 30.0  # below the loud reference: a pause
+
+FACE_OVAL = [10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148,
+             176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109]
+# Landmarks that neither the jaw nor the eyelids move: eye corners, nose bridge and tip, forehead, cheekbones.
+STABLE_POINTS = [33, 133, 362, 263, 168, 6, 197, 195, 1, 10, 234, 454]
+EYE_MARGIN = 0.3  # of the eye's width: the eyelid warp reaches a little past the lid landmarks
 
 
 @dataclass
@@ -41,12 +49,82 @@ class QualityReport:
     mouth_closed_in_silence: float  # share of silent frames whose mouth is back near its resting opening
     mouth_open: list[float] = field(repr=False, default_factory=list)
     envelope: list[float] = field(repr=False, default_factory=list)
+    identity_drift_mean: float = 0.0  # 1 - correlation of the upper face with the first frame's, aligned
+    identity_drift_max: float = 0.0
+    identity_drift: list[float] = field(repr=False, default_factory=list)  # per frame; NaN before a face is seen
 
     def summary(self) -> dict:
-        data = asdict(self)
-        data.pop("mouth_open")
-        data.pop("envelope")
+        data = {k: v for k, v in asdict(self).items() if not isinstance(v, list)}
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in data.items()}
+
+
+class IdentityDrift:
+    """How far each frame's face has moved away from the first frame's, outside the mouth and eyes.
+
+    Each frame is aligned on the first by a similarity transform fitted to STABLE_POINTS, so head motion does
+    not count; the compared region is the face oval above the nose, with the eye openings cut out, because
+    speech moves everything from the nose down and blinks close the lids. The value is 1 - the zero-mean
+    normalised correlation of the lightly blurred grey pixels: 0 for the same picture; the builtin animator
+    scores 0.02-0.07 (more when the face is small or at the image's edge, where the head warp bends it), a
+    blurred face about 0.2, a mirrored or scrambled one 0.5 and more. Brightness and contrast changes do not
+    count. A frame without landmarks is aligned as the last one was."""
+
+    def __init__(self):
+        self.reference: np.ndarray | None = None
+        self.reference_points: np.ndarray | None = None
+        self.region: np.ndarray | None = None
+        self.transform: np.ndarray | None = None
+        self.sigma = 1.0
+        self.values: list[float] = []
+
+    def __call__(self, frame: np.ndarray, face: Face | None) -> None:
+        if self.reference is None and face is None:
+            self.values.append(np.nan)
+            return
+        if self.reference is None:
+            self._start(frame, face)
+        if face is not None:
+            transform, _ = cv2.estimateAffinePartial2D(face.points[STABLE_POINTS], self.reference_points)
+            if transform is not None:
+                self.transform = transform
+        gray = self._gray(frame)
+        height, width = gray.shape
+        aligned = cv2.warpAffine(gray, self.transform, (width, height), flags=cv2.INTER_LINEAR,
+                                 borderMode=cv2.BORDER_REPLICATE)
+        self.values.append(_one_minus_zncc(aligned[self.region], self.reference[self.region]))
+
+    def _start(self, frame: np.ndarray, face: Face) -> None:
+        points = face.points
+        self.sigma = max(1.0, face.size / 110)  # the same blur relative to the face at any resolution
+        self.reference = self._gray(frame)
+        self.reference_points = points[STABLE_POINTS]
+        self.transform = np.array([[1, 0, 0], [0, 1, 0]], np.float64)
+        region = np.zeros(self.reference.shape, np.uint8)
+        cv2.fillConvexPoly(region, cv2.convexHull(points[FACE_OVAL].astype(np.int32)), 1)
+        region[max(0, int(points[SUBNASALE, 1])) :] = 0
+        for upper, lower in EYES:
+            eye = points[upper + lower]
+            opening = np.zeros_like(region)
+            cv2.fillConvexPoly(opening, cv2.convexHull(eye.astype(np.int32)), 1)
+            grow = max(3, int(EYE_MARGIN * float(np.ptp(eye[:, 0])))) | 1
+            region[cv2.dilate(opening, np.ones((grow, grow), np.uint8)) > 0] = 0
+        self.region = region.astype(bool)
+
+    def _gray(self, frame: np.ndarray) -> np.ndarray:
+        gray = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY).astype(np.float32)
+        return cv2.GaussianBlur(gray, (0, 0), self.sigma)
+
+    def summary(self) -> tuple[float, float]:
+        seen = np.array([value for value in self.values if not np.isnan(value)])
+        return (float(seen.mean()), float(seen.max())) if len(seen) else (0.0, 0.0)
+
+
+def _one_minus_zncc(a: np.ndarray, b: np.ndarray) -> float:
+    if a.size < 16:
+        return np.nan
+    a, b = a - a.mean(), b - b.mean()
+    scale = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return 1.0 - float((a * b).sum()) / scale if scale > 1e-6 else np.nan
 
 
 def audio_envelope(path: str | Path, fps: float, frames: int) -> np.ndarray:
@@ -77,6 +155,7 @@ def _lagged(mouth: np.ndarray, sound: np.ndarray, lag: int) -> float:
 def measure(path: str | Path, reference_audio_duration: float | None = None) -> QualityReport:
     probe = probe_output(path)
     mouth, flat, frozen_run, longest_frozen, missing, previous = [], 0, 0, 0, 0, None
+    drift = IdentityDrift()
     with FaceTracker() as tracker:
         for frame in iter_video_frames(path):
             if frame.std() < BLANK_STD:
@@ -88,6 +167,7 @@ def measure(path: str | Path, reference_audio_duration: float | None = None) -> 
                 frozen_run = 0
             previous = frame.astype(np.int16)
             face = tracker(frame)
+            drift(frame, face)
             if face is None:
                 missing += 1
                 mouth.append(np.nan)
@@ -107,6 +187,7 @@ def measure(path: str | Path, reference_audio_duration: float | None = None) -> 
     span = float(np.percentile(opening, 95) - rest) or 1.0
     closed = opening[silent] <= rest + 0.25 * span
     reference = reference_audio_duration if reference_audio_duration is not None else probe.audio_duration
+    drift_mean, drift_max = drift.summary()
     return QualityReport(
         frames=probe.frames,
         width=probe.width,
@@ -125,4 +206,7 @@ def measure(path: str | Path, reference_audio_duration: float | None = None) -> 
         mouth_closed_in_silence=float(closed.mean()) if len(closed) else 1.0,
         mouth_open=opening.tolist(),
         envelope=envelope.tolist(),
+        identity_drift_mean=drift_mean,
+        identity_drift_max=drift_max,
+        identity_drift=drift.values,
     )

@@ -7,6 +7,7 @@ Only small per-frame arrays are kept; audio and frames are streamed.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,6 +36,7 @@ from .errors import (
 from .face import Face, detect_faces
 from .media import AudioReader, Mp4Writer, encode_layout, encode_rate, probe_audio
 from .params import RenderParams
+from .spans import stage
 
 # Features near a segment edge need this much audio on each side to equal a whole-file analysis.
 CONTEXT_SECONDS = 1.5
@@ -200,7 +202,10 @@ def encode_video(
     should_cancel: CancelCheck | None = None,
     metadata: dict[str, str] | None = None,
 ) -> EncodeResult:
-    """Encode frames as they are produced, interleaving the window's audio, into a faststart MP4."""
+    """Encode frames as they are produced, interleaving the window's audio, into a faststart MP4.
+
+    Traced as two stages: "animate" (frames made and encoded as they come, so memory stays flat; the span tells
+    how the time split) and "encode_video" (the rest of the audio, flushing the encoder, writing the file)."""
     width, height = size
     rate = encode_rate(source.sample_rate)
     layout = encode_layout(source.channels)
@@ -210,27 +215,36 @@ def encode_video(
     poster_index = pick_poster_frame(analysis.drivers.mouth_open)
     audio_written = 0
     written = 0
+    encoding = 0.0
     try:
-        for index, frame in enumerate(frames):
-            if should_cancel is not None and should_cancel():
-                raise CanceledError("the render was canceled")
-            writer.write_frame(frame)
-            written += 1
-            if index == poster_index and poster_path is not None:
-                cv2.imwrite(str(poster_path), frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
-            # Keep audio just ahead of video so the muxer's interleaving buffer stays small.
-            target = (index + 1) * rate / analysis.fps
-            while audio_written < target:
-                chunk = next(audio_chunks, None)
-                if chunk is None:
-                    break
+        with stage("animate") as animating:
+            started = time.perf_counter()
+            for index, frame in enumerate(frames):
+                if should_cancel is not None and should_cancel():
+                    raise CanceledError("the render was canceled")
+                clock = time.perf_counter()
+                writer.write_frame(frame)
+                written += 1
+                if index == poster_index and poster_path is not None:
+                    cv2.imwrite(str(poster_path), frame, [cv2.IMWRITE_JPEG_QUALITY, 90])
+                # Keep audio just ahead of video so the muxer's interleaving buffer stays small.
+                target = (index + 1) * rate / analysis.fps
+                while audio_written < target:
+                    chunk = next(audio_chunks, None)
+                    if chunk is None:
+                        break
+                    writer.write_audio(chunk)
+                    audio_written += chunk.shape[1]
+                encoding += time.perf_counter() - clock
+                if progress is not None and (index % 25 == 0 or index + 1 == analysis.frame_count):
+                    progress((index + 1) / analysis.frame_count, "animate")
+            animating.set(frames=written, animate__seconds=round(time.perf_counter() - started - encoding, 3),
+                          encode__seconds=round(encoding, 3))
+        with stage("encode_video") as finishing:
+            for chunk in audio_chunks:  # whatever is left: nothing is ever cut
                 writer.write_audio(chunk)
-                audio_written += chunk.shape[1]
-            if progress is not None and (index % 25 == 0 or index + 1 == analysis.frame_count):
-                progress((index + 1) / analysis.frame_count, "animate")
-        for chunk in audio_chunks:  # whatever is left: nothing is ever cut
-            writer.write_audio(chunk)
-        writer.close()
+            writer.close()
+            finishing.set(frames=written, width=width, height=height, output__bytes=Path(output_path).stat().st_size)
     except BaseException:
         writer.abort()
         raise

@@ -146,3 +146,22 @@ def running_worker(threads: int = 2):
 def worker(transactional_db):
     with running_worker() as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def _memory_exporter():
+    """Every span this test process finishes, kept in memory (added once: a tracer provider cannot be replaced)."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    trace.get_tracer_provider().add_span_processor(SimpleSpanProcessor(exporter))
+    return exporter
+
+
+@pytest.fixture
+def finished_spans(_memory_exporter):
+    """The spans finished during this test: call it for the list so far."""
+    _memory_exporter.clear()
+    return _memory_exporter.get_finished_spans

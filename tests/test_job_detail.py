@@ -27,6 +27,13 @@ def test_failed_job_explains_what_to_do(owner_client, owner):
     assert "refunded" in page and "<video" not in page
 
 
+def test_the_page_gives_a_support_code_to_quote(owner_client, owner):
+    job = finished_job(owner, status=Job.Status.FAILED, video=None, error_code="render_failed",
+                       trace_id="3f9a2c01b7d4e5f60718293a4b5c6d7e")
+    page = owner_client.get(url(job)).content.decode()
+    assert '<dd class="support-code" title="Quote this code when you contact support">3F9A2-C01B7</dd>' in page
+
+
 def test_unfinished_job_polls_for_progress(owner_client, owner):
     job = finished_job(owner, status=Job.Status.RUNNING, video=None, progress=0.42, stage="animate")
     page = owner_client.get(url(job)).content.decode()

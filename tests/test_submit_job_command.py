@@ -28,6 +28,7 @@ def test_submits_like_the_web_form_and_waits_for_a_download_url(teacher, setting
         output = submit("--option", "resolution=256", "--option", "dynamic-scale=1.2", "--wait")
     job = Job.objects.get()
     assert f"job {job.id} queued on render-paid (10 s of quota)" in output
+    assert len(job.trace_id) == 32 and f"support code {job.support_code}, trace {job.trace_id}" in output
     assert job.params["dynamic_scale"] == 1.2 and job.status == "succeeded"
     assert "succeeded: https://studio.example.org/jobs/download/" in output
     assert job.portrait.owner == teacher and job.audio.original_name == "speech.wav"

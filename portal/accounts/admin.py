@@ -1,6 +1,9 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import Count
 from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
+from django.utils.html import format_html_join
 
 from billing.admin import BillingAccountInline
 from portal.accounts.models import User
@@ -11,10 +14,10 @@ class UserAdmin(DjangoUserAdmin):
     ordering = ["email"]
     list_display = ["email", "name", "is_staff", "is_active", "storage_used", "date_joined"]
     search_fields = ["email", "name"]
-    readonly_fields = ["storage_prefix", "storage_used_bytes", "last_login", "date_joined"]
+    readonly_fields = ["storage_prefix", "storage_used_bytes", "jobs", "last_login", "date_joined"]
     fieldsets = [
         (None, {"fields": ["email", "password", "name"]}),
-        ("Storage", {"fields": ["storage_prefix", "storage_used_bytes"]}),
+        ("Storage and jobs", {"fields": ["storage_prefix", "storage_used_bytes", "jobs"]}),
         ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
@@ -23,6 +26,18 @@ class UserAdmin(DjangoUserAdmin):
     def get_inlines(self, request, obj):
         """Plan, limits, usage and Stripe ids (billing); support fixes a plan here. Not on the "add user" page."""
         return [BillingAccountInline] if obj else []
+
+    @admin.display(description="jobs")
+    def jobs(self, user):
+        """Counts by status, each linking to the user's jobs in the support console."""
+        if not user.pk:
+            return "-"
+        counts = user.jobs.values("status").annotate(count=Count("pk")).order_by("status")
+        changelist = reverse("admin:jobs_job_changelist")
+        everything = [(f"{changelist}?owner__id__exact={user.pk}", "all jobs", "")]
+        by_status = [(f"{changelist}?owner__id__exact={user.pk}&status__exact={row['status']}", row["status"],
+                      row["count"]) for row in counts]
+        return format_html_join(" · ", '<a href="{}">{} {}</a>', everything + by_status)
 
     @admin.display(description="storage", ordering="storage_used_bytes")
     def storage_used(self, user):

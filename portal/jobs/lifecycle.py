@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from billing import quota
 from billing.plans import plan_for
+from portal import tracing
 from portal.jobs.models import Job, JobSegment
 
 
@@ -31,7 +32,8 @@ def enqueue(job_id) -> None:
     from portal.jobs import tasks
 
     job = Job.objects.get(pk=job_id)
-    message = tasks.RENDER_JOB[job.queue_name].send(str(job.id))
+    with tracing.continued_trace(job.trace_parent):  # a re-queue by the reconciler or support joins the job's trace
+        message = tasks.RENDER_JOB[job.queue_name].send(str(job.id))
     # The Redis broker files the message under its own id; the reconciler looks it up by that one.
     broker_id = message.options.get("redis_message_id", message.message_id)
     Job.objects.filter(pk=job.pk).update(enqueued_at=timezone.now(), message_id=broker_id)

@@ -24,6 +24,7 @@ class Job(models.Model):
     params = models.JSONField(help_text="Validated render parameters, defaults filled in.")
     backend = models.CharField(max_length=32)
     queue_name = models.CharField(max_length=64)
+    plan = models.CharField(max_length=32, blank=True, db_index=True, help_text="The owner's plan at submission.")
     message_id = models.CharField(max_length=64, blank=True, help_text="The broker message of the latest enqueue.")
     seed = models.BigIntegerField()
     watermark = models.BooleanField(default=False, help_text="Set from the plan at submission (Free: on).")
@@ -50,6 +51,13 @@ class Job(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     worker_host = models.CharField(max_length=255, blank=True)
     renderer_version = models.CharField(max_length=64, blank=True)
+    quality_gate = models.CharField(
+        max_length=200, blank=True, help_text="What the quality gate said of the renderer version that rendered it."
+    )
+    trace_id = models.CharField(max_length=32, blank=True, db_index=True)
+    trace_parent = models.CharField(
+        max_length=64, blank=True, help_text="W3C traceparent of the submission; retries continue this trace."
+    )
     faces_found = models.PositiveSmallIntegerField(null=True, blank=True)
     segment_count = models.PositiveSmallIntegerField(default=0)
 
@@ -61,6 +69,12 @@ class Job(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [models.Index(fields=["owner", "-created_at"]), models.Index(fields=["status", "heartbeat_at"])]
+        permissions = [
+            ("retry_job", "Can render a failed or canceled job again"),
+            ("cancel_job", "Can cancel a user's job"),
+            ("refund_job", "Can refund a job's render time"),
+            ("renew_download_link", "Can make a fresh download link for a job"),
+        ]
 
     def __str__(self):
         return f"job {self.id}"
@@ -74,6 +88,12 @@ class Job(models.Model):
         if self.started_at is None:
             return None
         return (self.started_at - self.created_at).total_seconds()
+
+    @property
+    def support_code(self) -> str:
+        from portal.tracing import support_code
+
+        return support_code(self.trace_id)
 
     @property
     def render_seconds(self) -> float | None:
@@ -114,6 +134,26 @@ class JobSegment(models.Model):
 
     def __str__(self):
         return f"segment {self.index} of {self.job_id}"
+
+
+class JobStage(models.Model):
+    """One stage of one attempt (download_inputs, load_audio, ..., store_output), as the trace saw it. Kept in our
+    database so support sees where the time went even when no tracing backend is configured."""
+
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="stages")
+    attempt = models.PositiveSmallIntegerField()
+    segment_index = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Empty: the whole job.")
+    name = models.CharField(max_length=64)
+    started_at = models.DateTimeField()
+    seconds = models.FloatField()
+    attributes = models.JSONField(default=dict, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["job", "started_at"]
+
+    def __str__(self):
+        return f"attempt {self.attempt}: {self.name}"
 
 
 class WebhookEndpoint(models.Model):

@@ -7,15 +7,17 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 import renderer
 from billing import quota
+from billing.models import Reservation
 from billing.plans import plan_for
-from portal import storage
+from portal import storage, tracing
 from portal.accounts.models import User
 from portal.jobs import lifecycle
 from portal.jobs.errors import JobRejected
-from portal.jobs.models import Job
+from portal.jobs.models import Job, JobSegment
 
 
 @dataclass
@@ -91,11 +93,13 @@ def submit(user, portrait, audio, options: dict, backend: str = "builtin") -> Jo
     _check_inputs(user, portrait, audio)
     params = validated_params(options)
     seconds = quota_seconds_for(audio.duration_seconds)
-    with transaction.atomic():
+    # The job's trace starts here (under the request's span when there is one); its render continues it.
+    with tracing.tracer.start_as_current_span("submit job") as span, transaction.atomic():
         # One submission per user at a time, so the concurrency limit below cannot be raced past.
         User.objects.select_for_update().get(pk=user.pk)
         active = Job.objects.filter(owner=user, status__in=(Job.Status.QUEUED, Job.Status.RUNNING)).count()
         quota.check_job(user, seconds=seconds, resolution=params.resolution, active_jobs=active)
+        plan = plan_for(user)
         job = Job.objects.create(
             owner=user,
             portrait=portrait,
@@ -103,14 +107,18 @@ def submit(user, portrait, audio, options: dict, backend: str = "builtin") -> Jo
             params=params.as_dict(),
             backend=backend,
             seed=params.seed,
-            watermark=plan_for(user).watermark,
+            watermark=plan.watermark,
+            plan=plan.code,
             queue_name=lifecycle.queue_for(user),
+            trace_id=tracing.current_trace_id(),
+            trace_parent=tracing.current_traceparent(),
             audio_duration_seconds=audio.duration_seconds,
             quota_seconds=seconds,
             warnings=list(params.warnings),
         )
         job.reservation = quota.reserve_seconds(user, seconds, job_ref=str(job.id))
         job.save(update_fields=["reservation"])
+        span.set_attributes({"job.id": str(job.id), "job.plan": plan.code, "audio.duration_s": seconds})
         transaction.on_commit(lambda: lifecycle.enqueue(job.id))
     return job
 
@@ -119,6 +127,41 @@ def rerun(job: Job) -> Job:
     if job.portrait is None or job.audio is None:
         raise JobRejected("inputs_deleted", "The portrait or audio of this job was deleted from your library.")
     return submit(job.owner, job.portrait, job.audio, job.params, backend=job.backend)
+
+
+def retry(job: Job) -> Job:
+    """Support renders a failed or canceled job again: the same job and trace, its render time reserved again."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        if job.status not in (Job.Status.FAILED, Job.Status.CANCELED):
+            raise JobRejected("job_not_retryable", f"Only failed or canceled jobs can be retried; this one is "
+                              f"{job.status}.", status=409)
+        if job.portrait is None or job.audio is None:
+            raise JobRejected("inputs_deleted", "The portrait or audio of this job was deleted from the library.")
+        # A reservation reference is used once; the first one (refunded when the job ended) stays in the ledger.
+        job.reservation = quota.reserve_seconds(job.owner, job.quota_seconds,
+                                                job_ref=f"{job.id} retry {timezone.now():%Y%m%dT%H%M%S%f}")
+        job.status, job.progress, job.stage, job.attempts = Job.Status.QUEUED, 0.0, "", 0
+        job.error_code = job.error_message = ""
+        job.cancel_requested = False
+        job.started_at = job.finished_at = job.heartbeat_at = None
+        job.save()
+        # Parts already rendered are kept; the others render again.
+        job.segments.exclude(status=JobSegment.Status.DONE).update(status=JobSegment.Status.QUEUED, progress=0.0)
+        transaction.on_commit(lambda: lifecycle.enqueue(job.id))
+    return job
+
+
+def refund(job: Job) -> int:
+    """Support gives a finished job's render time back (say the video came out wrong); returns the seconds
+    returned to the period."""
+    if not job.is_finished:
+        raise JobRejected("job_unfinished", "The job has not finished; cancel it instead (that refunds it).",
+                          status=409)
+    if job.reservation is None or job.reservation.state == Reservation.REFUNDED:
+        raise JobRejected("already_refunded", "Nothing to refund: this job's render time was already given back "
+                          "(failed and canceled jobs are refunded automatically).", status=409)
+    return quota.refund(job.reservation).charged_seconds or 0
 
 
 def cancel(job: Job) -> Job:

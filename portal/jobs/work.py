@@ -14,11 +14,12 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Avg, F
 from django.utils import timezone
+from opentelemetry import trace
 
 import renderer
-from portal import storage
+from portal import metrics, storage
 from portal.jobs import lifecycle
-from portal.jobs.models import Job, JobSegment
+from portal.jobs.models import Job, JobSegment, JobStage
 
 logger = logging.getLogger(__name__)
 HEARTBEAT_EVERY_SECONDS = 1.0
@@ -54,9 +55,13 @@ class InputsDeleted(renderer.RenderError):
 
 
 def _inputs(job: Job, workdir: Path) -> tuple[Path, Path]:
-    if job.portrait is None or job.audio is None:
-        raise InputsDeleted("The portrait or audio was deleted from the library before rendering.")
-    return storage.download_to(job.portrait.file.name, workdir), storage.download_to(job.audio.file.name, workdir)
+    with renderer.stage("download_inputs") as running:
+        if job.portrait is None or job.audio is None:
+            raise InputsDeleted("The portrait or audio was deleted from the library before rendering.")
+        portrait = storage.download_to(job.portrait.file.name, workdir)
+        audio = storage.download_to(job.audio.file.name, workdir)
+        running.set(bytes=portrait.stat().st_size + audio.stat().st_size)
+    return portrait, audio
 
 
 def _end_after_error(job: Job, error: BaseException, retries_left: bool, requeue: bool = True) -> None:
@@ -78,36 +83,67 @@ def _end_after_error(job: Job, error: BaseException, retries_left: bool, requeue
 
 
 def render_job(job_id, retries_left: bool) -> None:
+    trace.get_current_span().set_attribute("job.id", str(job_id))
     job = lifecycle.claim(job_id)
     if job is None:
         return  # finished, canceled, or already taken by another delivery of the same message
-    try:
-        if job.audio_duration_seconds > settings.SEGMENT_SECONDS:
-            _split(job)
-            return
-        reporter = _Reporter(job.pk)
-        with tempfile.TemporaryDirectory(prefix=f"job-{job.pk}-") as workdir:
-            portrait, audio = _inputs(job, Path(workdir))
-            output = Path(workdir) / "video.mp4"
-            result = renderer.render(
-                portrait, audio, output, job.params, backend=job.backend, watermark=job.watermark,
-                progress=reporter.progress, should_cancel=reporter.should_cancel,
-            )
-            if reporter.stop:
-                raise renderer.CanceledError("canceled")
-            _finish_with_output(
-                job, output, result.poster_path, video_duration=result.video_duration,
-                renderer_version=result.renderer_version, faces_found=result.faces_found, warnings=result.warnings,
-            )
-    except BaseException as error:  # noqa: B036 - a time limit arrives as a BaseException and must refund too
-        _end_after_error(job, error, retries_left)
+    with renderer.timeline() as stages:
+        try:
+            if job.audio_duration_seconds > settings.SEGMENT_SECONDS:
+                _split(job)
+                return
+            reporter = _Reporter(job.pk)
+            with tempfile.TemporaryDirectory(prefix=f"job-{job.pk}-") as workdir:
+                portrait, audio = _inputs(job, Path(workdir))
+                output = Path(workdir) / "video.mp4"
+                started = time.monotonic()
+                result = renderer.render(
+                    portrait, audio, output, job.params, backend=job.backend, watermark=job.watermark,
+                    progress=reporter.progress, should_cancel=reporter.should_cancel,
+                )
+                if reporter.stop:
+                    raise renderer.CanceledError("canceled")
+                _finish_with_output(
+                    job, output, result.poster_path, video_duration=result.video_duration,
+                    renderer_version=result.renderer_version, faces_found=result.faces_found,
+                    warnings=result.warnings,
+                )
+                metrics.observe_render(backend=job.backend, queue=job.queue_name,
+                                       render_seconds=time.monotonic() - started,
+                                       audio_seconds=job.audio_duration_seconds)
+        except BaseException as error:  # noqa: B036 - a time limit arrives as a BaseException and must refund too
+            _end_after_error(job, error, retries_left)
+        finally:
+            _keep_stages(job, stages)
+
+
+def _keep_stages(job: Job, stages: list[renderer.StageRecord], segment_index: int | None = None) -> None:
+    """The attempt's stage timeline, for support (written whether the attempt succeeded or not)."""
+    attempt = job.attempts if segment_index is None else JobSegment.objects.get(job=job, index=segment_index).attempts
+    JobStage.objects.bulk_create(
+        JobStage(job_id=job.pk, attempt=attempt, segment_index=segment_index, name=record.name,
+                 started_at=record.started_at, seconds=record.seconds, attributes=record.attributes,
+                 error_code=record.error_code[:64])
+        for record in stages
+    )
+
+
+def gate_result(backend: str, version: str) -> str:
+    """What the quality gate said of this renderer version, as support reads it in admin."""
+    record = renderer.qualification_for(backend, version)
+    if record is None:
+        return "not qualified (no gate result recorded for this version)"
+    return (f"{record['result']}: {record['cases']} reference cases at {record['resolution']} px, "
+            f"{record['date'][:10]}, thresholds v{record['thresholds_version']}")
 
 
 def _finish_with_output(job: Job, video: Path, poster: Path | None, *, video_duration: float,
                         renderer_version: str, faces_found: int | None, warnings: list[str]) -> None:
-    stored = [storage.save_local_file(storage.new_key(job.owner, "renders", ".mp4"), video)]
-    if poster is not None:
-        stored.append(storage.save_local_file(storage.new_key(job.owner, "posters", ".jpg"), poster))
+    with renderer.stage("store_output") as running:
+        stored = [storage.save_local_file(storage.new_key(job.owner, "renders", ".mp4"), video)]
+        if poster is not None:
+            stored.append(storage.save_local_file(storage.new_key(job.owner, "posters", ".jpg"), poster))
+        running.set(bytes=video.stat().st_size)
     ended = lifecycle.finish(
         job,
         Job.Status.SUCCEEDED,
@@ -116,6 +152,7 @@ def _finish_with_output(job: Job, video: Path, poster: Path | None, *, video_dur
         output_size_bytes=video.stat().st_size,
         output_duration_seconds=video_duration,
         renderer_version=renderer_version,
+        quality_gate=gate_result(job.backend, renderer_version),
         faces_found=faces_found,
         warnings=list(job.warnings) + [w for w in warnings if w not in job.warnings],
     )
@@ -126,7 +163,9 @@ def _finish_with_output(job: Job, video: Path, poster: Path | None, *, video_dur
 def _split(job: Job) -> None:
     with tempfile.TemporaryDirectory(prefix=f"job-{job.pk}-") as workdir:
         _, audio = _inputs(job, Path(workdir))
-        plan = renderer.plan_segments(audio, max_seconds=settings.SEGMENT_SECONDS)
+        with renderer.stage("plan_segments") as running:
+            plan = renderer.plan_segments(audio, max_seconds=settings.SEGMENT_SECONDS)
+            running.set(segments=len(plan))
     with transaction.atomic():
         JobSegment.objects.bulk_create(
             [JobSegment(job=job, index=i, start_seconds=s.start, end_seconds=s.end) for i, s in enumerate(plan)],
@@ -165,34 +204,47 @@ def render_segment(job_id, index: int, retries_left: bool) -> None:
         job_id=job_id, index=index
     )
     job = segment.job
-    try:
-        reporter = _Reporter(job.pk, segment)
-        with tempfile.TemporaryDirectory(prefix=f"job-{job.pk}-{index}-") as workdir:
-            portrait, audio = _inputs(job, Path(workdir))
-            output = Path(workdir) / f"part-{index}.mp4"
-            result = renderer.render(
-                portrait, audio, output, job.params, backend=job.backend, start=segment.start_seconds,
-                end=segment.end_seconds, watermark=job.watermark, progress=reporter.progress,
-                should_cancel=reporter.should_cancel,
-            )
-            if reporter.stop:
-                raise renderer.CanceledError("canceled")
+    trace.get_current_span().set_attributes({"job.id": str(job_id), "job.segment": index})
+    with renderer.timeline(segment=index) as stages:
+        try:
+            _render_one_segment(job, segment, index)
+        except BaseException as error:  # noqa: B036
+            if not (isinstance(error, renderer.RenderError) and not error.retryable) and retries_left:
+                JobSegment.objects.filter(pk=segment.pk).update(status=JobSegment.Status.QUEUED)
+                raise  # only this part is retried
+            JobSegment.objects.filter(pk=segment.pk).update(status=JobSegment.Status.FAILED)
+            _end_after_error(job, error, retries_left=False)
+        finally:
+            _keep_stages(job, stages, segment_index=index)
+
+
+def _render_one_segment(job: Job, segment: JobSegment, index: int) -> None:
+    reporter = _Reporter(job.pk, segment)
+    with tempfile.TemporaryDirectory(prefix=f"job-{job.pk}-{index}-") as workdir:
+        portrait, audio = _inputs(job, Path(workdir))
+        output = Path(workdir) / f"part-{index}.mp4"
+        started = time.monotonic()
+        result = renderer.render(
+            portrait, audio, output, job.params, backend=job.backend, start=segment.start_seconds,
+            end=segment.end_seconds, watermark=job.watermark, progress=reporter.progress,
+            should_cancel=reporter.should_cancel,
+        )
+        if reporter.stop:
+            raise renderer.CanceledError("canceled")
+        with renderer.stage("store_output") as running:
             name = storage.save_local_file(storage.new_key(job.owner, "parts", ".mp4"), output)
-            if index == 0:  # the first part gives the job its poster and the facts a join cannot know
-                facts = {"renderer_version": result.renderer_version, "faces_found": result.faces_found,
-                         "warnings": list(dict.fromkeys(job.warnings + result.warnings))}
-                if result.poster_path is not None:
-                    facts["poster"] = storage.save_local_file(
-                        storage.new_key(job.owner, "posters", ".jpg"), result.poster_path
-                    )
-                Job.objects.filter(pk=job.pk).update(**facts)
-        _segment_done(job, segment, name)
-    except BaseException as error:  # noqa: B036
-        if not (isinstance(error, renderer.RenderError) and not error.retryable) and retries_left:
-            JobSegment.objects.filter(pk=segment.pk).update(status=JobSegment.Status.QUEUED)
-            raise  # only this part is retried
-        JobSegment.objects.filter(pk=segment.pk).update(status=JobSegment.Status.FAILED)
-        _end_after_error(job, error, retries_left=False)
+            running.set(bytes=output.stat().st_size)
+        if index == 0:  # the first part gives the job its poster and the facts a join cannot know
+            facts = {"renderer_version": result.renderer_version, "faces_found": result.faces_found,
+                     "warnings": list(dict.fromkeys(job.warnings + result.warnings))}
+            if result.poster_path is not None:
+                facts["poster"] = storage.save_local_file(
+                    storage.new_key(job.owner, "posters", ".jpg"), result.poster_path
+                )
+            Job.objects.filter(pk=job.pk).update(**facts)
+    _segment_done(job, segment, name)
+    metrics.observe_render(backend=job.backend, queue=job.queue_name, render_seconds=time.monotonic() - started,
+                           audio_seconds=segment.end_seconds - segment.start_seconds)
 
 
 def _segment_done(job: Job, segment: JobSegment, name: str) -> None:
@@ -215,17 +267,25 @@ def stitch_job(job_id, retries_left: bool) -> None:
     segments = list(job.segments.all())
     if not segments or any(s.status != JobSegment.Status.DONE for s in segments):
         return
-    try:
-        lifecycle.heartbeat(job.pk, stage="joining parts")
-        with tempfile.TemporaryDirectory(prefix=f"job-{job.pk}-stitch-") as workdir:
-            parts = [storage.download_to(s.output.name, Path(workdir)) for s in segments]
-            output = Path(workdir) / "video.mp4"
-            joined = renderer.concat(parts, output)
-            job.refresh_from_db()
-            _finish_with_output(
-                job, output, None, video_duration=joined.video_duration, renderer_version=job.renderer_version,
-                faces_found=job.faces_found, warnings=[],
-            )
-        storage.delete_files([s.output.name for s in segments])
-    except BaseException as error:  # noqa: B036
-        _end_after_error(job, error, retries_left, requeue=False)  # the job stays running; only stitching retries
+    trace.get_current_span().set_attribute("job.id", str(job_id))
+    with renderer.timeline() as stages:
+        try:
+            lifecycle.heartbeat(job.pk, stage="joining parts")
+            with tempfile.TemporaryDirectory(prefix=f"job-{job.pk}-stitch-") as workdir:
+                with renderer.stage("download_parts") as running:
+                    parts = [storage.download_to(s.output.name, Path(workdir)) for s in segments]
+                    running.set(segments=len(parts))
+                with renderer.stage("join_parts") as running:
+                    output = Path(workdir) / "video.mp4"
+                    joined = renderer.concat(parts, output)
+                    running.set(audio__duration_s=round(joined.video_duration, 4))
+                job.refresh_from_db()
+                _finish_with_output(
+                    job, output, None, video_duration=joined.video_duration,
+                    renderer_version=job.renderer_version, faces_found=job.faces_found, warnings=[],
+                )
+            storage.delete_files([s.output.name for s in segments])
+        except BaseException as error:  # noqa: B036
+            _end_after_error(job, error, retries_left, requeue=False)  # the job stays running; only the join retries
+        finally:
+            _keep_stages(job, stages)

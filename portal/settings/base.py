@@ -33,6 +33,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "portal.metrics.request_metrics",  # first, so that it times and counts what every other middleware does
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -81,6 +82,10 @@ DRAMATIQ_BROKER = {
     "BROKER": "dramatiq.brokers.redis.RedisBroker",
     "OPTIONS": {"url": REDIS_URL, "namespace": env("DRAMATIQ_NAMESPACE", default="dramatiq")},
     "MIDDLEWARE": [
+        # First, so its after-hooks run last: a retry sent by Retries is still inside the failed message's span.
+        "portal.jobs.trace_middleware.TraceContext",
+        # Workers' message counts, durations and messages in progress, on port 9191 (see README "Metrics").
+        "dramatiq.middleware.prometheus.Prometheus",
         "dramatiq.middleware.CurrentMessage",
         "dramatiq.middleware.AgeLimit",
         "dramatiq.middleware.TimeLimit",
@@ -205,6 +210,18 @@ BILLING_PAST_DUE_GRACE_DAYS = env.int("BILLING_PAST_DUE_GRACE_DAYS", default=7)
 # OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER, ...); nothing is exported unless an endpoint is set.
 OTEL_EXPORTER_OTLP_ENDPOINT = env("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
 OTEL_SERVICE_NAME = env("OTEL_SERVICE_NAME", default="sonic-portal")
+# The admin's "Trace" link: TRACE_URL_TEMPLATE with {trace_id} filled in; when empty, Grafana Explore at
+# GRAFANA_URL on the Tempo datasource whose uid is TEMPO_DATASOURCE_UID.
+TRACE_URL_TEMPLATE = env("TRACE_URL_TEMPLATE", default="")
+GRAFANA_URL = env("GRAFANA_URL", default="http://localhost:3000")
+TEMPO_DATASOURCE_UID = env("TEMPO_DATASOURCE_UID", default="tempo")
+# Links to a customer or subscription in the Stripe dashboard (support's user page).
+STRIPE_DASHBOARD_URL = env("STRIPE_DASHBOARD_URL", default="https://dashboard.stripe.com")
+
+# --- Metrics -----------------------------------------------------------------------------------------------
+# Prometheus scrapes /metrics with "Authorization: Bearer <METRICS_TOKEN>"; while it is empty the endpoint answers
+# 404 like any unknown URL. Workers export theirs on Dramatiq's port instead (README "Metrics", portal/metrics.py).
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
 
 # --- Misc --------------------------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -216,7 +233,10 @@ MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"trace_ids": {"()": "portal.tracing.TraceIdsFilter"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s trace_id=%(trace_id)s span_id=%(span_id)s %(message)s"}
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["trace_ids"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
 }

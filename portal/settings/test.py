@@ -49,5 +49,8 @@ if STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):
 
 # Queue messages of a test run never reach a developer's running worker.
 DRAMATIQ_BROKER["OPTIONS"]["namespace"] = f"dramatiq-test-{os.getpid()}"
+# Dramatiq's Prometheus middleware sets up its metrics when a worker process boots, which the in-process test workers
+# never do (its hooks would fail every message); tests/test_metrics.py boots it in a worker-like subprocess instead.
+DRAMATIQ_BROKER["MIDDLEWARE"].remove("dramatiq.middleware.prometheus.Prometheus")
 
 USE_POSTGRES = env.db("DATABASE_URL", default="sqlite://")["ENGINE"].endswith("postgresql")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import torch
 
 from ..animator import PortraitAnimator
 from ..params import RenderParams
+from ..spans import stage
 from ..stages import CancelCheck, ProgressCallback, analyse_audio, encode_video, load_audio, preprocess_image
 from ..watermark import AI_METADATA, Watermark
 
@@ -32,31 +32,26 @@ def render(
     poster_path: Path | None,
     progress: ProgressCallback,
     should_cancel: CancelCheck | None,
-    timings: dict[str, float],
     watermark: bool,
 ) -> dict:
-    clock = time.perf_counter()
-
-    def lap(stage: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[stage] = timings.get(stage, 0.0) + now - clock
-        clock = now
-
     progress(0.0, "load_audio")
-    source = load_audio(audio_path, start=start, end=end)
-    lap("load_audio")
+    with stage("load_audio") as running:
+        source = load_audio(audio_path, start=start, end=end)
+        running.event("audio opened", sample_rate=source.sample_rate, channels=source.channels)
     progress(0.02, "analyse_audio")
-    analysis = analyse_audio(source, params.fps)
-    lap("analyse_audio")
+    with stage("analyse_audio") as running:
+        analysis = analyse_audio(source, params.fps)
+        running.event("audio decoded", sample_rate=source.sample_rate)
+        running.set(audio__duration_s=round(analysis.duration, 4), frames=analysis.frame_count)
     progress(0.05, "preprocess_image")
-    portrait = preprocess_image(portrait_path, params)
-    lap("preprocess_image")
+    with stage("preprocess_image") as running:
+        portrait = preprocess_image(portrait_path, params)
+        height, width = portrait.image.shape[:2]
+        running.set(faces_found=portrait.faces_found, width=width, height=height)
     animator = PortraitAnimator(
         portrait, seed=params.seed, dynamic_scale=params.dynamic_scale, motion_scale=params.motion_scale
     )
     frames = animator.frames(analysis.drivers, analysis.first_frame, analysis.fps)
-    height, width = portrait.image.shape[:2]
     if watermark:
         mark = Watermark(width, height)
         frames = (mark.apply(frame) for frame in frames)
@@ -71,7 +66,6 @@ def render(
         should_cancel=should_cancel,
         metadata=AI_METADATA,
     )
-    lap("animate_encode")
     return {
         "frames": encoded.frames,
         "width": width,

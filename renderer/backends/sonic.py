@@ -13,7 +13,6 @@ import os
 import sys
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 import cv2
@@ -21,6 +20,7 @@ import cv2
 from ..errors import BackendUnavailableError, NoFaceError, RenderError
 from ..media import extract_frame, mux_with_audio, write_audio_window
 from ..params import RenderParams
+from ..spans import stage
 from ..watermark import AI_METADATA, Watermark
 
 NAME = "sonic"
@@ -102,48 +102,51 @@ class _NoShell:
 
 
 def render(portrait_path: Path, audio_path: Path, output_path: Path, params: RenderParams, *, start: float,
-           end: float | None, poster_path: Path | None, progress, should_cancel, timings: dict,
-           watermark: bool) -> dict:
+           end: float | None, poster_path: Path | None, progress, should_cancel, watermark: bool) -> dict:
     available, reason = availability()
     if not available:
         raise BackendUnavailableError(reason)
     model = _load()
-    clock = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="sonic-") as workdir:
         work = Path(workdir)
-        audio = write_audio_window(audio_path, work / "audio.wav", start=start, end=end)
+        with stage("load_audio") as running:
+            audio = write_audio_window(audio_path, work / "audio.wav", start=start, end=end)
+            running.set(audio__duration_s=round(audio.duration, 4))
         progress(0.02, "preprocess_image")
-        info = model.preprocess(str(portrait_path), expand_ratio=params.expand_ratio)
-        if info.get("face_num", 0) <= 0:
-            raise NoFaceError("no face was found in the portrait; use a photo with one clearly visible face")
-        image = portrait_path
-        if params.crop_face:
-            x0, y0, x1, y1 = (int(v) for v in info["crop_bbox"])
-            crop = cv2.imread(str(portrait_path))[y0:y1, x0:x1]
-            image = work / "crop.png"
-            cv2.imwrite(str(image), crop)
+        with stage("preprocess_image") as running:
+            info = model.preprocess(str(portrait_path), expand_ratio=params.expand_ratio)
+            if info.get("face_num", 0) <= 0:
+                raise NoFaceError("no face was found in the portrait; use a photo with one clearly visible face")
+            running.set(faces_found=int(info["face_num"]))
+            image = portrait_path
+            if params.crop_face:
+                x0, y0, x1, y1 = (int(v) for v in info["crop_bbox"])
+                crop = cv2.imread(str(portrait_path))[y0:y1, x0:x1]
+                image = work / "crop.png"
+                cv2.imwrite(str(image), crop)
         if should_cancel is not None and should_cancel():
             from ..errors import CanceledError
 
             raise CanceledError("the render was canceled")
         progress(0.05, "run_inference")
-        timings["preprocess_image"] = time.perf_counter() - clock
         silent_target = work / "sonic.mp4"
-        with _NoShell():
+        with stage("run_inference"), _NoShell():
             status = model.process(
                 str(image), str(audio.path), str(silent_target), min_resolution=params.resolution,
                 inference_steps=params.inference_steps, dynamic_scale=params.dynamic_scale,
                 keep_resolution=not params.crop_face, seed=params.seed,
             )
-        timings["run_inference"] = time.perf_counter() - clock - timings["preprocess_image"]
         silent = work / "sonic_noaudio.mp4"
         if status != 0 or not silent.exists():
             raise RenderError("Sonic produced no video for these inputs", code="no_face")
         progress(0.95, "encode_video")
-        overlay = _lazy_watermark() if watermark else None
-        muxed = mux_with_audio(silent, audio.path, output_path, fps=params.fps, metadata=AI_METADATA, overlay=overlay)
-        if poster_path is not None:
-            extract_frame(output_path, poster_path, at_seconds=min(1.0, audio.duration / 2))
+        with stage("encode_video") as running:
+            overlay = _lazy_watermark() if watermark else None
+            muxed = mux_with_audio(silent, audio.path, output_path, fps=params.fps, metadata=AI_METADATA,
+                                   overlay=overlay)
+            if poster_path is not None:
+                extract_frame(output_path, poster_path, at_seconds=min(1.0, audio.duration / 2))
+            running.set(frames=muxed.frames, width=muxed.width, height=muxed.height)
     return {"frames": muxed.frames, "width": muxed.width, "height": muxed.height, "audio_duration": audio.duration,
             "faces_found": int(info["face_num"]), "face_index": 0}
 

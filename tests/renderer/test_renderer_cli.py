@@ -19,7 +19,7 @@ def test_render_prints_one_json_line(tmp_path):
     payload = json.loads(result.stdout.strip().splitlines()[-1])
     assert payload["output"] == str(tmp_path / "out.mp4") and payload["backend"] == "builtin"
     assert payload["frames"] == 243 and abs(payload["video_duration"] - payload["audio_duration"]) <= 0.04
-    assert {"load_audio", "analyse_audio", "preprocess_image", "animate_encode"} <= set(payload["seconds"])
+    assert {"load_audio", "analyse_audio", "preprocess_image", "animate", "encode_video"} <= set(payload["seconds"])
     assert (tmp_path / "out.mp4").stat().st_size > 0
 
 

@@ -45,7 +45,8 @@ class Command(BaseCommand):
             raise CommandError(f"{refusal.code}: {refusal.message}") from None
         except OSError as error:
             raise CommandError(str(error)) from None
-        self.stdout.write(f"job {job.id} queued on {job.queue_name} ({job.quota_seconds} s of quota)")
+        self.stdout.write(f"job {job.id} queued on {job.queue_name} ({job.quota_seconds} s of quota); "
+                          f"support code {job.support_code}, trace {job.trace_id}")
         if not wait:
             return
         last = None

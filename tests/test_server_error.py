@@ -1,0 +1,15 @@
+from django.test import Client
+from opentelemetry.trace import SpanKind
+
+from portal import tracing
+
+
+def test_the_500_page_gives_the_support_code_of_the_failed_requests_trace(db, settings, finished_spans):
+    settings.ROOT_URLCONF = "tests.boom_urls"
+    response = Client(raise_request_exception=False).get("/fails/")
+    assert response.status_code == 500
+    (request,) = [span for span in finished_spans() if span.kind == SpanKind.SERVER]
+    code = tracing.support_code(format(request.context.trace_id, "032x"))
+    page = response.content.decode()
+    assert "Something went wrong on our side" in page and f'<strong class="support-code">{code}</strong>' in page
+    assert [event.name for event in request.events] == ["exception"]
