@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 # Mediapipe face-mesh indices used by the animator and the quality meter.
@@ -57,16 +58,78 @@ def _to_faces(result, width: int, height: int) -> list[Face]:
     return faces
 
 
-def detect_faces(bgr: np.ndarray, max_faces: int = 8) -> list[Face]:
-    """All faces in a still image, largest first."""
+# Around a small face found by the full-range detector, this much context (times the face box) goes to the mesh,
+# scaled so the face fills the mesh's input the way a close-up portrait would.
+SMALL_FACE_CONTEXT = 2.2
+SMALL_FACE_CROP_PIXELS = 384
+
+
+def _mesh_faces(bgr: np.ndarray, max_faces: int) -> list[Face]:
     import mediapipe as mp
 
-    rgb = np.ascontiguousarray(bgr[:, :, ::-1])
     with _lock, mp.solutions.face_mesh.FaceMesh(
         static_image_mode=True, max_num_faces=max_faces, refine_landmarks=False, min_detection_confidence=0.5
     ) as mesh:
-        result = mesh.process(rgb)
-    faces = _to_faces(result, bgr.shape[1], bgr.shape[0])
+        result = mesh.process(np.ascontiguousarray(bgr[:, :, ::-1]))
+    return _to_faces(result, bgr.shape[1], bgr.shape[0])
+
+
+def _face_boxes(bgr: np.ndarray) -> list[tuple[float, float, float, float]]:
+    """Face boxes (x0, y0, x1, y1 in pixels) from mediapipe's full-range detector, which sees smaller faces than
+    the mesh's; half-size overlapping tiles of the picture are searched when the whole picture shows none."""
+    import mediapipe as mp
+
+    height, width = bgr.shape[:2]
+    half_w, half_h = width // 2, height // 2
+    offsets_x, offsets_y = (0, width // 4, width - half_w), (0, height // 4, height - half_h)
+    windows = [(0, 0, width, height)] + [(x, y, x + half_w, y + half_h) for y in offsets_y for x in offsets_x]
+    boxes: list[tuple[float, float, float, float]] = []
+    with _lock, mp.solutions.face_detection.FaceDetection(model_selection=1, min_detection_confidence=0.5) as finder:
+        for x0, y0, x1, y1 in windows:
+            found = finder.process(np.ascontiguousarray(bgr[y0:y1, x0:x1, ::-1])).detections or []
+            for detection in found:
+                box = detection.location_data.relative_bounding_box
+                left, top = x0 + box.xmin * (x1 - x0), y0 + box.ymin * (y1 - y0)
+                candidate = (left, top, left + box.width * (x1 - x0), top + box.height * (y1 - y0))
+                if not any(_overlap(candidate, other) > 0.3 for other in boxes):
+                    boxes.append(candidate)
+            if boxes:
+                break
+    return boxes
+
+
+def _overlap(a, b) -> float:
+    """Intersection over union of two boxes."""
+    inter_w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    inter_h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = inter_w * inter_h
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _small_faces(bgr: np.ndarray, max_faces: int) -> list[Face]:
+    """Faces too small for the mesh's own (short-range) detector: meshed in an enlarged crop around each box the
+    full-range detector finds, then mapped back to the picture."""
+    height, width = bgr.shape[:2]
+    faces = []
+    for left, top, right, bottom in _face_boxes(bgr)[:max_faces]:
+        cx, cy = (left + right) / 2, (top + bottom) / 2
+        half = max(right - left, bottom - top) * SMALL_FACE_CONTEXT / 2
+        x0, y0 = int(max(0, cx - half)), int(max(0, cy - half))
+        x1, y1 = int(min(width, cx + half)), int(min(height, cy + half))
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            continue
+        zoom = SMALL_FACE_CROP_PIXELS / max(x1 - x0, y1 - y0)
+        crop = cv2.resize(bgr[y0:y1, x0:x1], None, fx=zoom, fy=zoom, interpolation=cv2.INTER_CUBIC)
+        for face in _mesh_faces(crop, 1):
+            faces.append(Face((face.points / zoom + np.array([x0, y0], np.float32)).astype(np.float32)))
+    return faces
+
+
+def detect_faces(bgr: np.ndarray, max_faces: int = 8) -> list[Face]:
+    """All faces in a still image, largest first. Small faces in a large picture (a half-body shot) are found
+    too: the mesh's own detector only sees faces larger than about an eighth of the picture."""
+    faces = _mesh_faces(bgr, max_faces) or _small_faces(bgr, max_faces)
     return sorted(faces, key=lambda face: face.area, reverse=True)
 
 

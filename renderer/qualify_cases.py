@@ -161,11 +161,10 @@ SUITE = [
          fixture_portrait, speech_twice, segment_seconds=8.0),
     Case("off_centre_face", "the portrait at the left edge of a 1024x768 image, partly cut off: the face crop "
          "meets the image border", _placed("off_centre_face", CANVAS, -120, 230), fixture_audio("speech.wav")),
-    # 0.9x makes the face about 145 px, 14 % of the image width. The landmark detector (mediapipe's short-range
-    # face detector) finds no face below about 12 % of the image's longer side, so smaller faces in this image
-    # are refused with no_face today whatever MIN_FACE_PIXELS says; this case sits just above that limit.
-    Case("small_face", "a 145 px face in a 1024x768 image: the crop is scaled up to the output size",
-         _placed("small_face", CANVAS, 523, 307, scale=0.9), fixture_audio("speech.wav")),
+    # 0.5x makes the face about 80 px, 8 % of the image width: too small for the face mesh's own (short-range)
+    # detector, so this case goes through renderer/face.py's full-range detector and enlarged-crop meshing.
+    Case("small_face", "an 80 px face in a 1024x768 image: found by the full-range detector, crop scaled up",
+         _placed("small_face", CANVAS, 523, 307, scale=0.5), fixture_audio("speech.wav")),
     Case("wide_image", "a 16:9 landscape image animated whole (crop_face off): non-square output, smaller face",
          _placed("wide_image", (1024, 576), 300, 64), fixture_audio("speech.wav"), params={"crop_face": False}),
     Case("tall_image", "a 9:16 phone-style image animated whole (crop_face off): non-square output",

@@ -156,3 +156,18 @@ def test_every_output_is_labelled_ai_generated_and_free_videos_are_marked(render
     corner = np.abs(marked_frame - plain_frame)[int(height * 0.85) :, int(width * 0.4) :]
     rest = np.abs(marked_frame - plain_frame)[: int(height * 0.5)]
     assert corner.mean() > 5 * rest.mean() + 1, "the mark is in the lower right and nowhere else"
+
+
+def test_a_small_face_in_a_large_picture_is_found_where_it_is(tmp_path):
+    """A half-body or group-distance shot: the face is about 3.5 % of the picture's width (56 px of 1600)."""
+    small = cv2.resize(cv2.imread(str(PORTRAIT)), None, fx=0.35, fy=0.35, interpolation=cv2.INTER_AREA)
+    canvas = np.full((1200, 1600, 3), 150, np.uint8)
+    canvas[500 : 500 + small.shape[0], 1100 : 1100 + small.shape[1]] = small
+    picture = tmp_path / "far.png"
+    cv2.imwrite(str(picture), canvas)
+
+    (face,) = detect_faces(canvas)
+    x0, y0, x1, y1 = face.box
+    assert 1100 < x0 < x1 < 1100 + small.shape[1] and 500 < y0 < y1 < 500 + small.shape[0]
+    assert face.size >= 48
+    assert renderer.find_face(picture, {"resolution": 256}).faces_found == 1
