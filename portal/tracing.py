@@ -28,7 +28,6 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.sdk.trace.sampling import ParentBasedTraceIdRatio
 
 tracer = trace.get_tracer("portal")
-_set_up_in_pid: int | None = None
 
 SUPPORT_CODE_DIGITS = 10
 # Requests nobody needs a trace of: probes and scrapes, hit every few seconds.
@@ -37,10 +36,8 @@ DEFAULT_EXCLUDED_URLS = "healthz,metrics,static/"
 
 def setup() -> None:
     """Install the tracer provider and instrument Django; once per process."""
-    global _set_up_in_pid
-    if _set_up_in_pid == os.getpid() or isinstance(trace.get_tracer_provider(), TracerProvider):
-        _set_up_in_pid = os.getpid()
-        return
+    if isinstance(trace.get_tracer_provider(), TracerProvider):
+        return  # already set up in this process, or inherited from the parent it forked from
     sampler = None  # the SDK reads OTEL_TRACES_SAMPLER itself when it is set
     if not os.environ.get("OTEL_TRACES_SAMPLER"):
         sampler = ParentBasedTraceIdRatio(float(os.environ.get("OTEL_TRACES_SAMPLER_ARG") or 1.0))
@@ -61,7 +58,6 @@ def setup() -> None:
         tracer_provider=provider,
         excluded_urls=os.environ.get("OTEL_PYTHON_DJANGO_EXCLUDED_URLS", DEFAULT_EXCLUDED_URLS),
     )
-    _set_up_in_pid = os.getpid()
 
 
 def _hex_trace_id(span_context) -> str:

@@ -117,9 +117,9 @@ def render_job(job_id, retries_left: bool) -> None:
             _keep_stages(job, stages)
 
 
-def _keep_stages(job: Job, stages: list[renderer.StageRecord], segment_index: int | None = None) -> None:
+def _keep_stages(job: Job, stages: list[renderer.StageRecord], segment: JobSegment | None = None) -> None:
     """The attempt's stage timeline, for support (written whether the attempt succeeded or not)."""
-    attempt = job.attempts if segment_index is None else JobSegment.objects.get(job=job, index=segment_index).attempts
+    attempt, segment_index = (job.attempts, None) if segment is None else (segment.attempts, segment.index)
     JobStage.objects.bulk_create(
         JobStage(job_id=job.pk, attempt=attempt, segment_index=segment_index, name=record.name,
                  started_at=record.started_at, seconds=record.seconds, attributes=record.attributes,
@@ -215,7 +215,7 @@ def render_segment(job_id, index: int, retries_left: bool) -> None:
             JobSegment.objects.filter(pk=segment.pk).update(status=JobSegment.Status.FAILED)
             _end_after_error(job, error, retries_left=False)
         finally:
-            _keep_stages(job, stages, segment_index=index)
+            _keep_stages(job, stages, segment)
 
 
 def _render_one_segment(job: Job, segment: JobSegment, index: int) -> None:
