@@ -14,8 +14,8 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED)
 
+# runportal migrates first; with no DATABASE_URL it starts the embedded PostgreSQL (data in var/postgres).
 run: install
-	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py runportal
 
 # Browser tests drive Debian's Chromium; without it (and without root to install it) they are skipped.

@@ -108,15 +108,6 @@ def storage_has(name: str) -> bool:
     return default_storage.exists(name)
 
 
-def pytest_collection_modifyitems(config, items):
-    if settings.USE_POSTGRES:
-        return
-    skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL=postgres://...; CI does)")
-    for item in items:
-        if "postgres" in item.keywords:
-            item.add_marker(skip)
-
-
 @pytest.fixture(autouse=True)
 def _empty_broker():
     """Messages a test leaves in Redis (its own namespace) must not reach the next test's worker."""

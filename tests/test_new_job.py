@@ -123,7 +123,6 @@ def test_outsiders_inputs_cannot_be_used(owner_client, owner, outsider):
     assert not Job.objects.exists()
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_twenty_concurrent_submissions_at_the_edge_of_the_quota_never_overspend():
     user = make_user("busy@example.com")

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from portal import embedded_postgres
+
 ROOT = Path(__file__).resolve().parents[1]
 
 PRODUCTION_ENV = {
@@ -49,7 +51,7 @@ def test_management_commands_honour_the_environment(tmp_path):
         "print(s.DATABASES['default']['NAME'], s.REDIS_URL, s.SITE_URL, d.location, s.DEBUG, s.EMAIL_BACKEND)"
     )
     env = {
-        "DATABASE_URL": f"sqlite:///{tmp_path}/elsewhere.sqlite3",
+        "DATABASE_URL": "postgres://someone:secret@db.internal:5433/elsewhere",
         "REDIS_URL": "redis://cache.internal:6380/3",
         "SITE_URL": "https://studio.example.org/",
         "MEDIA_ROOT": str(tmp_path / "media"),
@@ -58,7 +60,7 @@ def test_management_commands_honour_the_environment(tmp_path):
     }
     result = manage("shell", "--no-imports", "-c", probe, env=env)
     assert result.stdout.split() == [
-        f"{tmp_path}/elsewhere.sqlite3",
+        "elsewhere",
         "redis://cache.internal:6380/3",
         "https://studio.example.org",
         str(tmp_path / "media"),
@@ -67,16 +69,35 @@ def test_management_commands_honour_the_environment(tmp_path):
     ], result.stderr
 
 
-def test_local_defaults_need_no_environment():
+def test_sqlite_is_refused_with_a_clear_message(tmp_path):
+    result = manage("check", env={"DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"})
+    assert result.returncode != 0
+    assert "DATABASE_URL must name a PostgreSQL database" in result.stderr
+
+
+def test_production_refuses_to_start_without_database_url():
+    env = {key: value for key, value in PRODUCTION_ENV.items() if key != "DATABASE_URL"}
+    result = manage("check", env=env)
+    assert result.returncode != 0
+    assert "Set the DATABASE_URL environment variable" in result.stderr
+
+
+def test_local_defaults_need_no_environment(tmp_path):
+    """With nothing set, the local settings start the embedded PostgreSQL (here in a temporary folder, instead of
+    var/postgres) and the command stops it when it ends."""
     probe = (
-        "from django.conf import settings as s; print(s.DATABASES['default']['NAME'], s.REDIS_URL,"
-        "s.MEDIA_ROOT, s.EMAIL_BACKEND, s.ACCOUNT_EMAIL_VERIFICATION)"
+        "from django.conf import settings as s; from django.db import connection as c; c.ensure_connection();"
+        "print(s.DATABASES['default']['NAME'], s.DATABASES['default']['OPTIONS']['host'], c.pg_version // 10000,"
+        "s.REDIS_URL, s.MEDIA_ROOT, s.EMAIL_BACKEND, s.ACCOUNT_EMAIL_VERIFICATION)"
     )
-    result = manage("shell", "--no-imports", "-c", probe, env={})
+    result = manage("shell", "--no-imports", "-c", probe, env={"EMBEDDED_POSTGRES_DIR": str(tmp_path / "pg")})
     assert result.stdout.split() == [
-        str(ROOT / "var" / "db.sqlite3"),
+        "portal",
+        str(tmp_path / "pg" / "data"),
+        "18",
         "redis://127.0.0.1:6379/0",
         str(ROOT / "var" / "media"),
         "django.core.mail.backends.console.EmailBackend",
         "optional",
     ], result.stderr
+    assert embedded_postgres.pid_of(tmp_path / "pg") is None

@@ -21,7 +21,6 @@ def test_usage_follows_uploads_and_deletions(owner, django_capture_on_commit_cal
     assert owner.storage_used_bytes == clip.size_bytes
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @override_settings(STORAGE_QUOTA_BYTES=1000)
 def test_concurrent_uploads_at_the_edge_of_the_quota_never_overshoot():

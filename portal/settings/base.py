@@ -64,8 +64,23 @@ TEMPLATES = [
 ]
 
 # --- Data stores -------------------------------------------------------------------------------------------
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+# PostgreSQL only: web, workers and the scheduler write at once and quotas rely on row locks. Production names it in
+# DATABASE_URL; local and test settings start an embedded one (portal/embedded_postgres.py) when it is unset.
+DATABASE_URL = env("DATABASE_URL", default="")
+
+
+def database(url: str) -> dict:
+    config = env.db_url_config(url)
+    if config["ENGINE"] != "django.db.backends.postgresql":
+        raise environ.ImproperlyConfigured(
+            f"DATABASE_URL must name a PostgreSQL database (postgres://...), not {config['ENGINE']}: "
+            "SQLite and other databases are not supported."
+        )
+    config["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+    return config
+
+
+DATABASES = {"default": database(DATABASE_URL)} if DATABASE_URL else {}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
@@ -239,4 +254,6 @@ LOGGING = {
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["trace_ids"]}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    # The embedded PostgreSQL's wrapper logs every pg_ctl call it makes at INFO; its failures are WARNING and above.
+    "loggers": {"embedded_postgres": {"level": "WARNING"}},
 }

@@ -1,10 +1,17 @@
 """Developer machine: `make run`. Works with no environment at all."""
 
 from .base import *  # noqa: F403
-from .base import VAR_DIR, env
+from .base import DATABASE_URL, VAR_DIR, database, env
 
-# SQLite, media and the embedded Redis keep their data here.
+# The embedded PostgreSQL, media and the embedded Redis keep their data here.
 VAR_DIR.mkdir(exist_ok=True)
+
+if not DATABASE_URL:
+    from portal import embedded_postgres
+
+    # Started by the first process that needs it (`make run`, any manage.py command), stopped by the last to exit.
+    DATABASE_URL = embedded_postgres.attach(env.path("EMBEDDED_POSTGRES_DIR", default=VAR_DIR / "postgres"))
+    DATABASES = {"default": database(DATABASE_URL)}
 
 DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env("SECRET_KEY", default="local-only-insecure-key-never-used-in-production")

@@ -1,12 +1,13 @@
 """Production: every secret comes from the environment; nothing insecure is defaulted."""
 
 from .base import *  # noqa: F403
-from .base import STORAGES, env
+from .base import STORAGES, database, env
 
 # Required: there is deliberately no default, so a deployment without one refuses to start.
 SECRET_KEY = env("SECRET_KEY")
 DEBUG = False
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
+DATABASES = {"default": database(env("DATABASE_URL"))}
 ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https"
 

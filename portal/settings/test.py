@@ -1,15 +1,17 @@
-"""`make test`: PostgreSQL when DATABASE_URL names it (CI), SQLite otherwise; the real Redis at REDIS_URL."""
+"""`make test`: the PostgreSQL that DATABASE_URL names (CI), else a throw-away embedded one; the real Redis at
+REDIS_URL, else an embedded valkey."""
 
 import atexit
 import os
 import shutil
 import tempfile
+from pathlib import Path
 
 from redis import Redis
 from redis.exceptions import RedisError
 
 from .base import *  # noqa: F403
-from .base import DRAMATIQ_BROKER, REDIS_URL, STORAGES, env
+from .base import DATABASE_URL, DRAMATIQ_BROKER, REDIS_URL, STORAGES, database
 
 
 def _redis_answers(url: str) -> bool:
@@ -28,9 +30,16 @@ if not _redis_answers(REDIS_URL):
     atexit.register(_valkey.stop)
     REDIS_URL = _valkey.connection_url
     DRAMATIQ_BROKER["OPTIONS"]["url"] = REDIS_URL
+    os.environ["REDIS_URL"] = REDIS_URL  # the suite's subprocesses use this one too
 
+if not DATABASE_URL:
+    from portal import embedded_postgres
+
+    # A fresh server in a temporary folder, stopped and deleted when the test run ends.
+    DATABASE_URL = embedded_postgres.attach(Path(tempfile.mkdtemp(prefix="sonic-portal-test-pg-")), throwaway=True)
+DATABASES = {"default": database(DATABASE_URL)}
 # Live-server request threads must not keep connections open, or the test database cannot be dropped.
-DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+DATABASES["default"]["CONN_MAX_AGE"] = 0
 
 SECRET_KEY = "test-only-key"
 DEBUG = False
@@ -52,5 +61,3 @@ DRAMATIQ_BROKER["OPTIONS"]["namespace"] = f"dramatiq-test-{os.getpid()}"
 # Dramatiq's Prometheus middleware sets up its metrics when a worker process boots, which the in-process test workers
 # never do (its hooks would fail every message); tests/test_metrics.py boots it in a worker-like subprocess instead.
 DRAMATIQ_BROKER["MIDDLEWARE"].remove("dramatiq.middleware.prometheus.Prometheus")
-
-USE_POSTGRES = env.db("DATABASE_URL", default="sqlite://")["ENGINE"].endswith("postgresql")

@@ -175,7 +175,6 @@ def test_job_checks_follow_the_plan(owner):
     assert quota.expires_at(datetime(2026, 1, 1, tzinfo=UTC), owner) == datetime(2026, 4, 1, tzinfo=UTC)
 
 
-@pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 def test_twenty_concurrent_reservations_never_overspend():
     user = User.objects.create_user(email="busy@example.com")

@@ -6,6 +6,7 @@ import urllib.request
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from honcho.manager import Manager
 from redis import Redis
@@ -23,12 +24,21 @@ def _redis_answers(url: str) -> bool:
 
 
 class Command(BaseCommand):
-    help = "Serve the portal with one Dramatiq worker (and an embedded Redis if none answers at REDIS_URL)."
+    help = (
+        "Migrate, then serve the portal with one Dramatiq worker and the scheduler (with the embedded PostgreSQL "
+        "when DATABASE_URL is unset, and an embedded Redis if none answers at REDIS_URL)."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--addr", default="127.0.0.1:8000", help="Address for the web server.")
 
     def handle(self, *args, addr, **options):
+        # With no DATABASE_URL, loading the settings started the embedded PostgreSQL (portal/embedded_postgres.py);
+        # this process stays attached, so it runs until the processes below have stopped.
+        database = settings.DATABASES["default"]
+        where = database["HOST"] or database.get("OPTIONS", {}).get("host") or "the default socket"
+        self.stdout.write(f"Database: {database['NAME']} on {where}")
+        call_command("migrate", interactive=False, verbosity=1)
         python, manage = sys.executable, str(settings.BASE_DIR / "manage.py")
         manager = Manager()
         if not _redis_answers(settings.REDIS_URL):
