@@ -27,6 +27,10 @@ class BillingAccount(models.Model):
     )
     stripe_customer_id = models.CharField(max_length=255, unique=True, null=True, blank=True, default=None)
     stripe_subscription_id = models.CharField(max_length=255, blank=True)
+    checkout_session_id = models.CharField(
+        max_length=255, blank=True, help_text="The last Checkout Session made; a new one expires it first, so two "
+        "tabs can never pay for two subscriptions."
+    )
     subscription_status = models.CharField(max_length=32, blank=True, help_text="As Stripe last reported it.")
     cancel_at_period_end = models.BooleanField(default=False)
     current_period_start = models.DateTimeField(null=True, blank=True)

@@ -19,13 +19,14 @@ class Plan:
     monthly_price_cents: int  # USD; 0 for Free (never sold through Stripe)
     monthly_render_seconds: int  # render seconds per billing period
     max_job_seconds: int  # longest single render job (audio length)
-    max_resolution: int  # tallest output, in pixels (512, 720, 1080, ...)
+    max_resolution: int  # the video's shorter side, in pixels: one of renderer.RESOLUTIONS
     concurrent_jobs: int  # jobs queued or running at once
     storage_bytes: int  # portraits, audio and outputs together
     retention_days: int  # finished outputs are deleted this many days after they are made
     queue_tier: str  # "free" or "paid": which render queue jobs go to
     api_access: bool  # may use the REST API
     watermark: bool  # outputs carry a visible watermark (every output carries "AI-generated" metadata)
+    backends: tuple[str, ...] = ("builtin",)  # render backends jobs may ask for (where the operator enabled them)
     summary: str = ""
 
     @property
@@ -59,13 +60,13 @@ PLANS: dict[str, Plan] = {
         Plan(
             code=PRO, name="Pro", monthly_price_cents=2900, monthly_render_seconds=4 * 60 * 60,
             max_job_seconds=30 * 60, max_resolution=1080, concurrent_jobs=4, storage_bytes=100 * GB,
-            retention_days=90, queue_tier="paid", api_access=True, watermark=False,
+            retention_days=90, queue_tier="paid", api_access=True, watermark=False, backends=("builtin", "sonic"),
             summary="Full HD, the REST API and four jobs at once.",
         ),
         Plan(
             code=BUSINESS, name="Business", monthly_price_cents=9900, monthly_render_seconds=20 * 60 * 60,
             max_job_seconds=3 * 60 * 60, max_resolution=1440, concurrent_jobs=10, storage_bytes=500 * GB,
-            retention_days=365, queue_tier="paid", api_access=True, watermark=False,
+            retention_days=365, queue_tier="paid", api_access=True, watermark=False, backends=("builtin", "sonic"),
             summary="Whole lectures, twenty hours a month, a year of retention.",
         ),
     ]

@@ -110,9 +110,12 @@ def _whole_seconds(seconds) -> int:
     return math.ceil(value)
 
 
-def check_job(user, *, seconds, resolution: int | None = None, active_jobs: int | None = None) -> None:
+def check_job(user, *, seconds, resolution: int | None = None, active_jobs: int | None = None,
+              backend: str | None = None) -> None:
     """Refuse a job the user's plan does not allow. active_jobs: the user's jobs queued or running now."""
     plan = plan_for(user)
+    if backend is not None:
+        check_backend(user, backend)
     whole = _whole_seconds(seconds)
     if whole > plan.max_job_seconds:
         raise QuotaError(
@@ -130,6 +133,15 @@ def check_job(user, *, seconds, resolution: int | None = None, active_jobs: int 
             "too_many_jobs",
             f"The {plan.name} plan runs {plan.concurrent_jobs} job(s) at once; wait for one to finish.",
             status=429,
+        )
+
+
+def check_backend(user, backend: str) -> None:
+    plan = plan_for(user)
+    if backend not in plan.backends:
+        raise QuotaError(
+            "backend_not_in_plan",
+            f"The {plan.name} plan renders with {', '.join(plan.backends)}; upgrade to render with {backend}.",
         )
 
 

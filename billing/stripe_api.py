@@ -102,6 +102,14 @@ def cancel_subscription(subscription_id: str) -> dict:
 
 
 # --- Checkout and the Customer Portal ----------------------------------------------------------------------------
+def retrieve_checkout_session(session_id: str) -> dict:
+    return _call("retrieve checkout session", _client().v1.checkout.sessions.retrieve, session_id)
+
+
+def expire_checkout_session(session_id: str) -> dict:
+    return _call("expire checkout session", _client().v1.checkout.sessions.expire, session_id)
+
+
 def create_checkout_session(*, customer_id: str, price_id: str, user_id: int, plan_code: str, success_url: str,
                             cancel_url: str) -> dict:
     return _call(

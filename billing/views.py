@@ -110,11 +110,26 @@ def checkout(request, plan_code):
                        f"The {get_plan(plan_code).name} plan is not on sale yet. Please try again later.", status=503)
     try:
         customer_id = _ensure_customer(request.user)
-        session = stripe_api.create_checkout_session(
-            customer_id=customer_id, price_id=price.price_id, user_id=request.user.pk, plan_code=plan_code,
-            success_url=_absolute("billing:usage", "?checkout=success"),
-            cancel_url=_absolute("billing:usage", "?checkout=cancel"),
-        )
+        with transaction.atomic():
+            # One open Checkout per customer: the row lock makes two tabs take turns, and the earlier session is
+            # expired before a new one is made, so only one of them can ever be paid. A paid one whose
+            # subscription has not reached us yet means: wait, not pay again.
+            account = BillingAccount.objects.select_for_update().get(pk=account.pk)
+            if account.checkout_session_id:
+                earlier = stripe_api.retrieve_checkout_session(account.checkout_session_id)
+                paid_but_unknown = earlier.get("subscription") != account.stripe_subscription_id
+                if earlier.get("status") == "complete" and paid_but_unknown:
+                    return _refuse(request, "subscription_pending", "Your payment went through: your plan changes "
+                                   "as soon as Stripe confirms it, in a minute or so.", status=409)
+                if earlier.get("status") == "open":
+                    stripe_api.expire_checkout_session(account.checkout_session_id)
+            session = stripe_api.create_checkout_session(
+                customer_id=customer_id, price_id=price.price_id, user_id=request.user.pk, plan_code=plan_code,
+                success_url=_absolute("billing:usage", "?checkout=success"),
+                cancel_url=_absolute("billing:usage", "?checkout=cancel"),
+            )
+            account.checkout_session_id = session["id"]
+            account.save(update_fields=["checkout_session_id", "updated_at"])
     except stripe_api.StripeUnavailable:
         return _refuse(request, "stripe_unavailable", "Payment is unavailable right now. Please try again shortly.",
                        status=502)

@@ -12,6 +12,9 @@ import atexit
 import fcntl
 import os
 import shutil
+import signal
+import sys
+import threading
 import warnings
 from pathlib import Path
 from urllib.parse import quote
@@ -34,6 +37,9 @@ def attach(root: Path, *, database: str = "portal", throwaway: bool = False) -> 
         fcntl.flock(startstop, fcntl.LOCK_UN)
     _create_database(server, database)
     atexit.register(_detach, root, server, startstop, users, throwaway)
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+        # A plain SIGTERM (a CI timeout, `kill`) would end the process without running the exit hook above.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     socket_dir = server.get_postmaster_info().socket_dir
     url = f"postgres://postgres@/{database}?host={quote(str(socket_dir))}"
     # The processes this one starts (runserver's reloader, honcho's web and worker, test subprocesses) use the

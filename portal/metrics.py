@@ -169,14 +169,14 @@ def _queue_messages():
     from dramatiq.brokers.redis import RedisBroker
     from prometheus_client.core import GaugeMetricFamily
 
-    from portal.jobs import tasks  # noqa: F401 - declares the render and webhook queues on the broker
+    from portal.jobs import dispatch
 
     broker = dramatiq.get_broker()
     if not isinstance(broker, RedisBroker):
         return
     # The Redis keys of dramatiq's broker (brokers/redis/dispatch.lua): the list of messages no worker has taken,
     # the delay queue's messages (retries waiting for their backoff) and the dead-letter set (kept for 7 days).
-    queues = sorted(broker.get_declared_queues())
+    queues = sorted(dispatch.queue_names())
     pipeline = broker.client.pipeline(transaction=False)
     for queue in queues:
         key = f"{broker.namespace}:{queue}"

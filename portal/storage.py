@@ -86,6 +86,11 @@ def download_to(name: str, directory: Path) -> Path:
     return local
 
 
+def size(name: str) -> int:
+    """Bytes of a stored file; 0 for no file."""
+    return default_storage.size(name) if name else 0
+
+
 def delete_files(names) -> None:
     for name in names:
         if not name:

@@ -84,26 +84,31 @@ def _looped_speech(seconds: float, target: Path) -> Path:
 
 def cmd_bench(args) -> int:
     durations = [float(value) for value in args.durations.split(",")]
-    print(f"builtin backend, {args.resolution} px, 25 fps, portrait {FIXTURES / 'portrait.jpg'}")
-    print(f"{'audio s':>8} {'wall s':>8} {'RTF':>6} {'peak RSS MB':>12} {'frames':>7} {'duration error ms':>18}")
+    resolutions = [int(value) for value in args.resolutions.split(",")]
+    print(f"builtin backend, 25 fps, portrait {FIXTURES / 'portrait.jpg'}")
+    print(f"{'px':>5} {'audio s':>8} {'wall s':>8} {'RTF':>6} {'peak RSS MB':>12} {'frames':>7} "
+          f"{'duration error ms':>18}")
     with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
-        for seconds in durations:
-            audio = _looped_speech(seconds, Path(workdir) / f"speech-{seconds:g}.wav")
-            output = Path(workdir) / f"out-{seconds:g}.mp4"
-            # A fresh process per input, so each peak RSS is its own.
-            completed = subprocess.run(
-                [sys.executable, "-m", "renderer", "render", str(FIXTURES / "portrait.jpg"), str(audio), str(output),
-                 "--resolution", str(args.resolution), "--json"],
-                capture_output=True, text=True, check=False,
-            )
-            lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
-            if completed.returncode != 0 or not lines:
-                print(completed.stdout + completed.stderr, file=sys.stderr)
-                return 1
-            result = json.loads(lines[-1])
-            error_ms = (result["video_duration"] - result["audio_duration"]) * 1000
-            print(f"{seconds:8.0f} {result['wall_seconds']:8.2f} {result['rtf']:6.3f} {result['peak_rss_mb']:12.0f} "
-                  f"{result['frames']:7d} {error_ms:18.1f}")
+        for resolution in resolutions:
+            for seconds in durations:
+                audio = Path(workdir) / f"speech-{seconds:g}.wav"
+                if not audio.exists():
+                    _looped_speech(seconds, audio)
+                output = Path(workdir) / f"out-{resolution}-{seconds:g}.mp4"
+                # A fresh process per input, so each peak RSS is its own.
+                completed = subprocess.run(
+                    [sys.executable, "-m", "renderer", "render", str(FIXTURES / "portrait.jpg"), str(audio),
+                     str(output), "--resolution", str(resolution), "--json"],
+                    capture_output=True, text=True, check=False,
+                )
+                lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
+                if completed.returncode != 0 or not lines:
+                    print(completed.stdout + completed.stderr, file=sys.stderr)
+                    return 1
+                result = json.loads(lines[-1])
+                error_ms = (result["video_duration"] - result["audio_duration"]) * 1000
+                print(f"{resolution:5d} {seconds:8.0f} {result['wall_seconds']:8.2f} {result['rtf']:6.3f} "
+                      f"{result['peak_rss_mb']:12.0f} {result['frames']:7d} {error_ms:18.1f}", flush=True)
     return 0
 
 
@@ -133,7 +138,8 @@ def main(argv=None) -> int:
 
     b = commands.add_parser("bench", help="real-time factor and peak memory for several audio lengths")
     b.add_argument("--durations", default="10,60", help="seconds of audio, comma-separated (e.g. 10,60,3600)")
-    b.add_argument("--resolution", type=int, default=512)
+    # The plans' maximum resolutions (billing/plans.py: Free 512, Teacher 720, Pro 1080, Business 1440).
+    b.add_argument("--resolutions", default="512,720,1080,1440", help="shorter sides in px, comma-separated")
     b.set_defaults(run=cmd_bench)
 
     q = commands.add_parser("qualify", help="the quality gate: render the reference suite, refuse a regression")

@@ -97,13 +97,22 @@ class FrameFeatures:
         )
 
 
-def analyse_chunks(chunks: Iterable[np.ndarray], fps: int, start_time: float = 0.0) -> FrameFeatures:
-    """Pool hop features of a mono 16 kHz stream (starting at start_time seconds) into video frames."""
+def hop_features(chunks: Iterable[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-hop power, centroid and low-band ratio of a mono 16 kHz stream."""
     analyzer = HopAnalyzer()
     for chunk in chunks:
         analyzer.feed(chunk[0] if chunk.ndim == 2 else chunk)
     analyzer.finish()
-    power, centroid, low_ratio = analyzer.result()
+    return analyzer.result()
+
+
+def analyse_chunks(chunks: Iterable[np.ndarray], fps: int, start_time: float = 0.0) -> FrameFeatures:
+    """Pool hop features of a mono 16 kHz stream (starting at start_time seconds) into video frames."""
+    return pool_into_frames(*hop_features(chunks), fps, start_time)
+
+
+def pool_into_frames(power: np.ndarray, centroid: np.ndarray, low_ratio: np.ndarray, fps: int,
+                     start_time: float = 0.0) -> FrameFeatures:
     hop_times = start_time + np.arange(len(power)) * (HOP / ANALYSIS_RATE)
     first_frame = int(math.floor(start_time * fps + 1e-6))
     frame_of_hop = np.floor(hop_times * fps + 1e-6).astype(np.int64) - first_frame

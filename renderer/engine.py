@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import spans
+from . import BACKEND_NAMES, spans
 from .backends import builtin, sonic
 from .errors import BackendUnavailableError, OutOfMemoryError, ParameterError
 from .params import RenderParams, validate_params
 from .stages import CancelCheck, ProgressCallback, preprocess_image
 
 BACKENDS = {builtin.NAME: builtin, sonic.NAME: sonic}
+assert tuple(BACKENDS) == BACKEND_NAMES, "renderer.BACKEND_NAMES names every backend, in this order"
 
 
 @dataclass
@@ -109,12 +110,15 @@ def render(
     progress: ProgressCallback | None = None,
     should_cancel: CancelCheck | None = None,
     watermark: bool = False,
+    loudness_reference_db: float | None = None,
 ) -> RenderResult:
     """Render [start, end) of the audio (the whole file by default) into output_path.
 
     The video's duration is the decoded audio's, to within one frame; a poster JPEG is written next to the
     output unless poster_path says where. watermark=True marks every frame (the Free plan); every output's
-    metadata says it is AI-generated. Raises RenderError subclasses with stable codes."""
+    metadata says it is AI-generated. A part of a longer audio passes the whole audio's loudness reference
+    (plan_parts) so its mouth moves exactly as in a render of the whole. Raises RenderError subclasses with
+    stable codes."""
     params = validate_params(params)
     chosen = _backend(backend)
     output_path = Path(output_path)
@@ -136,6 +140,7 @@ def render(
             facts = chosen.render(
                 Path(portrait_path), Path(audio_path), output_path, params, start=start, end=end,
                 poster_path=poster, progress=report, should_cancel=should_cancel, watermark=watermark,
+                loudness_reference_db=loudness_reference_db,
             )
         except MemoryError as error:
             output_path.unlink(missing_ok=True)

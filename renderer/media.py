@@ -41,12 +41,20 @@ def probe_audio(path: str | Path) -> AudioInfo:
         raise UnreadableAudioError(f"cannot read audio from {Path(path).name}: {error}") from error
 
 
+SEEK_MARGIN_SECONDS = 1.0  # decoded before a window's start and dropped: decoders settle after a seek
+
+
+class _SeekMissed(Exception):
+    """The seek did not land before the window (no timestamps, or past it): decode from the start instead."""
+
+
 class AudioReader:
     """Streams an audio file as float32 (channels, n) chunks at a chosen rate and layout.
 
     `start`/`end` (seconds) select a window measured in *source* samples, so that segment
     boundaries are exact regardless of resampling. `source_samples` counts what was read; the
     audio's true duration is source_samples / info.sample_rate once the reader is exhausted.
+    `decoded_samples` counts what had to be decoded to get there.
     """
 
     def __init__(
@@ -65,12 +73,24 @@ class AudioReader:
         self.start_sample = int(round(start * self.info.sample_rate))
         self.end_sample = None if end is None else int(round(end * self.info.sample_rate))
         self.source_samples = 0
+        self.decoded_samples = 0  # what was decoded to read the window, the margin before it included
 
     @property
     def duration(self) -> float:
         return self.source_samples / self.info.sample_rate
 
     def __iter__(self) -> Iterator[np.ndarray]:
+        # A window far into the file (a part of a lecture) seeks there instead of decoding everything before it, so
+        # a lecture's total decode work grows linearly with its length. Where the decoded position is taken from
+        # timestamps, which every accepted format gives sample-exactly once the encoder delay (the stream's
+        # start_time) is taken off; a seek that lands past the window falls back to decoding from the start.
+        seek = self.start_sample > 2 * SEEK_MARGIN_SECONDS * self.info.sample_rate
+        try:
+            yield from self._decode(seek)
+        except _SeekMissed:
+            yield from self._decode(seek=False)
+
+    def _decode(self, seek: bool) -> Iterator[np.ndarray]:
         convert = av.AudioResampler(format="fltp", layout=self.layout, rate=self.info.sample_rate)
         resample = (
             av.AudioResampler(format="fltp", layout=self.layout, rate=self.rate)
@@ -84,12 +104,27 @@ class AudioReader:
             raise UnreadableAudioError(f"cannot read audio from {self.path.name}: {error}") from error
         with container:
             stream = container.streams.audio[0]
+            if seek:
+                target = self.start_sample / self.info.sample_rate - SEEK_MARGIN_SECONDS
+                try:
+                    container.seek(int(target / stream.time_base), stream=stream, backward=True)
+                except av.FFmpegError:
+                    raise _SeekMissed() from None
+                position = None
             try:
                 for frame in container.decode(stream):
+                    if position is None:
+                        if frame.pts is None:
+                            raise _SeekMissed()
+                        since_start = (frame.pts - (stream.start_time or 0)) * stream.time_base
+                        position = round(float(since_start) * self.info.sample_rate)
+                        if position > self.start_sample:
+                            raise _SeekMissed()
                     for converted in convert.resample(frame):
                         chunk = converted.to_ndarray()
                         begin, stop = position, position + chunk.shape[1]
                         position = stop
+                        self.decoded_samples += chunk.shape[1]
                         lo = max(begin, self.start_sample)
                         hi = stop if self.end_sample is None else min(stop, self.end_sample)
                         if hi > lo:

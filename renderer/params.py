@@ -15,6 +15,12 @@ DEFAULT_SEED = 72589  # Sonic's own default, so both backends agree when the use
 LOW_QUALITY_STEPS = 20
 
 
+# `resolution` is the video's shorter side in pixels (a 16:9 video at 1080 is 1920x1080, a 9:16 one 1080x1920).
+# Plans (billing/plans.py), the job form and the API offer these sizes up to the plan's maximum.
+RESOLUTIONS = (256, 384, 512, 720, 1080, 1440)
+MAX_RESOLUTION = RESOLUTIONS[-1]
+
+
 @dataclass(frozen=True)
 class RenderParams:
     resolution: int = 512  # the output's shorter side in pixels
@@ -43,7 +49,7 @@ class RenderParams:
 
 # name -> (kind, minimum, maximum); None bounds mean unbounded
 _RULES: dict[str, tuple[type, float | None, float | None]] = {
-    "resolution": (int, 256, 1024),
+    "resolution": (int, RESOLUTIONS[0], MAX_RESOLUTION),
     "fps": (int, 10, 60),
     "expand_ratio": (float, 0.0, 1.0),
     "crop_face": (bool, None, None),

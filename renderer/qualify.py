@@ -21,7 +21,7 @@ from .engine import BACKENDS, available_backends, render
 from .errors import RenderError
 from .media import AudioReader
 from .quality import QualityReport, measure
-from .segments import concat, plan_segments
+from .segments import concat, plan_parts
 
 FPS = 25  # every case renders at the product's default frame rate
 CI_RESOLUTION = 256
@@ -110,14 +110,15 @@ def render_case(case: qualify_cases.Case, backend: str, resolution: int, workdir
 def _render_in_parts(portrait: Path, audio: Path, output: Path, params: dict, backend: str, max_seconds: float,
                      parts_dir: Path) -> int:
     parts_dir.mkdir(parents=True, exist_ok=True)
-    plan = plan_segments(audio, max_seconds=max_seconds, fps=params["fps"])
+    plan = plan_parts(audio, max_seconds=max_seconds, fps=params["fps"])
     parts = []
-    for index, segment in enumerate(plan):
+    for index, segment in enumerate(plan.segments):
         part = parts_dir / f"part-{index}.mp4"
-        render(portrait, audio, part, params, backend=backend, start=segment.start, end=segment.end)
+        render(portrait, audio, part, params, backend=backend, start=segment.start, end=segment.end,
+               loudness_reference_db=plan.loudness_reference_db)
         parts.append(part)
     concat(parts, output)
-    return len(plan)
+    return len(plan.segments)
 
 
 @dataclass

@@ -157,7 +157,7 @@ SUITE = [
     Case("very_short", f"a {SHORT_CLIP[1] - SHORT_CLIP[0]:.1f} s clip: the first word only",
          fixture_portrait, very_short),
     Case("multi_segment", "the speech twice (19 s) rendered in parts of at most 8 s cut at pauses, then joined "
-         "(plan_segments + render(start, end) + concat, as the portal does for long audio)",
+         "(plan_parts + render(start, end, loudness_reference_db) + concat, as the portal does for long audio)",
          fixture_portrait, speech_twice, segment_seconds=8.0),
     Case("off_centre_face", "the portrait at the left edge of a 1024x768 image, partly cut off: the face crop "
          "meets the image border", _placed("off_centre_face", CANVAS, -120, 230), fixture_audio("speech.wav")),

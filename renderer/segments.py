@@ -15,7 +15,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from .audio_features import ANALYSIS_RATE, HOP
+from .audio_features import ANALYSIS_RATE, HOP, hop_features, loudness_reference, pool_into_frames
 from .errors import ConcatError, EmptyAudioError
 from .media import AudioReader
 
@@ -33,23 +33,34 @@ class Segment:
         return self.end - self.start
 
 
-def _hop_levels(path: str | Path) -> tuple[np.ndarray, float]:
-    """Level in dB of every 10 ms of the audio, and its exact duration (streamed: memory stays small)."""
-    reader = AudioReader(path, rate=ANALYSIS_RATE)
-    levels, carry = [], np.zeros(0, np.float32)
-    for chunk in reader:
-        samples = np.concatenate([carry, chunk[0]])
-        whole = len(samples) // HOP * HOP
-        hops = samples[:whole].reshape(-1, HOP)
-        levels.append(10 * np.log10(np.mean(hops**2, axis=1) + 1e-10))
-        carry = samples[whole:]
+@dataclass(frozen=True)
+class PartPlan:
+    """How a long audio is rendered in parts: the parts, and the level every part opens the mouth against."""
+
+    segments: list[Segment]
+    duration: float
+    loudness_reference_db: float  # loud speech of the whole audio (see audio_features.loudness_reference)
+
+
+def plan_parts(audio_path: str | Path, max_seconds: float = 60.0, fps: int = 25) -> PartPlan:
+    """One streaming decode of the whole audio (memory stays small): where to cut it, and its loudness reference,
+    measured exactly as a single render of the whole file measures it, so that every part moves the mouth as that
+    render would (no jump in amplitude at a join)."""
+    reader = AudioReader(audio_path, rate=ANALYSIS_RATE)
+    power, centroid, low_ratio = hop_features(reader)
     if reader.source_samples == 0:
-        raise EmptyAudioError(f"{Path(path).name} contains no audio samples")
-    return (np.concatenate(levels) if levels else np.zeros(0)), reader.duration
+        raise EmptyAudioError(f"{Path(audio_path).name} contains no audio samples")
+    reference = loudness_reference(pool_into_frames(power, centroid, low_ratio, fps).db)
+    levels = 10 * np.log10(power + 1e-10)  # every 10 ms
+    return PartPlan(_cuts(levels, reader.duration, max_seconds, fps), reader.duration, reference)
 
 
 def plan_segments(audio_path: str | Path, max_seconds: float = 60.0, fps: int = 25) -> list[Segment]:
-    levels, duration = _hop_levels(audio_path)
+    """Cut long audio at pauses into parts of at most max_seconds, every cut on a frame boundary at `fps`."""
+    return plan_parts(audio_path, max_seconds, fps).segments
+
+
+def _cuts(levels: np.ndarray, duration: float, max_seconds: float, fps: int) -> list[Segment]:
     if duration <= max_seconds:
         return [Segment(0.0, duration)]
     hops_per_second = ANALYSIS_RATE / HOP

@@ -110,20 +110,26 @@ def storage_has(name: str) -> bool:
 
 @pytest.fixture(autouse=True)
 def _empty_broker():
-    """Messages a test leaves in Redis (its own namespace) must not reach the next test's worker."""
+    """Messages (and workers' announcements) a test leaves in Redis, in the run's own namespace, must not reach the
+    next test."""
     yield
     import dramatiq
 
-    dramatiq.get_broker().flush_all()
+    broker = dramatiq.get_broker()
+    broker.flush_all()
+    leftovers = list(broker.client.scan_iter(f"{broker.namespace}:*"))
+    if leftovers:
+        broker.client.delete(*leftovers)
 
 
 @contextmanager
-def running_worker(threads: int = 2):
-    """A real Dramatiq worker on the real Redis broker, in this process (so it sees the test database)."""
+def running_worker(threads: int = 2, queues=None):
+    """A real Dramatiq worker on the real Redis broker, in this process (so it sees the test database); on every
+    queue, or only on `queues`."""
     import dramatiq
 
     broker = dramatiq.get_broker()
-    worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100)
+    worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100, queues=queues)
     worker.start()
     try:
         yield worker

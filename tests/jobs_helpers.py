@@ -25,13 +25,29 @@ def fixture_inputs(user):
     return portrait, audio
 
 
+def speech_inputs(user, seconds: float, portrait=None):
+    """The fixture speech cut or repeated to `seconds`, in the user's library (with the fixture portrait)."""
+    import io
+
+    import numpy as np
+    import soundfile
+
+    samples, rate = soundfile.read(FIXTURES / "speech.wav", dtype="int16")
+    repeated = np.tile(samples, int(np.ceil(seconds * rate / len(samples))))[: int(seconds * rate)]
+    buffer = io.BytesIO()
+    soundfile.write(buffer, repeated, rate, format="WAV", subtype="PCM_16")
+    if portrait is None:
+        portrait = uploads.add_portrait(user, upload("portrait.jpg", (FIXTURES / "portrait.jpg").read_bytes()))
+    return portrait, uploads.add_audio(user, upload(f"speech-{seconds:g}s.wav", buffer.getvalue()))
+
+
 def finished_job(owner, status=Job.Status.SUCCEEDED, video=b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40,
                  **fields) -> Job:
     """A job row as a worker leaves it, for views that only show results."""
     output = default_storage.save(storage.new_key(owner, "renders", ".mp4"), ContentFile(video)) if video else ""
     poster = default_storage.save(storage.new_key(owner, "posters", ".jpg"), ContentFile(b"\xff\xd8poster"))
     defaults = dict(
-        owner=owner, params={"resolution": 512}, backend="builtin", queue_name="render-free", seed=1,
+        owner=owner, params={"resolution": 512}, backend="builtin", queue_name="builtin-free", seed=1,
         status=status, audio_duration_seconds=9.7, quota_seconds=10, output=output, poster=poster,
     )
     defaults.update(fields)
@@ -46,3 +62,12 @@ def wait_for(job, statuses=Job.FINISHED, timeout=120.0) -> Job:
             return job
         time.sleep(0.2)
     raise AssertionError(f"job stayed {job.status} ({job.stage}, {job.progress:.0%}) for {timeout} s")
+
+
+def eventually(condition, what: str, timeout: float = 60.0) -> None:
+    """Wait until condition() is true: for effects that follow a commit (files deleted, messages sent)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.1)

@@ -125,7 +125,7 @@ def test_support_cancels_then_retries_a_job_in_the_same_trace(support, teacher, 
         job = wait_for(job)
     assert job.status == Job.Status.SUCCEEDED and reservation_state(job) == "charged"
     assert quota.usage_summary(teacher)["used_seconds"] == 10  # charged once, for the render that happened
-    sends = [span for span in finished_spans() if span.name == "send render_job_paid"]
+    sends = [span for span in finished_spans() if span.name == "send render_job_builtin_paid"]
     assert {format(span.context.trace_id, "032x") for span in sends} == {job.trace_id}
     assert list(LogEntry.objects.filter(user=staff).order_by("pk").values_list("change_message", flat=True)) == [
         "Canceled by support", "Queued again (retry by support)"]

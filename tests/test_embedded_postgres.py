@@ -95,3 +95,11 @@ def test_a_throwaway_server_is_stopped_and_deleted(root):
     assert (root / "data" / "PG_VERSION").exists()
     client.leave()
     assert not root.exists()
+
+
+def test_a_process_stopped_with_sigterm_still_stops_the_server(root):
+    client = Client(root, mode="throwaway")
+    assert embedded_postgres.pid_of(root) is not None
+    client.process.send_signal(signal.SIGTERM)
+    assert client.process.wait(timeout=30) == 128 + signal.SIGTERM
+    assert not root.exists()

@@ -1,3 +1,5 @@
+import uuid
+
 from django.urls import reverse
 
 from portal.jobs import services
@@ -16,7 +18,7 @@ def test_cancel_a_queued_job_refunds_at_once(owner_client, owner):
 
 
 def test_cancel_a_running_job_asks_the_worker_to_stop(owner_client, owner):
-    job = finished_job(owner, status=Job.Status.RUNNING, video=None)
+    job = finished_job(owner, status=Job.Status.RUNNING, video=None, attempt_token=uuid.uuid4())  # a worker holds it
     owner_client.post(reverse("jobs:cancel", args=[job.id]))
     job.refresh_from_db()
     assert job.status == "running" and job.cancel_requested

@@ -10,12 +10,12 @@ from django.core.files.storage import default_storage
 
 from billing import quota
 from billing.models import UsageEntry
-from portal.jobs import lifecycle, services
+from portal.jobs import services, transitions
 from portal.jobs.models import Job, JobSegment
 from portal.jobs.tasks import RENDER_JOB
 from portal.library import uploads
-from tests.conftest import make_user, running_worker
-from tests.jobs_helpers import fixture_inputs, give_plan, reservation_state, wait_for
+from tests.conftest import make_user, running_worker, stored_files
+from tests.jobs_helpers import eventually, fixture_inputs, give_plan, reservation_state, wait_for
 from tests.media import image_bytes, upload
 
 FAST = {"resolution": 256}
@@ -36,7 +36,7 @@ def measured_duration(name: str) -> float:
 def test_short_job_renders_and_is_charged_once(worker, teacher):
     portrait, audio = fixture_inputs(teacher)
     job = services.submit(teacher, portrait, audio, FAST)
-    assert job.queue_name == "render-paid" and not job.watermark
+    assert job.queue_name == "builtin-paid" and not job.watermark
     job = wait_for(job)
     assert job.status == Job.Status.SUCCEEDED, (job.error_code, job.error_message)
     assert abs(measured_duration(job.output.name) - audio.duration_seconds) <= 0.04
@@ -96,7 +96,9 @@ def test_long_audio_is_split_rendered_by_parts_and_joined(worker, teacher, setti
     assert all(s.status == JobSegment.Status.DONE for s in segments)
     assert segments[0].start_seconds == 0 and segments[-1].end_seconds == pytest.approx(audio.duration_seconds, 0.05)
     assert abs(measured_duration(job.output.name) - audio.duration_seconds) <= 0.04
-    assert not any(default_storage.exists(s.output.name) for s in segments), "parts are deleted once joined"
+    # The parts' files are deleted right after the join commits.
+    eventually(lambda: not [name for name in stored_files() if "/parts/" in name], "the parts' files to be deleted")
+    assert not any(s.output for s in job.segments.all())
 
 
 def test_reconciler_requeues_a_job_whose_worker_died(teacher, settings):
@@ -104,7 +106,7 @@ def test_reconciler_requeues_a_job_whose_worker_died(teacher, settings):
     portrait, audio = fixture_inputs(teacher)
     job = services.submit(teacher, portrait, audio, FAST)
     dramatiq.get_broker().flush_all()
-    assert lifecycle.claim(job.id)  # a worker took it ... and was killed
+    assert transitions.claim_job(job.id)  # a worker took it ... and was killed
     Job.objects.filter(pk=job.pk).update(heartbeat_at=job.created_at - timedelta(hours=1))
 
     from portal.jobs import reconcile
@@ -120,7 +122,7 @@ def test_reconciler_fails_with_a_refund_after_too_many_attempts(teacher, setting
     settings.JOB_HEARTBEAT_TIMEOUT = 1
     portrait, audio = fixture_inputs(teacher)
     job = services.submit(teacher, portrait, audio, FAST)
-    lifecycle.claim(job.id)
+    transitions.claim_job(job.id)
     Job.objects.filter(pk=job.pk).update(attempts=3, heartbeat_at=job.created_at - timedelta(hours=1))
 
     from portal.jobs import reconcile

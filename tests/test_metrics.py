@@ -103,13 +103,13 @@ def test_jobs_by_status_error_code_and_queue(scrape, owner):
     finished_job(owner, status=Job.Status.FAILED, error_code="no_face", video=None)
     finished_job(owner, status=Job.Status.FAILED, error_code="unreadable_audio", video=None)
     finished_job(owner)
-    finished_job(owner, status=Job.Status.QUEUED, queue_name="render-paid", video=None)
+    finished_job(owner, status=Job.Status.QUEUED, queue_name="builtin-paid", video=None)
 
     assert series(scrape(), "portal_jobs") == {
-        labels(status="failed", error_code="no_face", queue="render-free"): 2,
-        labels(status="failed", error_code="unreadable_audio", queue="render-free"): 1,
-        labels(status="succeeded", error_code="", queue="render-free"): 1,
-        labels(status="queued", error_code="", queue="render-paid"): 1,
+        labels(status="failed", error_code="no_face", queue="builtin-free"): 2,
+        labels(status="failed", error_code="unreadable_audio", queue="builtin-free"): 1,
+        labels(status="succeeded", error_code="", queue="builtin-free"): 1,
+        labels(status="queued", error_code="", queue="builtin-paid"): 1,
     }
 
 
@@ -129,25 +129,25 @@ def test_renders_running_per_worker_machine(scrape, owner):
 
 def test_queue_depth_follows_messages_in_redis(scrape):
     depth = "portal_queue_messages"
-    tasks.RENDER_JOB["render-free"].send(str(uuid.uuid4()))
-    tasks.RENDER_JOB["render-free"].send(str(uuid.uuid4()))
-    tasks.RENDER_JOB["render-paid"].send(str(uuid.uuid4()))
+    tasks.RENDER_JOB["builtin-free"].send(str(uuid.uuid4()))
+    tasks.RENDER_JOB["builtin-free"].send(str(uuid.uuid4()))
+    tasks.RENDER_JOB["builtin-paid"].send(str(uuid.uuid4()))
     tasks.deliver_webhook.send_with_options(args=(1,), delay=60_000)
 
     queued = series(scrape(), depth)
-    assert queued[labels(queue="render-free", state="waiting")] == 2
-    assert queued[labels(queue="render-paid", state="waiting")] == 1
+    assert queued[labels(queue="builtin-free", state="waiting")] == 2
+    assert queued[labels(queue="builtin-paid", state="waiting")] == 1
     assert queued[labels(queue="webhooks", state="waiting")] == 0
     assert queued[labels(queue="webhooks", state="delayed")] == 1
-    assert queued[labels(queue="render-free", state="delayed")] == 0
+    assert queued[labels(queue="builtin-free", state="delayed")] == 0
 
     broker = dramatiq.get_broker()
-    consumer = broker.consume("render-paid", prefetch=1, timeout=1000)
+    consumer = broker.consume("builtin-paid", prefetch=1, timeout=1000)
     consumer.nack(next(consumer))  # what a worker does with a message that has no retries left
     consumer.close()
     dead = series(scrape(), depth)
-    assert dead[labels(queue="render-paid", state="waiting")] == 0
-    assert dead[labels(queue="render-paid", state="dead")] == 1
+    assert dead[labels(queue="builtin-paid", state="waiting")] == 0
+    assert dead[labels(queue="builtin-paid", state="dead")] == 1
 
     broker.flush_all()
     assert set(series(scrape(), depth).values()) == {0}
@@ -166,9 +166,9 @@ def test_still_answers_without_queue_depth_while_redis_is_down(scrape, client):
 
 
 def test_render_histograms_show_renders_observed_in_this_process(scrape):
-    key = labels(backend="builtin", queue="render-paid")
+    key = labels(backend="builtin", queue="builtin-paid")
     before = scrape()
-    metrics.observe_render(backend="builtin", queue="render-paid", render_seconds=4.0, audio_seconds=10.0)
+    metrics.observe_render(backend="builtin", queue="builtin-paid", render_seconds=4.0, audio_seconds=10.0)
     after = scrape()
 
     def added(name, **bucket):
@@ -196,8 +196,8 @@ import dramatiq
 from portal import metrics  # loaded before the process boots, as the jobs code or the admin may do
 
 dramatiq.get_broker().emit_after("process_boot")  # what dramatiq's worker process does next
-metrics.observe_render(backend="builtin", queue="render-paid", render_seconds=4.0, audio_seconds=10.0)
-metrics.observe_render(backend="builtin", queue="render-paid", render_seconds=50.0, audio_seconds=40.0)
+metrics.observe_render(backend="builtin", queue="builtin-paid", render_seconds=4.0, audio_seconds=10.0)
+metrics.observe_render(backend="builtin", queue="builtin-paid", render_seconds=50.0, audio_seconds=40.0)
 """
 
 EXPOSITION_SERVER = """
@@ -239,7 +239,7 @@ def test_renders_in_worker_processes_reach_dramatiq_exposition_port(tmp_path):
         server.terminate()
         server.wait(timeout=10)
 
-    key = labels(backend="builtin", queue="render-paid")
+    key = labels(backend="builtin", queue="builtin-paid")
     assert series(body, "portal_render_seconds_count")[key] == 2
     assert series(body, "portal_render_seconds_sum")[key] == pytest.approx(54.0)
     rtf_buckets = series(body, "portal_render_rtf_bucket")
@@ -274,7 +274,7 @@ def test_a_real_render_by_a_worker_is_observed(transactional_db, client, setting
     teacher = make_user("teacher@example.com")
     give_plan(teacher, "teacher")
     settings.METRICS_TOKEN = TOKEN
-    key = labels(backend="builtin", queue="render-paid")
+    key = labels(backend="builtin", queue="builtin-paid")
 
     def count(name: str) -> float:
         body = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}").content.decode()

@@ -36,7 +36,7 @@ def test_form_offers_only_the_users_own_inputs(owner_client, owner, outsider):
     theirs, _ = fixture_inputs(outsider)
     page = owner_client.get(URL).content.decode()
     assert str(mine.id) in page and str(theirs.id) not in page
-    assert "1024 px" not in page, "the Free plan's resolutions only"
+    assert "720 px" not in page and "1080 px" not in page, "the Free plan's resolutions only"
 
 
 def test_preflight_is_free_and_reports_face_duration_and_cost(owner_client, owner):
@@ -63,22 +63,22 @@ def test_submit_reserves_quota_and_queues_after_commit(owner_client, owner, djan
         response = owner_client.post(URL, {**form_data(portrait, audio), "action": "submit"})
     job = Job.objects.get()
     assert response.url == reverse("jobs:detail", args=[job.id])
-    assert (job.status, job.queue_name, job.quota_seconds, job.watermark) == ("queued", "render-free", 10, True)
+    assert (job.status, job.queue_name, job.quota_seconds, job.watermark) == ("queued", "builtin-free", 10, True)
     assert job.params["resolution"] == 256 and reservation_state(job) == "reserved"
     assert quota.usage_summary(owner)["reserved_seconds"] == 10
-    assert messages_in_queue("render-free") == 1 and job.message_id
+    assert messages_in_queue("builtin-free") == 1 and job.message_id
 
 
 def test_nothing_is_queued_when_the_transaction_rolls_back(owner, django_capture_on_commit_callbacks):
     portrait, audio = fixture_inputs(owner)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         services.submit(owner, portrait, audio, {"resolution": 256})
-    assert len(callbacks) == 1 and messages_in_queue("render-free") == 0
+    assert len(callbacks) == 1 and messages_in_queue("builtin-free") == 0
 
 
 @pytest.mark.parametrize(
     "options, code",
-    [({"dynamic_scale": 5}, "invalid_parameter"), ({"resolution": 1024}, "resolution_not_in_plan"),
+    [({"dynamic_scale": 5}, "invalid_parameter"), ({"resolution": 1080}, "resolution_not_in_plan"),
      ({"volume": 3}, "unknown_parameter")],
 )
 def test_bad_options_are_refused_with_a_code(owner, options, code):

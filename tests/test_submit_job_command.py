@@ -27,7 +27,7 @@ def test_submits_like_the_web_form_and_waits_for_a_download_url(teacher, setting
     with running_worker():
         output = submit("--option", "resolution=256", "--option", "dynamic-scale=1.2", "--wait")
     job = Job.objects.get()
-    assert f"job {job.id} queued on render-paid (10 s of quota)" in output
+    assert f"job {job.id} queued on builtin-paid (10 s of quota)" in output
     assert len(job.trace_id) == 32 and f"support code {job.support_code}, trace {job.trace_id}" in output
     assert job.params["dynamic_scale"] == 1.2 and job.status == "succeeded"
     assert "succeeded: https://studio.example.org/jobs/download/" in output
@@ -36,7 +36,7 @@ def test_submits_like_the_web_form_and_waits_for_a_download_url(teacher, setting
 
 def test_refusals_have_their_code(teacher):
     with pytest.raises(CommandError, match="resolution_not_in_plan"):
-        submit("--option", "resolution=1024")
+        submit("--option", "resolution=1080")
     with pytest.raises(CommandError, match="unknown_parameter"):
         submit("--option", "volume=11")
     assert not Job.objects.exists()

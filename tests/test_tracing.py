@@ -22,7 +22,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from opentelemetry.trace import SpanKind, StatusCode
 
 from portal import tracing
-from portal.jobs import lifecycle, services
+from portal.jobs import dispatch, services
 from portal.jobs.models import Job, JobStage
 from portal.library import uploads
 from tests.conftest import FIXTURES, make_user
@@ -45,7 +45,7 @@ def teacher(transactional_db):
 def settle(worker) -> None:
     """Wait until the worker has finished every message, so every CONSUMER span has ended."""
     broker = dramatiq.get_broker()
-    for queue in ("render-paid", "render-free"):
+    for queue in ("builtin-paid", "builtin-free"):
         broker.join(queue, timeout=60_000)
     worker.join()
 
@@ -85,13 +85,13 @@ def test_one_trace_from_the_submitting_request_to_every_render_stage(worker, tea
     spans = of_trace(finished_spans(), job.trace_id)
     request = [span for span in spans if span.kind == SpanKind.SERVER]
     assert len(request) == 1 and request[0].attributes["http.method"] == "POST"
-    (producer,) = named(spans, "send render_job_paid")
-    (consumer,) = named(spans, "process render_job_paid")
+    (producer,) = named(spans, "send render_job_builtin_paid")
+    (consumer,) = named(spans, "process render_job_builtin_paid")
     assert producer.kind == SpanKind.PRODUCER and consumer.kind == SpanKind.CONSUMER
     assert request[0] in ancestors(producer, spans)
     assert consumer.parent.span_id == producer.context.span_id
     assert consumer.attributes["job.id"] == str(job.id)
-    assert consumer.attributes["messaging.destination.name"] == "render-paid"
+    assert consumer.attributes["messaging.destination.name"] == "builtin-paid"
 
     for name in RENDER_STAGES:
         (stage,) = named(spans, name)
@@ -144,9 +144,9 @@ def test_a_lectures_parts_and_their_join_are_in_the_jobs_trace(worker, teacher, 
     settle(worker)
 
     spans = of_trace(finished_spans(), job.trace_id)
-    parts = named(spans, "process render_segment_paid")
+    parts = named(spans, "process render_segment_builtin_paid")
     assert sorted(span.attributes["job.segment"] for span in parts) == list(range(job.segment_count))
-    (join,) = named(spans, "process stitch_job_paid")
+    (join,) = named(spans, "process stitch_job_builtin_paid")
     (joining,) = named(spans, "join_parts")
     assert join in ancestors(joining, spans)
     assert set(JobStage.objects.filter(job=job, name="animate").values_list("segment_index", flat=True)) == set(
@@ -157,9 +157,9 @@ def test_a_lectures_parts_and_their_join_are_in_the_jobs_trace(worker, teacher, 
 def test_a_job_sent_again_later_continues_its_own_trace(teacher, finished_spans):
     portrait, audio = fixture_inputs(teacher)
     job = services.submit(teacher, portrait, audio, {"resolution": 256})  # sent once it commits; no worker runs
-    lifecycle.enqueue(job.pk)  # what the reconciler does, outside any request
+    dispatch.send_job(job.pk)  # what the reconciler does, outside any request
 
-    sends = named(finished_spans(), "send render_job_paid")
+    sends = named(finished_spans(), "send render_job_builtin_paid")
     assert len(sends) == 2
     assert {format(span.context.trace_id, "032x") for span in sends} == {job.trace_id}
 

@@ -1,3 +1,4 @@
+from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Count
@@ -22,6 +23,13 @@ class UserAdmin(DjangoUserAdmin):
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
     add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]})]
+
+    def get_deleted_objects(self, objs, request):
+        """An account's billing ledger cannot be deleted on its own (its admin is read-only), but it goes with the
+        account: deleting a user (their jobs, files and ledger) needs only the permission to delete users."""
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        ledger = {model._meta.verbose_name for model in apps.get_app_config("billing").get_models()}
+        return deleted, counts, perms_needed - ledger, protected
 
     def get_inlines(self, request, obj):
         """Plan, limits, usage and Stripe ids (billing); support fixes a plan here. Not on the "add user" page."""

@@ -1,8 +1,7 @@
 from django import forms
 
+import renderer
 from portal.library.models import AudioClip, Portrait
-
-RESOLUTIONS = [256, 384, 512, 720, 1024]
 
 
 class JobForm(forms.Form):
@@ -16,18 +15,27 @@ class JobForm(forms.Form):
     expand_ratio = forms.FloatField(initial=0.5, label="Crop margin", help_text="Space around the face, 0 to 1.")
     crop_face = forms.BooleanField(initial=True, required=False, label="Crop around the face")
     seed = forms.IntegerField(required=False, help_text="Same seed, same blinks and head motion. Empty: default.")
+    backend = forms.ChoiceField(label="Renderer", required=False, help_text="builtin: fast, on any machine; "
+                                "sonic: the Sonic model on a GPU (slower, more lifelike).")
 
     OPTION_FIELDS = ("resolution", "dynamic_scale", "motion_scale", "expand_ratio", "crop_face", "seed")
 
-    def __init__(self, user, max_resolution: int, *args, **kwargs):
+    def __init__(self, user, max_resolution: int, *args, backends=("builtin",), **kwargs):
         super().__init__(*args, **kwargs)
+        self.fields["backend"].choices = [(name, name) for name in backends]
+        if len(backends) < 2:  # nothing to choose
+            del self.fields["backend"]
         self.fields["portrait"].queryset = Portrait.objects.filter(owner=user)
         self.fields["audio"].queryset = AudioClip.objects.filter(owner=user)
         self.fields["audio"].label_from_instance = lambda clip: f"{clip.original_name} ({clip.duration_seconds:.1f} s)"
-        allowed = [size for size in RESOLUTIONS if size <= max_resolution]
+        allowed = [size for size in renderer.RESOLUTIONS if size <= max_resolution]
         self.fields["resolution"].choices = [(size, f"{size} px") for size in allowed]
         if 512 not in allowed:
             self.fields["resolution"].initial = allowed[-1]
+
+    @property
+    def chosen_backend(self) -> str:
+        return self.cleaned_data.get("backend") or "builtin"
 
     def options(self) -> dict:
         options = {name: self.cleaned_data[name] for name in self.OPTION_FIELDS}

@@ -25,7 +25,10 @@ class Job(models.Model):
     backend = models.CharField(max_length=32)
     queue_name = models.CharField(max_length=64)
     plan = models.CharField(max_length=32, blank=True, db_index=True, help_text="The owner's plan at submission.")
-    message_id = models.CharField(max_length=64, blank=True, help_text="The broker message of the latest enqueue.")
+    message_id = models.CharField(
+        max_length=64, blank=True, help_text="The broker's id of the job's latest message (render or join, retries "
+        "included); the reconciler looks for it in Redis."
+    )
     seed = models.BigIntegerField()
     watermark = models.BooleanField(default=False, help_text="Set from the plan at submission (Free: on).")
 
@@ -45,10 +48,16 @@ class Job(models.Model):
 
     audio_duration_seconds = models.FloatField()
     quota_seconds = models.PositiveIntegerField(help_text="Render seconds reserved for this job.")
+    # RESTRICT: a reservation is not deleted from under its job, but deleting an account deletes both.
     reservation = models.OneToOneField(
-        "billing.Reservation", null=True, blank=True, on_delete=models.PROTECT, related_name="job"
+        "billing.Reservation", null=True, blank=True, on_delete=models.RESTRICT, related_name="job"
     )
     attempts = models.PositiveSmallIntegerField(default=0)
+    join_attempts = models.PositiveSmallIntegerField(default=0, help_text="Attempts at joining a lecture's parts.")
+    # Set when a worker claims the job (to render it whole, split it, or join its parts) and cleared when that
+    # attempt ends: only the holder may heartbeat, report or finish, so a worker taken for dead that wakes up late
+    # changes nothing.
+    attempt_token = models.UUIDField(null=True, blank=True)
     worker_host = models.CharField(max_length=255, blank=True)
     renderer_version = models.CharField(max_length=64, blank=True)
     quality_gate = models.CharField(
@@ -60,10 +69,23 @@ class Job(models.Model):
     )
     faces_found = models.PositiveSmallIntegerField(null=True, blank=True)
     segment_count = models.PositiveSmallIntegerField(default=0)
+    loudness_reference = models.FloatField(
+        null=True, blank=True, help_text="dBFS of the whole audio's loud speech: every part of a lecture opens the "
+        "mouth against the same level, so its amplitude does not jump at joins."
+    )
 
     output = models.FileField(max_length=255, blank=True)
     poster = models.FileField(max_length=255, blank=True)
     output_size_bytes = models.BigIntegerField(default=0)
+    stored_bytes = models.BigIntegerField(
+        default=0, help_text="The video and poster, counted against the owner's storage while the job exists."
+    )
+    kept_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The owner's plan retention when the video was made (what its page said)."
+    )
+    expiry_notified_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the owner was told this video would be deleted (retention)."
+    )
     output_duration_seconds = models.FloatField(null=True, blank=True)
 
     class Meta:
@@ -111,6 +133,7 @@ class JobSegment(models.Model):
     """A slice of a long job's audio, rendered by whichever worker takes its message."""
 
     class Status(models.TextChoices):
+        PENDING = "pending"  # not yet in the queue: a lecture's parts are released a few at a time
         QUEUED = "queued"
         RUNNING = "running"
         DONE = "done"
@@ -120,9 +143,13 @@ class JobSegment(models.Model):
     index = models.PositiveSmallIntegerField()
     start_seconds = models.FloatField()
     end_seconds = models.FloatField()
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     progress = models.FloatField(default=0.0)
     attempts = models.PositiveSmallIntegerField(default=0)
+    attempt_token = models.UUIDField(null=True, blank=True)
+    message_id = models.CharField(max_length=64, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     worker_host = models.CharField(max_length=255, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -131,6 +158,7 @@ class JobSegment(models.Model):
     class Meta:
         ordering = ["job", "index"]
         constraints = [models.UniqueConstraint(fields=["job", "index"], name="one_segment_per_index")]
+        indexes = [models.Index(fields=["status", "heartbeat_at"])]
 
     def __str__(self):
         return f"segment {self.index} of {self.job_id}"
@@ -173,6 +201,7 @@ class WebhookDelivery(models.Model):
         PENDING = "pending"
         DELIVERED = "delivered"
         FAILED = "failed"
+        CANCELED = "canceled"  # the webhook was removed before it could be delivered
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_deliveries")
     job = models.ForeignKey(Job, null=True, on_delete=models.SET_NULL, related_name="webhook_deliveries")
@@ -181,6 +210,7 @@ class WebhookDelivery(models.Model):
     payload = models.JSONField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
+    message_id = models.CharField(max_length=64, blank=True, help_text="The broker's id of its latest message.")
     response_status = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -1,8 +1,12 @@
-"""Finds jobs the queue lost and puts them back, or ends them with a refund.
+"""Finds work the queue lost or whose worker died, and sends it again or ends it with a refund.
 
-- queued, but its message is in no Redis queue (Redis restarted, or the send after commit failed): sent again;
-- running, but no heartbeat for JOB_HEARTBEAT_TIMEOUT seconds (the worker died or was killed): queued again
-  while attempts are left, otherwise failed with a refund.
+Waiting is not dying. Work that waits (a queued job or part, a lecture waiting to be joined) is judged by its
+message: it is sent again only when its current message (portal/jobs/message_ids.py) is in no Redis queue, say
+after Redis restarted without its data or a send failed. Work that runs is judged by its attempt's heartbeat, which
+a thread keeps fresh however slow a stage is: no heartbeat for JOB_HEARTBEAT_TIMEOUT seconds means the worker died,
+and the work is queued again while attempts are left, otherwise the job fails with a refund. A lecture's liveness
+is its parts': the job itself is not judged while its parts render or wait.
+
 Every step is a guarded UPDATE, so two reconcilers, or a reconciler and a late worker, cannot both act.
 """
 
@@ -11,64 +15,149 @@ from datetime import timedelta
 
 import dramatiq
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
-from portal.jobs import lifecycle
-from portal.jobs.models import Job, JobSegment
+from portal.jobs import dispatch, transitions
+from portal.jobs.models import Job, JobSegment, WebhookDelivery
+from portal.jobs.transitions import MAX_ATTEMPTS
 
 logger = logging.getLogger(__name__)
-MAX_ATTEMPTS = 3
-# A job is only re-sent when its message has been missing for a while: it may be between commit and send.
+# Work is only re-sent when its message has been missing for a while: it may be between commit and send.
 SEND_GRACE = timedelta(seconds=60)
+WORKER_LOST = ("The worker rendering this job stopped answering several times. Your quota was refunded; "
+               "please try again.")
 
 
-def _message_is_queued(job: Job) -> bool:
+def _in_redis(queue_name: str, message_id: str) -> bool:
     """Dramatiq's Redis broker keeps each queued or in-flight message in "<ns>:<queue>.msgs" (".DQ.msgs": delayed)."""
     broker = dramatiq.get_broker()
     client = getattr(broker, "client", None)
-    if client is None or not job.message_id:
+    if client is None or not message_id:
         return False
-    prefix = f"{broker.namespace}:{job.queue_name}"
-    return any(client.hexists(key, job.message_id) for key in (f"{prefix}.msgs", f"{prefix}.DQ.msgs"))
+    prefix = f"{broker.namespace}:{queue_name}"
+    return any(client.hexists(key, message_id) for key in (f"{prefix}.msgs", f"{prefix}.DQ.msgs"))
 
 
-def requeue_lost_queued_jobs(now) -> list:
+def _lost(row, queue_name: str, now) -> bool:
+    """Waiting work whose message is nowhere (and was not sent a moment ago)."""
+    sent_at = row.enqueued_at or getattr(row, "created_at", None)
+    return (sent_at is None or sent_at < now - SEND_GRACE) and not _in_redis(queue_name, row.message_id)
+
+
+def resend_lost_queued_jobs(now) -> list:
     resent = []
     for job in Job.objects.filter(status=Job.Status.QUEUED, created_at__lt=now - SEND_GRACE):
-        if job.enqueued_at and job.enqueued_at > now - SEND_GRACE:
-            continue
-        if not _message_is_queued(job):
+        if _lost(job, job.queue_name, now):
             logger.warning("job %s: queued without a message; sending it again", job.pk)
-            lifecycle.enqueue(job.pk)
+            dispatch.send_job(job.pk)
             resent.append(job.pk)
     return resent
 
 
-def recover_stalled_running_jobs(now) -> tuple[list, list]:
+def recover_dead_job_attempts(now) -> tuple[list, list]:
+    """Whole renders, splits and joins whose worker stopped heartbeating."""
     stale_before = now - timedelta(seconds=settings.JOB_HEARTBEAT_TIMEOUT)
     requeued, failed = [], []
-    for job in Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__lt=stale_before):
-        if job.attempts >= MAX_ATTEMPTS:
-            if lifecycle.finish(job, Job.Status.FAILED, "worker_lost",
-                                "The worker rendering this job stopped answering several times. "
-                                "Your quota was refunded; please try again."):
+    dead = Job.objects.filter(status=Job.Status.RUNNING, attempt_token__isnull=False, heartbeat_at__lt=stale_before)
+    for job in dead:
+        joining = bool(job.segment_count) and not job.segments.exclude(status=JobSegment.Status.DONE).exists()
+        used = job.join_attempts if joining else job.attempts
+        if job.cancel_requested or used >= MAX_ATTEMPTS:
+            ended = (transitions.finish(job, Job.Status.CANCELED, "canceled", "Canceled while rendering.",
+                                        token=job.attempt_token) if job.cancel_requested else
+                     transitions.finish(job, Job.Status.FAILED, "worker_lost", WORKER_LOST, token=job.attempt_token))
+            if ended:
                 failed.append(job.pk)
             continue
-        back = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, heartbeat_at__lt=stale_before).update(
-            status=Job.Status.QUEUED, stage=""
-        )
-        if back:
-            JobSegment.objects.filter(job=job, status=JobSegment.Status.RUNNING).update(
-                status=JobSegment.Status.QUEUED
-            )
+        taken_back = Job.objects.filter(pk=job.pk, attempt_token=job.attempt_token, heartbeat_at__lt=stale_before)
+        if joining:
+            if taken_back.update(attempt_token=None, stage="waiting to join parts"):
+                logger.warning("job %s: its join stopped heartbeating at %s; joining again", job.pk, job.heartbeat_at)
+                dispatch.send_join(job)
+                requeued.append(job.pk)
+        elif taken_back.update(status=Job.Status.QUEUED, attempt_token=None, stage=""):
             logger.warning("job %s: no heartbeat since %s; queued again", job.pk, job.heartbeat_at)
-            lifecycle.enqueue(job.pk)
+            dispatch.send_job(job.pk)
             requeued.append(job.pk)
     return requeued, failed
 
 
+def resend_lost_joins(now) -> list:
+    resent = []
+    waiting = Job.objects.filter(status=Job.Status.RUNNING, attempt_token__isnull=True, segment_count__gt=0)
+    for job in waiting.exclude(segments__status__in=[s for s in JobSegment.Status if s != JobSegment.Status.DONE]):
+        if _lost(job, job.queue_name, now):
+            logger.warning("job %s: its parts are done but no join is queued; sending it", job.pk)
+            dispatch.send_join(job)
+            resent.append(job.pk)
+    return resent
+
+
+def recover_parts(now) -> dict:
+    """Parts whose worker died go back to the queue (or end the job when their attempts are used up); parts whose
+    message was lost are sent again; lectures with parts waiting to be released get them released."""
+    stale_before = now - timedelta(seconds=settings.JOB_HEARTBEAT_TIMEOUT)
+    outcome = {"parts_requeued": [], "parts_resent": [], "parts_released": [], "failed": []}
+    dead = JobSegment.objects.filter(
+        status=JobSegment.Status.RUNNING, heartbeat_at__lt=stale_before, job__status=Job.Status.RUNNING
+    ).select_related("job")
+    for part in dead:
+        if part.attempts >= MAX_ATTEMPTS:
+            if transitions.finish_from_part(part, part.attempt_token, Job.Status.FAILED, "worker_lost", WORKER_LOST):
+                outcome["failed"].append(part.job_id)
+            continue
+        taken_back = JobSegment.objects.filter(
+            pk=part.pk, attempt_token=part.attempt_token, heartbeat_at__lt=stale_before
+        ).update(status=JobSegment.Status.QUEUED, attempt_token=None, progress=0.0, enqueued_at=now)
+        if taken_back:
+            logger.warning("job %s part %s: no heartbeat since %s; queued again", part.job_id, part.index,
+                           part.heartbeat_at)
+            dispatch.send_parts(part.job, [part.index])
+            outcome["parts_requeued"].append((part.job_id, part.index))
+    waiting = JobSegment.objects.filter(status=JobSegment.Status.QUEUED, job__status=Job.Status.RUNNING)
+    for part in waiting.select_related("job"):
+        if _lost(part, part.job.queue_name, now):
+            logger.warning("job %s part %s: queued without a message; sending it again", part.job_id, part.index)
+            dispatch.send_parts(part.job, [part.index])
+            outcome["parts_resent"].append((part.job_id, part.index))
+    pending = Job.objects.filter(status=Job.Status.RUNNING, segments__status=JobSegment.Status.PENDING).distinct()
+    for job_id in pending.values_list("pk", flat=True):
+        with transaction.atomic():
+            job = Job.objects.select_for_update().filter(pk=job_id, status=Job.Status.RUNNING).first()
+            released = transitions.release_parts(job) if job else []
+        outcome["parts_released"] += [(job_id, index) for index in released]
+    return outcome
+
+
+def resend_lost_deliveries(now) -> list:
+    """Webhook deliveries still pending whose message is nowhere: sent again, or ended once they had all their
+    attempts."""
+    resent = []
+    pending = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, created_at__lt=now - SEND_GRACE)
+    for delivery in pending:
+        if _in_redis(dispatch.WEBHOOK_QUEUE, delivery.message_id):
+            continue
+        if delivery.attempts > dispatch.WEBHOOK_RETRIES:
+            WebhookDelivery.objects.filter(pk=delivery.pk, status=WebhookDelivery.Status.PENDING).update(
+                status=WebhookDelivery.Status.FAILED, finished_at=now
+            )
+            continue
+        logger.warning("webhook delivery %s: pending without a message; sending it again", delivery.pk)
+        dispatch.send_webhook(delivery.pk)
+        resent.append(delivery.pk)
+    return resent
+
+
 def run() -> dict:
     now = timezone.now()
-    requeued, failed = recover_stalled_running_jobs(now)
-    resent = requeue_lost_queued_jobs(now)
-    return {"resent": resent, "requeued": requeued, "failed": failed}
+    requeued, failed = recover_dead_job_attempts(now)
+    parts = recover_parts(now)
+    return {
+        "resent": resend_lost_queued_jobs(now),
+        "requeued": requeued,
+        "joins_resent": resend_lost_joins(now),
+        "failed": failed + parts.pop("failed"),
+        **parts,
+        "webhooks_resent": resend_lost_deliveries(now),
+    }

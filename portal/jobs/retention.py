@@ -1,5 +1,10 @@
-"""Finished videos are kept for the owner's plan retention (billing/plans.py), then deleted — files and rows —
-and the owner gets one email listing what went."""
+"""Finished videos are kept for the owner's plan retention (billing/plans.py), then deleted with their files, and
+the owner is emailed what went.
+
+A video is never deleted earlier than its page said without notice: when the owner's plan now keeps videos for
+less time than when the video was made (a downgrade), the owner is emailed NOTICE_DAYS before the new date, and a
+video past it already is kept NOTICE_DAYS after that email. A video the plan keeps again (an upgrade) is kept.
+"""
 
 import logging
 from collections import defaultdict
@@ -7,50 +12,86 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
 from django.utils import timezone
 
 from billing.plans import all_plans, plan_for
-from portal import storage
 from portal.jobs.models import Job
 
 logger = logging.getLogger(__name__)
+NOTICE_DAYS = 7
 
 
-def expires_at(job: Job):
+def _ends_by_plan(job: Job):
     return job.created_at + timedelta(days=plan_for(job.owner).retention_days)
 
 
-def run(now=None) -> list:
+def _shortened(job: Job) -> bool:
+    """The owner's plan keeps this video for less time than when it was made."""
+    return job.kept_days is not None and plan_for(job.owner).retention_days < job.kept_days
+
+
+def expires_at(job: Job, now=None):
+    """When the video will be deleted, as the job page shows it."""
+    if not _shortened(job):
+        return _ends_by_plan(job)
     now = now or timezone.now()
+    told = job.expiry_notified_at or max(now, _ends_by_plan(job) - timedelta(days=NOTICE_DAYS))
+    return max(_ends_by_plan(job), told + timedelta(days=NOTICE_DAYS))
+
+
+def run(now=None) -> dict:
+    now = now or timezone.now()
+    notice = timedelta(days=NOTICE_DAYS)
     shortest = min(plan.retention_days for plan in all_plans())
-    candidates = Job.objects.filter(status__in=Job.FINISHED, created_at__lt=now - timedelta(days=shortest))
-    expired = defaultdict(list)
-    retention = {}
+    candidates = Job.objects.filter(status__in=Job.FINISHED).filter(
+        created_at__lt=now - timedelta(days=shortest) + notice
+    ) | Job.objects.filter(expiry_notified_at__isnull=False)
+    to_tell, deleted = defaultdict(list), defaultdict(list)
     for job in candidates.select_related("owner", "audio").order_by("owner_id", "created_at"):
-        if job.owner_id not in retention:
-            retention[job.owner_id] = plan_for(job.owner).retention_days
-        if job.created_at < now - timedelta(days=retention[job.owner_id]):
-            expired[job.owner].append(job)
-    deleted = []
-    for owner, jobs in expired.items():
-        names = [name for job in jobs for name in job.stored_names()]
-        with transaction.atomic():
-            Job.objects.filter(pk__in=[job.pk for job in jobs]).delete()
-            transaction.on_commit(lambda names=names: storage.delete_files(names))
-        _tell(owner, jobs, retention[owner.pk])
-        deleted += [job.pk for job in jobs]
-    return deleted
+        ends = _ends_by_plan(job)
+        if not _shortened(job):
+            if job.expiry_notified_at is not None:  # kept longer again (an upgrade)
+                Job.objects.filter(pk=job.pk).update(expiry_notified_at=None)
+            elif now >= ends:
+                deleted[job.owner].append(job)
+        elif job.expiry_notified_at is None:
+            if now >= ends - notice:
+                to_tell[job.owner].append(job)
+        elif now >= max(ends, job.expiry_notified_at + notice):
+            deleted[job.owner].append(job)
+    for owner, jobs in deleted.items():
+        Job.objects.filter(pk__in=[job.pk for job in jobs]).delete()  # files go too (portal/jobs/deletion.py)
+        _tell(owner, "deleted", jobs, now)
+    told = []
+    for owner, jobs in to_tell.items():
+        for job in jobs:
+            job.expiry_notified_at = now
+        if _tell(owner, "to_delete", jobs, now):  # the countdown starts only once the owner has been told
+            told += [job.pk for job in jobs]
+    Job.objects.filter(pk__in=told).update(expiry_notified_at=now)
+    return {"expiry_notices": told, "expired": [job.pk for jobs in deleted.values() for job in jobs]}
 
 
-def _tell(owner, jobs: list[Job], days: int) -> None:
-    lines = [f"- {job.audio.original_name if job.audio else 'video'} (made {job.created_at:%Y-%m-%d})" for job in jobs]
-    body = (
-        f"Your plan keeps finished videos for {days} days, so these were deleted:\n\n" + "\n".join(lines) +
-        "\n\nThe portraits and audio in your library are still there: you can render them again any time.\n"
-        f"{settings.SITE_URL}/jobs/\n"
+def _tell(owner, what: str, jobs: list[Job], now) -> bool:
+    days = plan_for(owner).retention_days
+    lines = "\n".join(
+        f"- {job.audio.original_name if job.audio else 'video'} (made {job.created_at:%Y-%m-%d}"
+        + (f", deleted on {expires_at(job, now):%Y-%m-%d})" if what == "to_delete" else ")")
+        for job in jobs
     )
+    if what == "to_delete":
+        subject = f"[Sonic Portal] {len(jobs)} video(s) will be deleted in {NOTICE_DAYS} days"
+        body = (f"Your plan keeps finished videos for {days} days, so these will be deleted:\n\n{lines}\n\n"
+                "Download the ones you want to keep, or upgrade your plan to keep them longer:\n"
+                f"{settings.SITE_URL}/jobs/\n{settings.SITE_URL}/billing/\n")
+    else:
+        subject = f"[Sonic Portal] {len(jobs)} old video(s) deleted"
+        body = (f"Your plan keeps finished videos for {days} days, so these were deleted:\n\n{lines}\n\n"
+                "The portraits and audio in your library are still there: you can render them again any time.\n"
+                f"{settings.SITE_URL}/jobs/\n")
     try:
-        send_mail(f"[Sonic Portal] {len(jobs)} old video(s) deleted", body, None, [owner.email])
-    except Exception:  # the deletion stands; a mail server outage must not bring it back
-        logger.exception("could not tell %s about deleted videos", owner.email)
+        send_mail(subject, body, None, [owner.email])
+    except Exception:  # a deletion stands; a notice is sent again on the next pass
+        logger.exception("could not email %s about their videos", owner.email)
+        return False
+    return True

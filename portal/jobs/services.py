@@ -15,7 +15,7 @@ from billing.models import Reservation
 from billing.plans import plan_for
 from portal import storage, tracing
 from portal.accounts.models import User
-from portal.jobs import lifecycle
+from portal.jobs import dispatch, transitions, worker_presence
 from portal.jobs.errors import JobRejected
 from portal.jobs.models import Job, JobSegment
 
@@ -86,19 +86,41 @@ def preflight(user, portrait, audio, options: dict) -> Preflight:
     return result
 
 
-def submit(user, portrait, audio, options: dict, backend: str = "builtin") -> Job:
+DEFAULT_BACKEND = "builtin"
+
+
+def backends_for(user) -> list[str]:
+    """The backends this user may choose: enabled here and in their plan."""
+    return [backend for backend in settings.RENDER_BACKENDS if backend in plan_for(user).backends]
+
+
+def check_backend(user, backend: str) -> None:
+    """The backend is enabled here, in the user's plan, and a live worker renders with it (builtin runs on every
+    worker, so a builtin job waits for one rather than being refused)."""
+    if backend not in settings.RENDER_BACKENDS:
+        raise JobRejected("backend_not_enabled", f"Rendering with {backend!r} is not offered here; choose one of: "
+                          f"{', '.join(settings.RENDER_BACKENDS)}.", field="backend")
+    quota.check_backend(user, backend)
+    if backend != DEFAULT_BACKEND and backend not in worker_presence.offered_backends():
+        raise JobRejected("backend_unavailable", f"No worker that renders with {backend} is running right now, so "
+                          "the job could not start; try again later or render with builtin.", status=503,
+                          field="backend")
+
+
+def submit(user, portrait, audio, options: dict, backend: str = DEFAULT_BACKEND) -> Job:
     """Validate, reserve quota and create the job in one transaction; the message is sent once it commits.
 
     Raises JobRejected, or billing's QuotaError when the plan does not allow it (both are Refusals)."""
     _check_inputs(user, portrait, audio)
     params = validated_params(options)
     seconds = quota_seconds_for(audio.duration_seconds)
+    check_backend(user, backend)
     # The job's trace starts here (under the request's span when there is one); its render continues it.
     with tracing.tracer.start_as_current_span("submit job") as span, transaction.atomic():
         # One submission per user at a time, so the concurrency limit below cannot be raced past.
         User.objects.select_for_update().get(pk=user.pk)
         active = Job.objects.filter(owner=user, status__in=(Job.Status.QUEUED, Job.Status.RUNNING)).count()
-        quota.check_job(user, seconds=seconds, resolution=params.resolution, active_jobs=active)
+        quota.check_job(user, seconds=seconds, resolution=params.resolution, active_jobs=active, backend=backend)
         plan = plan_for(user)
         job = Job.objects.create(
             owner=user,
@@ -109,7 +131,7 @@ def submit(user, portrait, audio, options: dict, backend: str = "builtin") -> Jo
             seed=params.seed,
             watermark=plan.watermark,
             plan=plan.code,
-            queue_name=lifecycle.queue_for(user),
+            queue_name=dispatch.queue_for(backend, plan.queue_tier),
             trace_id=tracing.current_trace_id(),
             trace_parent=tracing.current_traceparent(),
             audio_duration_seconds=audio.duration_seconds,
@@ -119,7 +141,8 @@ def submit(user, portrait, audio, options: dict, backend: str = "builtin") -> Jo
         job.reservation = quota.reserve_seconds(user, seconds, job_ref=str(job.id))
         job.save(update_fields=["reservation"])
         span.set_attributes({"job.id": str(job.id), "job.plan": plan.code, "audio.duration_s": seconds})
-        transaction.on_commit(lambda: lifecycle.enqueue(job.id))
+        # If the broker does not answer, the job stays queued and the reconciler sends it later.
+        transaction.on_commit(lambda: dispatch.send_job(job.id))
     return job
 
 
@@ -141,14 +164,15 @@ def retry(job: Job) -> Job:
         # A reservation reference is used once; the first one (refunded when the job ended) stays in the ledger.
         job.reservation = quota.reserve_seconds(job.owner, job.quota_seconds,
                                                 job_ref=f"{job.id} retry {timezone.now():%Y%m%dT%H%M%S%f}")
-        job.status, job.progress, job.stage, job.attempts = Job.Status.QUEUED, 0.0, "", 0
+        job.status, job.progress, job.stage, job.attempts, job.join_attempts = Job.Status.QUEUED, 0.0, "", 0, 0
+        job.attempt_token = None
         job.error_code = job.error_message = ""
         job.cancel_requested = False
         job.started_at = job.finished_at = job.heartbeat_at = None
         job.save()
-        # Parts already rendered are kept; the others render again.
-        job.segments.exclude(status=JobSegment.Status.DONE).update(status=JobSegment.Status.QUEUED, progress=0.0)
-        transaction.on_commit(lambda: lifecycle.enqueue(job.id))
+        # A lecture's parts render again (their files went when the job ended).
+        job.segments.update(status=JobSegment.Status.PENDING, progress=0.0, attempts=0, attempt_token=None, output="")
+        transaction.on_commit(lambda: dispatch.send_job(job.id))
     return job
 
 
@@ -165,11 +189,17 @@ def refund(job: Job) -> int:
 
 
 def cancel(job: Job) -> Job:
-    """A queued job ends now; a running one stops at its next frame or segment boundary."""
+    """A queued job ends now, and so does a lecture none of whose parts is rendering; anything rendering stops at
+    its next frame."""
     with transaction.atomic():
         job = Job.objects.select_for_update().get(pk=job.pk)
+        rendering_now = job.attempt_token is not None or job.segments.filter(
+            status=JobSegment.Status.RUNNING
+        ).exists()
         if job.status == Job.Status.QUEUED:
-            lifecycle.finish(job, Job.Status.CANCELED, "canceled", "Canceled before it started.")
+            transitions.finish(job, Job.Status.CANCELED, "canceled", "Canceled before it started.")
+        elif job.status == Job.Status.RUNNING and not rendering_now:
+            transitions.finish(job, Job.Status.CANCELED, "canceled", "Canceled while rendering.")
         elif job.status == Job.Status.RUNNING:
             job.cancel_requested = True
             job.save(update_fields=["cancel_requested"])
@@ -182,10 +212,7 @@ def delete(job: Job) -> None:
         job = cancel(job)
     if job.status == Job.Status.RUNNING:
         raise JobRejected("job_running", "The job is still rendering: cancel it, then delete it.", status=409)
-    names = job.stored_names()
-    with transaction.atomic():
-        Job.objects.filter(pk=job.pk).delete()
-        transaction.on_commit(lambda: storage.delete_files(names))
+    Job.objects.filter(pk=job.pk).delete()  # files and storage go with it (portal/jobs/deletion.py)
 
 
 def download_path(job: Job, name: str) -> str:

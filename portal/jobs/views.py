@@ -40,7 +40,8 @@ def job_list(request):
 @login_required
 def new_job(request):
     plan = quota.plan_for(request.user)
-    form = JobForm(request.user, plan.max_resolution, request.POST or None, initial=request.GET.dict())
+    form = JobForm(request.user, plan.max_resolution, request.POST or None, initial=request.GET.dict(),
+                   backends=services.backends_for(request.user))
     check = None
     if request.method == "POST" and form.is_valid():
         inputs = (form.cleaned_data["portrait"], form.cleaned_data["audio"], form.options())
@@ -48,7 +49,7 @@ def new_job(request):
             if request.POST.get("action") == "preflight":
                 check = services.preflight(request.user, *inputs)
             else:
-                job = services.submit(request.user, *inputs)
+                job = services.submit(request.user, *inputs, backend=form.chosen_backend)
                 if wants_json(request):
                     return JsonResponse({"id": str(job.id), "url": reverse("jobs:detail", args=[job.id])}, status=201)
                 return redirect("jobs:detail", job_id=job.id)

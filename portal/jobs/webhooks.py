@@ -9,13 +9,16 @@ import socket
 import time
 from urllib.parse import urlsplit
 
-import requests
+import certifi
+import urllib3
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from portal.jobs import dispatch
 from portal.jobs.errors import JobRejected
 from portal.jobs.models import Job, WebhookDelivery, WebhookEndpoint
+from portal.jobs.services import download_link
 
 SIGNATURE_HEADER = "Sonic-Signature"
 TIMEOUT_SECONDS = 10
@@ -30,24 +33,58 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={digest}"
 
 
-def check_url(url: str) -> None:
-    """Refuse URLs that would make our servers call into private networks (unless tests allow it)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+# IPv6 prefixes that carry an IPv4 address inside (NAT64, 6to4, IPv4-compatible): the IPv4 address is what a
+# gateway would really reach, so it is checked too, and NAT64 is refused outright.
+_NAT64 = [ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48")]
+
+
+def _public(ip) -> bool:
+    if not ip.is_global:
+        return False
+    if ip.version == 6:
+        if any(ip in network for network in _NAT64):
+            return False
+        embedded = ip.ipv4_mapped or ip.sixtofour or (
+            ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF) if int(ip) >> 32 == 0 else None  # ::a.b.c.d
+        )
+        if embedded is not None and not embedded.is_global:
+            return False
+    return True
+
+
+def _parts(url: str):
+    """The URL's scheme, host and port, read once and by one parser (the same reading is checked and used)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        parts, port = None, None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise JobRejected("invalid_webhook_url", "The webhook URL must start with https:// (or http://).",
                           field="url")
-    if settings.WEBHOOKS_ALLOW_PRIVATE_URLS:
-        return
+    return parts, port or (443 if parts.scheme == "https" else 80)
+
+
+def resolve(url: str) -> str:
+    """The one address a delivery connects to; every address the name has must be public (unless tests allow
+    private ones). Resolved once per attempt, so a name that changes its answer cannot slip past the check."""
+    parts, port = _parts(url)
     try:
-        addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, parts.port or 443)}
-    except socket.gaierror:
+        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
         raise JobRejected("invalid_webhook_url", f"{parts.hostname} does not resolve.", field="url") from None
-    for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if not ip.is_global:
-            raise JobRejected(
-                "private_webhook_url", f"{parts.hostname} points to a private or local address ({ip}).", field="url"
-            )
+    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    if not settings.WEBHOOKS_ALLOW_PRIVATE_URLS:
+        for ip in addresses:
+            if not _public(ip):
+                raise JobRejected("private_webhook_url",
+                                  f"{parts.hostname} points to a private or local address ({ip}).", field="url")
+    return str(addresses[0])
+
+
+def check_url(url: str) -> None:
+    """Refuse URLs that would make our servers call into private networks (unless tests allow it)."""
+    resolve(url)
 
 
 def set_endpoint(user, url: str) -> WebhookEndpoint:
@@ -57,8 +94,6 @@ def set_endpoint(user, url: str) -> WebhookEndpoint:
 
 
 def event_payload(job: Job) -> dict:
-    from portal.jobs.services import download_link
-
     data = {
         "id": str(job.id),
         "status": job.status,
@@ -74,8 +109,9 @@ def event_payload(job: Job) -> dict:
     return {"type": f"job.{job.status}", "created": int(time.time()), "data": data}
 
 
-def job_finished(job_id) -> None:
-    """Record a delivery for the job's owner, if they set a URL, and hand it to a worker."""
+def on_job_finished(sender, job_id, **kwargs) -> None:
+    """Record a delivery for the job's owner, if they set a URL, and hand it to a worker (the job_finished signal,
+    connected in JobsConfig.ready)."""
     job = Job.objects.select_related("owner").filter(pk=job_id).first()
     endpoint = WebhookEndpoint.objects.filter(owner_id=job.owner_id).first() if job else None
     if endpoint is None:
@@ -84,29 +120,34 @@ def job_finished(job_id) -> None:
     delivery = WebhookDelivery.objects.create(
         owner_id=job.owner_id, job=job, event=payload["type"], url=endpoint.url, payload=payload
     )
-    from portal.jobs import tasks
-
-    transaction.on_commit(lambda: tasks.deliver_webhook.send(delivery.pk))
+    transaction.on_commit(lambda: dispatch.send_webhook(delivery.pk))
 
 
 def deliver(delivery_id: int, final_attempt: bool) -> None:
-    """One attempt; raises on failure so the actor retries with backoff, and records the outcome either way."""
-    delivery = WebhookDelivery.objects.select_related("owner__webhook").get(pk=delivery_id)
+    """One attempt; raises on failure so the actor retries with backoff, and records the outcome either way.
+
+    Each attempt goes to the owner's webhook as it is now (a changed URL gets the retries, a removed webhook ends
+    them) and carries a download link made now, valid for DOWNLOAD_LINK_SECONDS from this attempt."""
+    delivery = WebhookDelivery.objects.select_related("owner__webhook", "job").get(pk=delivery_id)
     if delivery.status != WebhookDelivery.Status.PENDING:
         return
     endpoint = getattr(delivery.owner, "webhook", None)
-    secret = endpoint.secret if endpoint else ""
-    body = json.dumps(delivery.payload, separators=(",", ":")).encode()
-    headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(secret, int(time.time()), body)}
-    fields = {"attempts": delivery.attempts + 1}
+    if endpoint is None:
+        WebhookDelivery.objects.filter(pk=delivery.pk, status=WebhookDelivery.Status.PENDING).update(
+            status=WebhookDelivery.Status.CANCELED, finished_at=timezone.now(),
+            last_error="The webhook was removed before this event could be delivered.",
+        )
+        return
+    payload = _with_fresh_link(delivery.payload, delivery.job)
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(endpoint.secret, int(time.time()), body)}
+    fields = {"attempts": delivery.attempts + 1, "url": endpoint.url}
     try:
-        check_url(delivery.url)  # again at send time: DNS may have changed since the URL was saved
-        response = requests.post(delivery.url, data=body, headers=headers, timeout=TIMEOUT_SECONDS,
-                                 allow_redirects=False)
-        fields["response_status"] = response.status_code
-        if not 200 <= response.status_code < 300:
-            raise DeliveryFailed(f"HTTP {response.status_code}")
-    except (requests.RequestException, DeliveryFailed, JobRejected) as error:
+        status = _post(endpoint.url, body, headers)
+        fields["response_status"] = status
+        if not 200 <= status < 300:
+            raise DeliveryFailed(f"HTTP {status}")
+    except (urllib3.exceptions.HTTPError, OSError, DeliveryFailed, JobRejected) as error:
         fields["last_error"] = str(error)[:500]
         if final_attempt:
             fields.update(status=WebhookDelivery.Status.FAILED, finished_at=timezone.now())
@@ -116,6 +157,33 @@ def deliver(delivery_id: int, final_attempt: bool) -> None:
         return
     fields.update(status=WebhookDelivery.Status.DELIVERED, finished_at=timezone.now(), last_error="")
     WebhookDelivery.objects.filter(pk=delivery.pk).update(**fields)
+
+
+def _with_fresh_link(payload: dict, job: Job | None) -> dict:
+    if job is None or "download_url" not in payload.get("data", {}) or not job.output:
+        return payload
+    return {**payload, "data": {**payload["data"], "download_url": download_link(job, job.output.name)}}
+
+
+def _post(url: str, body: bytes, headers: dict) -> int:
+    """POST to the address resolve() checked, naming the URL's host in Host (and in TLS SNI and the certificate
+    check), without following redirects."""
+    parts, port = _parts(url)
+    address = resolve(url)
+    host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    default_port = 443 if parts.scheme == "https" else 80
+    headers = {**headers, "Host": host if port == default_port else f"{host}:{port}"}
+    timeout = urllib3.Timeout(connect=TIMEOUT_SECONDS, read=TIMEOUT_SECONDS)
+    if parts.scheme == "https":
+        pool = urllib3.HTTPSConnectionPool(address, port, timeout=timeout, retries=False, cert_reqs="CERT_REQUIRED",
+                                           ca_certs=certifi.where(), server_hostname=parts.hostname,
+                                           assert_hostname=parts.hostname)
+    else:
+        pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False)
+    with pool:
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        response = pool.urlopen("POST", path, body=body, headers=headers, redirect=False, retries=False)
+        return response.status
 
 
 class DeliveryFailed(Exception):

@@ -26,5 +26,10 @@ def reserve(user, nbytes: int) -> None:
         )
 
 
+def add(user_id: int, nbytes: int) -> None:
+    """Count what the user already has (a rendered video): never refused, only later uploads are."""
+    User.objects.filter(pk=user_id).update(storage_used_bytes=F("storage_used_bytes") + nbytes)
+
+
 def release(user_id: int, nbytes: int) -> None:
     User.objects.filter(pk=user_id).update(storage_used_bytes=F("storage_used_bytes") - nbytes)

@@ -95,7 +95,15 @@ CACHES = {
 
 DRAMATIQ_BROKER = {
     "BROKER": "dramatiq.brokers.redis.RedisBroker",
-    "OPTIONS": {"url": REDIS_URL, "namespace": env("DRAMATIQ_NAMESPACE", default="dramatiq")},
+    "OPTIONS": {
+        "url": REDIS_URL,
+        "namespace": env("DRAMATIQ_NAMESPACE", default="dramatiq"),
+        # A worker silent in Redis for this long is taken for dead and its unfinished messages go back to the queue
+        # (checked on a share of fetches, the maintenance chance, out of a million). A worker only busy rendering
+        # may be taken for dead too: the copy that results is dropped by the job's own claim, never rendered twice.
+        "heartbeat_timeout": env.int("DRAMATIQ_HEARTBEAT_TIMEOUT_MS", default=30_000),
+        "maintenance_chance": env.int("DRAMATIQ_MAINTENANCE_CHANCE", default=20_000),
+    },
     "MIDDLEWARE": [
         # First, so its after-hooks run last: a retry sent by Retries is still inside the failed message's span.
         "portal.jobs.trace_middleware.TraceContext",
@@ -106,6 +114,10 @@ DRAMATIQ_BROKER = {
         "dramatiq.middleware.TimeLimit",
         "dramatiq.middleware.Callbacks",
         "dramatiq.middleware.Retries",
+        # After Retries: a retry's new broker id is recorded too (the reconciler looks messages up by it).
+        "portal.jobs.message_ids.RecordMessageIds",
+        # Workers announce the backends they render, so a job for one no live worker offers is refused at once.
+        "portal.jobs.worker_presence.WorkerPresence",
         "django_dramatiq.middleware.DbConnectionsMiddleware",
     ],
 }
@@ -152,8 +164,16 @@ STORAGES = {
 # --- Render jobs -------------------------------------------------------------------------------------------
 # Audio longer than this is rendered in parts (split at pauses) that any worker may take, then joined.
 SEGMENT_SECONDS = env.float("SEGMENT_SECONDS", default=60.0)
-# A running job whose worker has not reported for this long is queued again (or failed, with a refund).
-JOB_HEARTBEAT_TIMEOUT = env.int("JOB_HEARTBEAT_TIMEOUT", default=300)
+# A render (a whole job, a part, a join) whose worker has not heartbeaten for this long is taken for dead and queued
+# again (or failed, with a refund). Workers heartbeat every quarter of it (at most every 15 s) from a thread of
+# their own, however long a stage runs; waiting in a queue is never taken for dead.
+JOB_HEARTBEAT_TIMEOUT = env.float("JOB_HEARTBEAT_TIMEOUT", default=120)
+# Render backends users may ask for. `builtin` runs on every worker's CPU; add `sonic` only where GPU workers with
+# the Sonic checkout and weights run (non-commercial licence: README "Render engine").
+RENDER_BACKENDS = env.list("RENDER_BACKENDS", default=["builtin"])
+# How many of a lecture's parts wait in the queue at once (more are released as parts start): a short job sent
+# behind a long lecture waits for at most this many of its parts.
+PARTS_WAITING = env.int("PARTS_WAITING", default=2)
 # Webhook URLs that resolve to private or loopback addresses are refused unless this is on (tests, intranets).
 WEBHOOKS_ALLOW_PRIVATE_URLS = env.bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=False)
 # Signed download links for rendered videos expire after this many seconds (renewable from the job page).

@@ -51,13 +51,16 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Rate-limit counters must not leak between test runs, so the cache is per process.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-MEDIA_ROOT = tempfile.mkdtemp(prefix="sonic-portal-test-media-")
-atexit.register(shutil.rmtree, MEDIA_ROOT, ignore_errors=True)
+# Processes a test starts (workers, commands) share the run's media folder; only its maker removes it.
+MEDIA_ROOT = os.environ.get("SONIC_TEST_MEDIA_ROOT") or tempfile.mkdtemp(prefix="sonic-portal-test-media-")
+if "SONIC_TEST_MEDIA_ROOT" not in os.environ:
+    atexit.register(shutil.rmtree, MEDIA_ROOT, ignore_errors=True)
+    os.environ["SONIC_TEST_MEDIA_ROOT"] = MEDIA_ROOT  # the suite's subprocesses use it too (and never remove it)
 if STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):
     STORAGES["default"]["OPTIONS"]["location"] = MEDIA_ROOT
 
-# Queue messages of a test run never reach a developer's running worker.
-DRAMATIQ_BROKER["OPTIONS"]["namespace"] = f"dramatiq-test-{os.getpid()}"
+# Queue messages of a test run never reach a developer's running worker (nor another run's).
+DRAMATIQ_BROKER["OPTIONS"]["namespace"] = os.environ.get("SONIC_TEST_NAMESPACE") or f"dramatiq-test-{os.getpid()}"
 # Dramatiq's Prometheus middleware sets up its metrics when a worker process boots, which the in-process test workers
 # never do (its hooks would fail every message); tests/test_metrics.py boots it in a worker-like subprocess instead.
 DRAMATIQ_BROKER["MIDDLEWARE"].remove("dramatiq.middleware.prometheus.Prometheus")

@@ -33,6 +33,7 @@ def render(
     progress: ProgressCallback,
     should_cancel: CancelCheck | None,
     watermark: bool,
+    loudness_reference_db: float | None = None,
 ) -> dict:
     progress(0.0, "load_audio")
     with stage("load_audio") as running:
@@ -40,7 +41,7 @@ def render(
         running.event("audio opened", sample_rate=source.sample_rate, channels=source.channels)
     progress(0.02, "analyse_audio")
     with stage("analyse_audio") as running:
-        analysis = analyse_audio(source, params.fps)
+        analysis = analyse_audio(source, params.fps, loudness_reference_db)
         running.event("audio decoded", sample_rate=source.sample_rate)
         running.set(audio__duration_s=round(analysis.duration, 4), frames=analysis.frame_count)
     progress(0.05, "preprocess_image")

@@ -102,7 +102,9 @@ class _NoShell:
 
 
 def render(portrait_path: Path, audio_path: Path, output_path: Path, params: RenderParams, *, start: float,
-           end: float | None, poster_path: Path | None, progress, should_cancel, watermark: bool) -> dict:
+           end: float | None, poster_path: Path | None, progress, should_cancel, watermark: bool,
+           loudness_reference_db: float | None = None) -> dict:
+    # Sonic's model reads the audio itself; loudness_reference_db (for the builtin animator's mouth) does not apply.
     available, reason = availability()
     if not available:
         raise BackendUnavailableError(reason)

@@ -98,7 +98,16 @@ class FakeStripe:
             return 200, customer
         if method == "POST" and path == "/v1/checkout/sessions":
             session_id = self._new_id("cs")
-            return 200, {"id": session_id, "object": "checkout.session", "url": f"https://checkout.test/{session_id}"}
+            session = {"id": session_id, "object": "checkout.session", "status": "open",
+                       "url": f"https://checkout.test/{session_id}"}
+            self.objects[f"/v1/checkout/sessions/{session_id}"] = session
+            return 200, session
+        if method == "POST" and path.startswith("/v1/checkout/sessions/") and path.endswith("/expire"):
+            session = self.objects.get(path.removesuffix("/expire"))
+            if session is None or session["status"] != "open":
+                return 400, {"error": {"type": "invalid_request_error", "message": "Only open sessions expire."}}
+            session["status"] = "expired"
+            return 200, session
         if method == "POST" and path == "/v1/billing_portal/sessions":
             session_id = self._new_id("bps")
             return 200, {"id": session_id, "object": "billing_portal.session", "url": f"https://portal.test/{session_id}"}
@@ -132,6 +141,13 @@ class FakeStripe:
         return self._missing(path)
 
     # --- helpers for tests ---------------------------------------------------------------------------------------
+    def pay(self, session_id: str) -> None:
+        """The customer completes a Checkout Session (Stripe then creates the subscription)."""
+        session = self.objects[f"/v1/checkout/sessions/{session_id}"]
+        if session["status"] != "open":
+            raise ValueError(f"{session_id} is {session['status']}: Stripe refuses the payment")
+        session["status"], session["subscription"] = "complete", self._new_id("sub")
+
     def made(self, method, path):
         return [r for r in self.requests if r.method == method and r.path == path]
 

@@ -147,3 +147,18 @@ def test_each_person_sees_only_their_own_plan_and_usage(owner, outsider_client, 
     # the outsider has no customer: managing billing never reaches the owner's
     assert error_code(outsider_client.post("/billing/manage/")) == "no_subscription"
     assert billing_on.requests == []
+
+
+def test_two_tabs_can_never_pay_for_two_subscriptions(owner_client, owner, billing_on, on_sale):
+    first = owner_client.post("/billing/checkout/pro/", headers={"Accept": "application/json"}).json()["url"]
+    second = owner_client.post("/billing/checkout/pro/", headers={"Accept": "application/json"}).json()["url"]
+    first_id, second_id = first.rsplit("/", 1)[1], second.rsplit("/", 1)[1]
+    assert first_id != second_id
+    with pytest.raises(ValueError, match="expired"):
+        billing_on.pay(first_id)  # the first tab's page can no longer take the money
+    billing_on.pay(second_id)
+
+    # A third tab while Stripe is still creating the subscription is told to wait, not sent to pay again.
+    response = owner_client.post("/billing/checkout/pro/", headers={"Accept": "application/json"})
+    assert response.status_code == 409 and response.json()["error"]["code"] == "subscription_pending"
+    assert len(billing_on.made("POST", "/v1/checkout/sessions")) == 2

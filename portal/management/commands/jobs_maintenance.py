@@ -1,13 +1,17 @@
+import logging
 import time
 
 from django.core.management.base import BaseCommand
+from django.db import connection
 
 from portal.jobs import reconcile, retention
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
     help = (
-        "Periodic job upkeep: re-send jobs the queue lost, recover jobs whose worker died, and delete videos past "
+        "Periodic job upkeep: re-send work the queue lost, recover work whose worker died, and delete videos past "
         "their plan's retention (telling their owners). Runs once, or every N seconds with --every."
     )
 
@@ -16,10 +20,21 @@ class Command(BaseCommand):
 
     def handle(self, *args, every, **options):
         while True:
-            outcome = reconcile.run()
-            outcome["expired"] = retention.run()
-            if any(outcome.values()):
-                self.stdout.write(", ".join(f"{name}: {len(ids)}" for name, ids in outcome.items()))
+            try:
+                self.run_once()
+            except Exception:
+                if not every:
+                    raise
+                # The database or Redis may be away for a moment: this pass is lost, the next one runs as usual.
+                logger.exception("jobs_maintenance: this pass failed; the next one runs in %s s", every)
+                connection.close()
             if not every:
                 return
             time.sleep(every)
+
+    def run_once(self) -> None:
+        outcome = reconcile.run()
+        outcome.update(retention.run())
+        if any(outcome.values()):
+            self.stdout.write(", ".join(f"{name}: {len(ids)}" for name, ids in outcome.items()))
+            self.stdout.flush()

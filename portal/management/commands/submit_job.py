@@ -30,9 +30,10 @@ class Command(BaseCommand):
         parser.add_argument("--audio", required=True, type=Path, help="An audio file (added to their library).")
         parser.add_argument("--option", action="append", default=[], type=_option, metavar="NAME=VALUE",
                             help="A render option, e.g. resolution=512, dynamic_scale=1.2; repeatable.")
+        parser.add_argument("--backend", default=services.DEFAULT_BACKEND, help="builtin (default) or sonic.")
         parser.add_argument("--wait", action="store_true", help="Follow progress and print the download URL.")
 
-    def handle(self, *args, user, portrait, audio, option, wait, **options):
+    def handle(self, *args, user, portrait, audio, option, backend, wait, **options):
         account = User.objects.filter(email__iexact=user).first()
         if account is None:
             raise CommandError(f"no account with email {user}")
@@ -40,7 +41,7 @@ class Command(BaseCommand):
             with portrait.open("rb") as image, audio.open("rb") as sound:
                 picture = uploads.add_portrait(account, File(image, name=portrait.name))
                 clip = uploads.add_audio(account, File(sound, name=audio.name))
-            job = services.submit(account, picture, clip, dict(option))
+            job = services.submit(account, picture, clip, dict(option), backend=backend)
         except Refusal as refusal:
             raise CommandError(f"{refusal.code}: {refusal.message}") from None
         except OSError as error:

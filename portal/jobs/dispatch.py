@@ -1,0 +1,86 @@
+"""Sends the jobs app's queue messages: the one module that imports the Dramatiq actors.
+
+Every send happens after the transaction that made its row has committed. When the broker does not answer the send
+is logged and dropped: the row stays queued and the reconciler (portal/jobs/reconcile.py) sends it again, so a Redis
+outage never turns a user's click into an error page.
+"""
+
+import logging
+from contextlib import nullcontext
+
+from django.utils import timezone
+from dramatiq.errors import DramatiqError
+from opentelemetry import trace
+from redis.exceptions import RedisError
+
+from portal import tracing
+from portal.jobs import tasks
+from portal.jobs.models import Job, JobSegment
+
+logger = logging.getLogger(__name__)
+BROKER_ERRORS = (RedisError, DramatiqError, OSError)
+
+
+TIERS = tasks.TIERS
+WEBHOOK_QUEUE = tasks.deliver_webhook.queue_name
+WEBHOOK_RETRIES = tasks.WEBHOOK_RETRIES
+
+
+def queue_names() -> list[str]:
+    """Every queue this app sends to (render queues of every backend and tier, then webhooks)."""
+    return [*tasks.RENDER_QUEUES, WEBHOOK_QUEUE]
+
+
+def queue_for(backend: str, tier: str) -> str:
+    return tasks.render_queue(backend, tier)
+
+
+def send_job(job_id) -> bool:
+    """Render (or split) a queued job. False when the broker did not take the message."""
+    job = Job.objects.get(pk=job_id)
+    sent = _send(tasks.RENDER_JOB[job.queue_name], job, str(job.pk))
+    if sent:
+        Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(enqueued_at=timezone.now())
+    return sent
+
+
+def send_parts(job: Job, indexes) -> list[int]:
+    """Render these queued parts of a lecture; returns the indexes the broker took."""
+    sent = [index for index in indexes if _send(tasks.RENDER_SEGMENT[job.queue_name], job, str(job.pk), index)]
+    JobSegment.objects.filter(job=job, index__in=sent, status=JobSegment.Status.QUEUED).update(
+        enqueued_at=timezone.now()
+    )
+    return sent
+
+
+def send_join(job: Job) -> bool:
+    """Join a lecture whose parts are all rendered."""
+    sent = _send(tasks.STITCH_JOB[job.queue_name], job, str(job.pk))
+    if sent:
+        Job.objects.filter(pk=job.pk).update(enqueued_at=timezone.now())
+    return sent
+
+
+def send_webhook(delivery_id: int) -> bool:
+    try:
+        tasks.deliver_webhook.send(delivery_id)
+    except BROKER_ERRORS:
+        logger.warning("webhook delivery %s: the broker did not take the message; the maintenance loop sends it",
+                       delivery_id, exc_info=True)
+        return False
+    return True
+
+
+def _send(actor, job: Job, *args) -> bool:
+    # Inside the job's own trace (a worker sending the next part) the message is a child of the current span;
+    # anywhere else (the reconciler, support's retry in an admin request) it continues the job's trace.
+    current = trace.get_current_span().get_span_context()
+    same_trace = current.is_valid and format(current.trace_id, "032x") == job.trace_id
+    with nullcontext() if same_trace else tracing.continued_trace(job.trace_parent):
+        try:
+            actor.send(*args)
+        except BROKER_ERRORS:
+            logger.warning("job %s: the broker did not take %s%r; the reconciler sends it again", job.pk,
+                           actor.actor_name, args, exc_info=True)
+            return False
+    return True
