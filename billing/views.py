@@ -72,6 +72,7 @@ def usage(request):
         "storage_used": request.user.storage_used_bytes,
         "storage_quota": storage_quota_bytes(request.user),
         "not_configured": NOT_CONFIGURED,
+        "several_backends": len(settings.RENDER_BACKENDS) > 1,
     }
     return render(request, "billing/usage.html", context)
 

@@ -1,4 +1,5 @@
 from django import template
+from django.conf import settings
 
 from billing.models import BillingAccount
 
@@ -28,3 +29,9 @@ def minutes(seconds) -> str:
 def status_label(status: str) -> str:
     """Stripe's "past_due" -> "past due"."""
     return (status or "").replace("_", " ")
+
+
+@register.filter
+def offered(backends) -> str:
+    """A plan's render backends that this portal offers ("builtin, sonic")."""
+    return ", ".join(backend for backend in backends if backend in settings.RENDER_BACKENDS)

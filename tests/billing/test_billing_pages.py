@@ -162,3 +162,11 @@ def test_two_tabs_can_never_pay_for_two_subscriptions(owner_client, owner, billi
     response = owner_client.post("/billing/checkout/pro/", headers={"Accept": "application/json"})
     assert response.status_code == 409 and response.json()["error"]["code"] == "subscription_pending"
     assert len(billing_on.made("POST", "/v1/checkout/sessions")) == 2
+
+
+def test_the_plans_table_says_which_renderers_each_plan_includes_where_several_are_offered(owner_client, settings):
+    assert "<th>Renderer</th>" not in owner_client.get(USAGE).content.decode()
+    settings.RENDER_BACKENDS = ["builtin", "sonic"]
+    page = owner_client.get(USAGE).content.decode()
+    row = page[page.index("<th>Renderer</th>"):].split("</tr>")[0]
+    assert row.count("<td>builtin</td>") == 2 and row.count("<td>builtin, sonic</td>") == 2
