@@ -99,7 +99,7 @@ def _stop(server) -> None:
 
 
 def pid_of(root: Path) -> int | None:
-    """The server's process id while one runs under `root`, else None (for `make run`'s status line and tests)."""
+    """The server's process id while one runs under `root`, else None (for tests and troubleshooting)."""
     pid_file = Path(root) / DATA_FOLDER / "postmaster.pid"
     try:
         pid = int(pid_file.read_text().split("\n", 1)[0])

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from .engine import available_backends, render
 from .errors import RenderError
-from .media import AudioReader
 from .qualify import CI_RESOLUTION, cmd_qualify
+from .qualify_cases import looped_speech
 from .qualify_gate import QUALIFICATION_DIR
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
@@ -63,25 +63,6 @@ def cmd_doctor(args) -> int:
     return 0
 
 
-def _looped_speech(seconds: float, target: Path) -> Path:
-    """A long input made of the committed speech fixture, repeated."""
-    import av
-    import numpy as np
-
-    speech = np.concatenate([chunk[0] for chunk in AudioReader(FIXTURES / "speech.wav", rate=16000)])
-    repeats = int(np.ceil(seconds * 16000 / len(speech)))
-    samples = np.tile(speech, repeats)[: int(seconds * 16000)]
-    with av.open(str(target), "w", format="wav") as container:
-        stream = container.add_stream("pcm_s16le", rate=16000, layout="mono")
-        for start in range(0, len(samples), 16000):
-            pcm = (np.clip(samples[start : start + 16000], -1, 1) * 32767).astype(np.int16)[None, :]
-            frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
-            frame.sample_rate, frame.pts = 16000, start
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    return target
-
-
 def cmd_bench(args) -> int:
     durations = [float(value) for value in args.durations.split(",")]
     resolutions = [int(value) for value in args.resolutions.split(",")]
@@ -93,7 +74,7 @@ def cmd_bench(args) -> int:
             for seconds in durations:
                 audio = Path(workdir) / f"speech-{seconds:g}.wav"
                 if not audio.exists():
-                    _looped_speech(seconds, audio)
+                    looped_speech(seconds, audio)
                 output = Path(workdir) / f"out-{resolution}-{seconds:g}.mp4"
                 # A fresh process per input, so each peak RSS is its own.
                 completed = subprocess.run(

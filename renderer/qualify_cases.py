@@ -104,6 +104,13 @@ def very_short(workdir: Path) -> Path:
     return _write_wav(_fixture_speech("speech.wav")[first:end], workdir / "very_short.wav")
 
 
+def looped_speech(seconds: float, target: Path) -> Path:
+    """The committed speech repeated to `seconds` (long inputs for the bench, lectures for tests and drills)."""
+    speech = _fixture_speech("speech.wav")
+    repeats = int(np.ceil(seconds * RATE / len(speech)))
+    return _write_wav(np.tile(speech, repeats)[: int(seconds * RATE)], target)
+
+
 def speech_twice(workdir: Path) -> Path:
     speech = _fixture_speech("speech.wav")
     return _write_wav(np.concatenate([speech, speech]), workdir / "speech_twice.wav")

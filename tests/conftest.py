@@ -70,6 +70,16 @@ def outsider(db):
 
 
 @pytest.fixture
+def teacher(transactional_db):
+    """A user on the Teacher plan (paid queue), in a database that worker threads and processes can see."""
+    from tests.jobs_helpers import give_plan
+
+    user = make_user("teacher@example.com")
+    give_plan(user, "teacher")
+    return user
+
+
+@pytest.fixture
 def owner_client(client, owner):
     client.force_login(owner)
     return client

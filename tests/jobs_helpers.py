@@ -27,18 +27,17 @@ def fixture_inputs(user):
 
 def speech_inputs(user, seconds: float, portrait=None):
     """The fixture speech cut or repeated to `seconds`, in the user's library (with the fixture portrait)."""
-    import io
+    import tempfile
+    from pathlib import Path
 
-    import numpy as np
-    import soundfile
+    from renderer.qualify_cases import looped_speech
 
-    samples, rate = soundfile.read(FIXTURES / "speech.wav", dtype="int16")
-    repeated = np.tile(samples, int(np.ceil(seconds * rate / len(samples))))[: int(seconds * rate)]
-    buffer = io.BytesIO()
-    soundfile.write(buffer, repeated, rate, format="WAV", subtype="PCM_16")
+    with tempfile.TemporaryDirectory() as workdir:
+        speech = looped_speech(seconds, Path(workdir) / f"speech-{seconds:g}s.wav")
+        audio = uploads.add_audio(user, upload(speech.name, speech.read_bytes()))
     if portrait is None:
         portrait = uploads.add_portrait(user, upload("portrait.jpg", (FIXTURES / "portrait.jpg").read_bytes()))
-    return portrait, uploads.add_audio(user, upload(f"speech-{seconds:g}s.wav", buffer.getvalue()))
+    return portrait, audio
 
 
 def finished_job(owner, status=Job.Status.SUCCEEDED, video=b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40,
@@ -62,6 +61,14 @@ def wait_for(job, statuses=Job.FINISHED, timeout=120.0) -> Job:
             return job
         time.sleep(0.2)
     raise AssertionError(f"job stayed {job.status} ({job.stage}, {job.progress:.0%}) for {timeout} s")
+
+
+def messages_in_queue(queue_name: str) -> int:
+    """Messages queued or in flight on a queue of the run's Redis namespace."""
+    import dramatiq
+
+    broker = dramatiq.get_broker()
+    return broker.client.hlen(f"{broker.namespace}:{queue_name}.msgs")
 
 
 def eventually(condition, what: str, timeout: float = 60.0) -> None:

@@ -1,12 +1,9 @@
 """Backends: a job asks for one its plan allows and the operator enabled; each backend has its own queues; workers
 take only the queues of the backends their machine runs; a backend no live worker offers is refused at once."""
 
-import json
 import subprocess
 import sys
-import time
 
-import dramatiq
 import pytest
 from django.conf import settings
 
@@ -34,10 +31,8 @@ def refusal_code(user, backend) -> str:
 
 
 def announce(backends: list[str]) -> None:
-    """What a GPU worker with Sonic writes when it boots (no such machine here)."""
-    broker = dramatiq.get_broker()
-    broker.client.hset(f"{broker.namespace}:portal.workers", "gpu-1:4242:1",
-                       json.dumps({"backends": backends, "seen": time.time()}))
+    """What a GPU worker with Sonic says when it boots (no such machine here)."""
+    worker_presence.announce("gpu-1:4242:1", backends)
 
 
 def test_a_backend_the_operator_did_not_enable_is_refused(pro):

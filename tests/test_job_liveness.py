@@ -2,12 +2,14 @@
 changes nothing, attempts are bounded however many copies of a message exist, and a Redis outage at submission
 is not an error page. Real PostgreSQL, Redis, Dramatiq workers and the builtin renderer (256 px)."""
 
+import os
+import socket
 import subprocess
 import sys
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import dramatiq
-import pytest
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.urls import reverse
@@ -17,28 +19,16 @@ import renderer
 from portal.jobs import dispatch, reconcile, rendering, services, transitions
 from portal.jobs.models import Job, JobSegment, JobStage
 from portal.jobs.transitions import MAX_ATTEMPTS, Verdict
-from tests.conftest import make_user, running_worker
-from tests.jobs_helpers import eventually, fixture_inputs, give_plan, reservation_state, wait_for
+from tests.conftest import running_worker
+from tests.jobs_helpers import eventually, fixture_inputs, messages_in_queue, reservation_state, wait_for
 
 FAST = {"resolution": 256}
 
 
-@pytest.fixture
-def teacher(transactional_db):
-    user = make_user("teacher@example.com")
-    give_plan(user, "teacher")
-    return user
-
-
-def queued_messages(queue_name: str) -> int:
-    broker = dramatiq.get_broker()
-    return broker.client.hlen(f"{broker.namespace}:{queue_name}.msgs")
-
-
-def age(model, pk, **seconds_ago) -> None:
-    """Make time pass for a row: its heartbeat and send times move into the past."""
+def age(model, pk, *fields: str) -> None:
+    """Make time pass for a row: these times of it (heartbeat, send, creation) move an hour into the past."""
     past = timezone.now() - timedelta(hours=1)
-    model.objects.filter(pk=pk).update(**{field: past for field in seconds_ago})
+    model.objects.filter(pk=pk).update(**dict.fromkeys(fields, past))
 
 
 def test_parts_waiting_in_a_busy_queue_are_not_taken_for_dead(teacher, settings):
@@ -51,15 +41,15 @@ def test_parts_waiting_in_a_busy_queue_are_not_taken_for_dead(teacher, settings)
     parts = list(job.segments.all())
     assert job.status == "running" and job.attempt_token is None and len(parts) >= 4
     assert [p.status for p in parts[:2]] == ["queued"] * 2 and {p.status for p in parts[2:]} == {"pending"}
-    assert queued_messages(job.queue_name) == 2, "only PARTS_WAITING parts are in the queue"
-    age(Job, job.pk, heartbeat_at=True, enqueued_at=True, created_at=True)
+    assert messages_in_queue(job.queue_name) == 2, "only PARTS_WAITING parts are in the queue"
+    age(Job, job.pk, "heartbeat_at", "enqueued_at", "created_at")
     for part in parts:
-        age(JobSegment, part.pk, enqueued_at=True)
+        age(JobSegment, part.pk, "enqueued_at")
 
     outcome = reconcile.run()
     assert not any(outcome.values()), outcome
     job.refresh_from_db()
-    assert job.status == "running" and queued_messages(job.queue_name) == 2
+    assert job.status == "running" and messages_in_queue(job.queue_name) == 2
 
     with running_worker(threads=2):
         job = wait_for(job, timeout=240)
@@ -91,7 +81,7 @@ def test_a_worker_taken_for_dead_that_wakes_up_late_changes_nothing(teacher, set
     job = services.submit(teacher, portrait, audio, FAST)
     dramatiq.get_broker().flush_all()
     late = transitions.claim_job(job.pk)  # worker A claims it ... and freezes (a long GC pause, a stopped VM)
-    age(Job, job.pk, heartbeat_at=True)
+    age(Job, job.pk, "heartbeat_at")
     assert reconcile.run()["requeued"] == [job.pk]
 
     holding_a = rendering.Holding(beat=lambda: transitions.beat_job(job.pk, late.attempt_token), report=None)
@@ -132,7 +122,7 @@ def test_a_retry_waiting_for_its_backoff_is_not_sent_again(teacher):
         eventually(lambda: Job.objects.filter(pk=job.pk, attempts=1, status="queued").exists(), "a failed attempt")
         # Dramatiq re-sent it under a new id, with a backoff of a few seconds
         eventually(lambda: Job.objects.get(pk=job.pk).message_id != first_message, "the retry's id to be recorded")
-    age(Job, job.pk, created_at=True, enqueued_at=True)
+    age(Job, job.pk, "created_at", "enqueued_at")
     assert reconcile.run()["resent"] == []
     broker = dramatiq.get_broker()
     assert broker.client.hexists(f"{broker.namespace}:{job.queue_name}.DQ.msgs", Job.objects.get(pk=job.pk).message_id)
@@ -155,15 +145,13 @@ def test_submitting_while_redis_is_down_shows_the_job_and_the_reconciler_sends_i
 
     monkeypatch.undo()  # Redis is back
     pool.reset()
-    age(Job, job.pk, created_at=True)
+    age(Job, job.pk, "created_at")
     assert reconcile.run()["resent"] == [job.pk]
     with running_worker(threads=1):
         assert wait_for(job).status == "succeeded"
 
 
 def _closed_port() -> int:
-    import socket
-
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -171,12 +159,11 @@ def _closed_port() -> int:
 
 def test_the_maintenance_loop_survives_a_failing_pass(tmp_path):
     """A pass that fails (here: the database refuses every connection) is logged; the loop goes on."""
-    from urllib.parse import urlsplit
 
     missing = urlsplit(settings.DATABASE_URL)._replace(path="/no_such_database").geturl()
     process = subprocess.Popen(
         [sys.executable, "manage.py", "jobs_maintenance", "--every", "0.2"], cwd=settings.BASE_DIR,
-        env={**__import__("os").environ, "DJANGO_SETTINGS_MODULE": "portal.settings.test", "DATABASE_URL": missing},
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings.test", "DATABASE_URL": missing},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     lines = []

@@ -14,18 +14,11 @@ from portal.jobs import services, transitions
 from portal.jobs.models import Job, JobSegment
 from portal.jobs.tasks import RENDER_JOB
 from portal.library import uploads
-from tests.conftest import make_user, running_worker, stored_files
-from tests.jobs_helpers import eventually, fixture_inputs, give_plan, reservation_state, wait_for
+from tests.conftest import running_worker, stored_files
+from tests.jobs_helpers import eventually, fixture_inputs, reservation_state, wait_for
 from tests.media import image_bytes, upload
 
 FAST = {"resolution": 256}
-
-
-@pytest.fixture
-def teacher(transactional_db):
-    user = make_user("teacher@example.com")
-    give_plan(user, "teacher")
-    return user
 
 
 def measured_duration(name: str) -> float:

@@ -11,7 +11,7 @@ from portal.jobs import services
 from portal.jobs.models import Job
 from portal.library import uploads
 from tests.conftest import make_user
-from tests.jobs_helpers import fixture_inputs, give_plan, reservation_state
+from tests.jobs_helpers import fixture_inputs, give_plan, messages_in_queue, reservation_state
 from tests.media import audio_bytes, image_bytes, upload
 
 URL = reverse("jobs:new")
@@ -22,13 +22,6 @@ def form_data(portrait, audio, **options):
             "motion_scale": 1.0, "expand_ratio": 0.5, "crop_face": "on"}
     data.update(options)
     return data
-
-
-def messages_in_queue(queue_name: str) -> int:
-    import dramatiq
-
-    broker = dramatiq.get_broker()
-    return broker.client.hlen(f"{broker.namespace}:{queue_name}.msgs")
 
 
 def test_form_offers_only_the_users_own_inputs(owner_client, owner, outsider):

@@ -31,13 +31,6 @@ def audit() -> str:
 
 
 @pytest.fixture
-def teacher(transactional_db):
-    user = make_user("teacher@example.com")
-    give_plan(user, "teacher")
-    return user
-
-
-@pytest.fixture
 def superuser(transactional_db, client):
     admin = User.objects.create_superuser(email="admin@example.com", password="x")
     client.force_login(admin)

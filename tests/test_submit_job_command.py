@@ -4,8 +4,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from portal.jobs.models import Job
-from tests.conftest import FIXTURES, make_user, running_worker
-from tests.jobs_helpers import give_plan
+from tests.conftest import FIXTURES, running_worker
 
 
 def submit(*extra):
@@ -13,13 +12,6 @@ def submit(*extra):
     call_command("submit_job", "--user", "Teacher@Example.com", "--portrait", str(FIXTURES / "portrait.jpg"),
                  "--audio", str(FIXTURES / "speech.wav"), *extra, stdout=out)
     return out.getvalue()
-
-
-@pytest.fixture
-def teacher(transactional_db):
-    user = make_user("teacher@example.com")
-    give_plan(user, "teacher")
-    return user
 
 
 def test_submits_like_the_web_form_and_waits_for_a_download_url(teacher, settings):

@@ -11,7 +11,6 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import unquote
 
 import dramatiq
-import pytest
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.urls import reverse
@@ -25,21 +24,14 @@ from portal import tracing
 from portal.jobs import dispatch, services
 from portal.jobs.models import Job, JobStage
 from portal.library import uploads
-from tests.conftest import FIXTURES, make_user
-from tests.jobs_helpers import fixture_inputs, give_plan, wait_for
+from tests.conftest import FIXTURES
+from tests.jobs_helpers import fixture_inputs, wait_for
 from tests.media import image_bytes, upload
 
 RENDER_STAGES = ["download_inputs", "load_audio", "analyse_audio", "preprocess_image", "animate", "encode_video",
                  "store_output"]
 RENDER_ATTRIBUTES = {"backend": "builtin", "resolution": 256, "fps": 25, "inference.steps": 25,
                      "dynamic.scale": 1.0, "motion.scale": 1.0}
-
-
-@pytest.fixture
-def teacher(transactional_db):
-    user = make_user("teacher@example.com")
-    give_plan(user, "teacher")
-    return user
 
 
 def settle(worker) -> None:

@@ -123,10 +123,10 @@ class Job(models.Model):
             return None
         return (self.finished_at - self.started_at).total_seconds()
 
-    def stored_names(self) -> list[str]:
-        names = [self.output.name, self.poster.name]
-        names += [segment.output.name for segment in self.segments.all()]
-        return [name for name in names if name]
+    def parts_all_done(self) -> bool:
+        """A lecture whose parts are all rendered: what is left is joining them."""
+        return self.segment_count > 0 and not self.segments.exclude(status=JobSegment.Status.DONE).exists()
+
 
 
 class JobSegment(models.Model):

@@ -61,7 +61,7 @@ def recover_dead_job_attempts(now) -> tuple[list, list]:
     requeued, failed = [], []
     dead = Job.objects.filter(status=Job.Status.RUNNING, attempt_token__isnull=False, heartbeat_at__lt=stale_before)
     for job in dead:
-        joining = bool(job.segment_count) and not job.segments.exclude(status=JobSegment.Status.DONE).exists()
+        joining = job.parts_all_done()
         used = job.join_attempts if joining else job.attempts
         if job.cancel_requested or used >= MAX_ATTEMPTS:
             ended = (transitions.finish(job, Job.Status.CANCELED, "canceled", "Canceled while rendering.",

@@ -87,6 +87,12 @@ class Holding:
             raise renderer.CanceledError("canceled")
 
 
+def _holding_job(job_id, token) -> Holding:
+    """A hold on a whole render, a split or a join."""
+    return Holding(beat=lambda: transitions.beat_job(job_id, token),
+                   report=lambda fraction, stage: transitions.beat_job(job_id, token, progress=fraction, stage=stage))
+
+
 class InputsDeleted(renderer.RenderError):
     code = "inputs_deleted"
     retryable = False
@@ -115,8 +121,7 @@ def render_job(job_id) -> None:
     if job is None:
         return  # finished, canceled, or already taken by another copy of the message
     token = job.attempt_token
-    holding = Holding(beat=lambda: transitions.beat_job(job.pk, token),
-                      report=lambda fraction, stage: transitions.report_job(job.pk, token, fraction, stage))
+    holding = _holding_job(job.pk, token)
     with renderer.timeline() as stages, holding:
         try:
             if job.audio_duration_seconds > settings.SEGMENT_SECONDS:
@@ -299,8 +304,7 @@ def join_parts(job_id) -> None:
         return
     token = job.attempt_token
     trace.get_current_span().set_attribute("job.id", str(job_id))
-    holding = Holding(beat=lambda: transitions.beat_job(job.pk, token),
-                      report=lambda fraction, stage: transitions.report_job(job.pk, token, fraction, stage))
+    holding = _holding_job(job.pk, token)
     segments = list(job.segments.all())
     with renderer.timeline() as stages, holding:
         try:

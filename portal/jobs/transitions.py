@@ -78,7 +78,7 @@ def claim_join(job_id) -> Job | None:
         job = Job.objects.select_for_update().filter(
             pk=job_id, status=Job.Status.RUNNING, attempt_token__isnull=True, segment_count__gt=0
         ).first()
-        if job is None or job.segments.exclude(status=JobSegment.Status.DONE).exists():
+        if job is None or not job.parts_all_done():
             return None
         if job.cancel_requested:
             finish(job, Job.Status.CANCELED, "canceled", "Canceled while rendering.")
@@ -93,18 +93,11 @@ def claim_join(job_id) -> Job | None:
     return Job.objects.select_related("owner").get(pk=job_id)
 
 
-def beat_job(job_id, token) -> Verdict:
-    """The attempt is alive (called on its own thread every few seconds, whatever the renderer is doing)."""
+def beat_job(job_id, token, **progress) -> Verdict:
+    """The attempt is alive (called on its own thread every few seconds, whatever the renderer is doing), and
+    where it is when the renderer reports `progress` and `stage`."""
     if not Job.objects.filter(pk=job_id, attempt_token=token, status=Job.Status.RUNNING).update(
-        heartbeat_at=timezone.now()
-    ):
-        return Verdict.LOST
-    return Verdict.CANCEL if Job.objects.filter(pk=job_id, cancel_requested=True).exists() else Verdict.GO
-
-
-def report_job(job_id, token, progress: float, stage: str) -> Verdict:
-    if not Job.objects.filter(pk=job_id, attempt_token=token, status=Job.Status.RUNNING).update(
-        progress=progress, stage=stage, heartbeat_at=timezone.now()
+        heartbeat_at=timezone.now(), **progress
     ):
         return Verdict.LOST
     return Verdict.CANCEL if Job.objects.filter(pk=job_id, cancel_requested=True).exists() else Verdict.GO
@@ -112,7 +105,7 @@ def report_job(job_id, token, progress: float, stage: str) -> Verdict:
 
 def hand_back_job(job: Job, token) -> bool:
     """running -> queued after a transient failure, to be tried again (a join stays running, unclaimed)."""
-    if job.segment_count and not job.segments.exclude(status=JobSegment.Status.DONE).exists():
+    if job.parts_all_done():
         return bool(Job.objects.filter(pk=job.pk, attempt_token=token, status=Job.Status.RUNNING).update(
             attempt_token=None, stage="waiting to join parts"
         ))
@@ -142,7 +135,7 @@ def split_into_parts(job: Job, token, plan, loudness_reference: float | None) ->
             loudness_reference=loudness_reference,
         )
         locked.segment_count = len(plan)
-        if locked.segments.exclude(status=JobSegment.Status.DONE).exists():
+        if not locked.parts_all_done():
             release_parts(locked)
         else:
             Job.objects.filter(pk=locked.pk).update(enqueued_at=timezone.now())
@@ -280,7 +273,7 @@ def part_done(part: JobSegment, token, output_name: str) -> bool:
             if done:  # the job ended meanwhile: nobody will join this part
                 JobSegment.objects.filter(pk=part.pk).update(output="")
             return False
-        if not job.segments.exclude(status=JobSegment.Status.DONE).exists():
+        if job.parts_all_done():
             Job.objects.filter(pk=job.pk).update(enqueued_at=timezone.now(), stage="waiting to join parts")
             transaction.on_commit(lambda: dispatch.send_join(job))
     return True

@@ -26,6 +26,12 @@ def _key(broker) -> str:
     return f"{broker.namespace}:portal.workers"
 
 
+def announce(worker: str, backends: list[str]) -> None:
+    """Say that `worker` ("host:pid:n") renders these backends, as of now."""
+    broker = dramatiq.get_broker()
+    broker.client.hset(_key(broker), worker, json.dumps({"backends": backends, "seen": time.time()}))
+
+
 def offered_backends() -> set[str]:
     """Backends at least one live worker renders."""
     broker = dramatiq.get_broker()
@@ -67,8 +73,8 @@ class WorkerPresence(Middleware):
         self.field = f"{socket.gethostname()}:{os.getpid()}:{id(worker)}"
         self.backends = backends_for_queues(worker.consumer_whitelist)
         self.stopping.clear()
-        self._announce(broker)
-        threading.Thread(target=self._keep_announcing, args=(broker,), name="presence", daemon=True).start()
+        self._announce()
+        threading.Thread(target=self._keep_announcing, name="presence", daemon=True).start()
 
     def before_worker_shutdown(self, broker, worker):
         """Take the announcement back."""
@@ -78,12 +84,12 @@ class WorkerPresence(Middleware):
         except RedisError:
             pass  # it goes stale on its own
 
-    def _keep_announcing(self, broker) -> None:
+    def _keep_announcing(self) -> None:
         while not self.stopping.wait(ANNOUNCE_EVERY_SECONDS):
-            self._announce(broker)
+            self._announce()
 
-    def _announce(self, broker) -> None:
+    def _announce(self) -> None:
         try:
-            broker.client.hset(_key(broker), self.field, json.dumps({"backends": self.backends, "seen": time.time()}))
+            announce(self.field, self.backends)
         except RedisError:
             logger.warning("could not announce this worker's backends", exc_info=True)

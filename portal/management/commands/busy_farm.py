@@ -8,8 +8,8 @@ is rendered twice except the one whose worker was killed, and every short job st
 It makes throw-away accounts (deleted at the end, with their files) in whatever database it runs against.
 """
 
-import io
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -20,9 +20,7 @@ import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import numpy as np
 import psutil
-import soundfile
 from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -34,16 +32,9 @@ from portal.accounts.models import User
 from portal.jobs import dispatch, services
 from portal.jobs.models import Job, JobSegment
 from portal.library import uploads
+from renderer.qualify_cases import looped_speech
 
 FIXTURES = Path(settings.BASE_DIR) / "tests" / "fixtures"
-
-
-def _speech(seconds: float) -> bytes:
-    samples, rate = soundfile.read(FIXTURES / "speech.wav", dtype="int16")
-    looped = np.tile(samples, int(np.ceil(seconds * rate / len(samples))))[: int(seconds * rate)]
-    buffer = io.BytesIO()
-    soundfile.write(buffer, looped, rate, format="WAV", subtype="PCM_16")
-    return buffer.getvalue()
 
 
 def _database_url() -> str:
@@ -69,7 +60,7 @@ class Command(BaseCommand):
         self.options = options
         self.run_id = uuid.uuid4().hex[:8]
         self.processes: list[subprocess.Popen] = []
-        workdir = Path(tempfile.mkdtemp(prefix="busy-farm-"))
+        workdir = self.workdir = Path(tempfile.mkdtemp(prefix="busy-farm-"))
         users = []
         try:
             users = self._users()
@@ -85,7 +76,8 @@ class Command(BaseCommand):
         for line in report:
             self.stdout.write(line)
         if failures:
-            raise CommandError(f"{len(failures)} check(s) failed", returncode=1)
+            raise CommandError(f"{len(failures)} check(s) failed; the processes' logs are in {workdir}", returncode=1)
+        shutil.rmtree(workdir, ignore_errors=True)
 
     # --- set-up ----------------------------------------------------------------------------------------------
 
@@ -99,10 +91,11 @@ class Command(BaseCommand):
             made.append(user)
         return made
 
-    def _inputs(self, user, seconds: float):
+    def _inputs(self, user, seconds: float, workdir: Path):
+        speech = looped_speech(seconds, workdir / f"talk-{seconds:g}s.wav")
         portrait = uploads.add_portrait(user, SimpleUploadedFile("portrait.jpg", (FIXTURES / "portrait.jpg")
                                                                   .read_bytes()))
-        audio = uploads.add_audio(user, SimpleUploadedFile(f"talk-{seconds:g}s.wav", _speech(seconds)))
+        audio = uploads.add_audio(user, SimpleUploadedFile(speech.name, speech.read_bytes()))
         return portrait, audio
 
     def _env(self, name: str, workdir: Path) -> dict:
@@ -142,8 +135,8 @@ class Command(BaseCommand):
         lecture_seconds = options["parts"] * options["segment_seconds"] - 1
         render = {"resolution": options["resolution"]}
         started = time.monotonic()
-        lecture = services.submit(lecturer, *self._inputs(lecturer, lecture_seconds), render)
-        short_inputs = [self._inputs(user, 10.0) for user in others]
+        lecture = services.submit(lecturer, *self._inputs(lecturer, lecture_seconds, workdir), render)
+        short_inputs = [self._inputs(user, 10.0, workdir) for user in others]
         self._wait(lambda: JobSegment.objects.filter(job=lecture, status="running").exists(), "the lecture's parts")
         shorts = [services.submit(user, *inputs, render) for user, inputs in zip(others, short_inputs, strict=True)]
 
@@ -170,7 +163,8 @@ class Command(BaseCommand):
                 return found
             for process in self.processes:
                 if process.poll() not in (None, -signal.SIGKILL):
-                    raise CommandError(f"{process.args[2]} exited ({process.returncode}); see its log")
+                    raise CommandError(f"{process.args[2]} exited ({process.returncode}); its log is in "
+                                       f"{self.workdir}")
             time.sleep(poll)
         raise CommandError(f"timed out after {timeout:.0f} s waiting for {what}")
 
