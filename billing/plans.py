@@ -27,6 +27,8 @@ class Plan:
     api_access: bool  # may use the REST API
     watermark: bool  # outputs carry a visible watermark (every output carries "AI-generated" metadata)
     backends: tuple[str, ...] = ("builtin",)  # render backends jobs may ask for (where the operator enabled them)
+    # Requests per minute per API key (the portal's own pages count per user); 429 with Retry-After above it.
+    api_requests_per_minute: int = 120
     summary: str = ""
 
     @property
@@ -61,13 +63,13 @@ PLANS: dict[str, Plan] = {
             code=PRO, name="Pro", monthly_price_cents=2900, monthly_render_seconds=4 * 60 * 60,
             max_job_seconds=30 * 60, max_resolution=1080, concurrent_jobs=4, storage_bytes=100 * GB,
             retention_days=90, queue_tier="paid", api_access=True, watermark=False, backends=("builtin", "sonic"),
-            summary="Full HD, the REST API and four jobs at once.",
+            api_requests_per_minute=300, summary="Full HD, the REST API and four jobs at once.",
         ),
         Plan(
             code=BUSINESS, name="Business", monthly_price_cents=9900, monthly_render_seconds=20 * 60 * 60,
             max_job_seconds=3 * 60 * 60, max_resolution=1440, concurrent_jobs=10, storage_bytes=500 * GB,
             retention_days=365, queue_tier="paid", api_access=True, watermark=False, backends=("builtin", "sonic"),
-            summary="Whole lectures, twenty hours a month, a year of retention.",
+            api_requests_per_minute=1200, summary="Whole lectures, twenty hours a month, a year of retention.",
         ),
     ]
 }

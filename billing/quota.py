@@ -193,7 +193,7 @@ def reserve_seconds(user, seconds, job_ref: str, now=None) -> Reservation:
 
 
 def _locked(reservation: Reservation) -> Reservation:
-    return Reservation.objects.select_for_update().get(pk=reservation.pk)
+    return Reservation.objects.select_for_update(no_key=True).get(pk=reservation.pk)
 
 
 def _closed(reservation: Reservation, locked: Reservation) -> Reservation:

@@ -75,7 +75,7 @@ def sync_subscription(account_id: int, subscription_id: str, *, source: str, str
     The account row is locked while Stripe is read, so of two deliveries racing, the later write holds the later
     read: whatever order events arrive in, the account ends at Stripe's current state."""
     with transaction.atomic():
-        account = BillingAccount.objects.select_for_update().get(pk=account_id)
+        account = BillingAccount.objects.select_for_update(no_key=True).get(pk=account_id)
         subscription = stripe_api.retrieve_subscription(subscription_id)
         if subscription.get("customer") and account.stripe_customer_id not in (None, subscription["customer"]):
             log.warning("subscription %s belongs to customer %s, not %s", subscription_id,

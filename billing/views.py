@@ -83,7 +83,7 @@ def _ensure_customer(user) -> str:
     if account.stripe_customer_id:
         return account.stripe_customer_id
     with transaction.atomic():
-        account = BillingAccount.objects.select_for_update().get(pk=account.pk)
+        account = BillingAccount.objects.select_for_update(no_key=True).get(pk=account.pk)
         if not account.stripe_customer_id:
             before = account.snapshot()
             customer = stripe_api.create_customer(email=user.email, user_id=user.pk)
@@ -115,7 +115,7 @@ def checkout(request, plan_code):
             # One open Checkout per customer: the row lock makes two tabs take turns, and the earlier session is
             # expired before a new one is made, so only one of them can ever be paid. A paid one whose
             # subscription has not reached us yet means: wait, not pay again.
-            account = BillingAccount.objects.select_for_update().get(pk=account.pk)
+            account = BillingAccount.objects.select_for_update(no_key=True).get(pk=account.pk)
             if account.checkout_session_id:
                 earlier = stripe_api.retrieve_checkout_session(account.checkout_session_id)
                 paid_but_unknown = earlier.get("subscription") != account.stripe_subscription_id

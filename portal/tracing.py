@@ -58,6 +58,25 @@ def setup() -> None:
         tracer_provider=provider,
         excluded_urls=os.environ.get("OTEL_PYTHON_DJANGO_EXCLUDED_URLS", DEFAULT_EXCLUDED_URLS),
     )
+    _tolerate_unicode_paths()
+
+
+def _tolerate_unicode_paths() -> None:
+    """instrumentation-django 0.48b0 quotes Django's decoded path as latin-1 to make http.url, so any URL with a
+    character beyond U+00FF (say /jobs/%F0%9F%98%80/) raised in its middleware: a 500 instead of our 404. It gets
+    the path as percent-escapes instead."""
+    from opentelemetry.instrumentation.django.middleware import otel_middleware
+
+    collect = otel_middleware.wsgi_collect_request_attributes
+
+    def collect_request_attributes(environ, *args, **kwargs):
+        try:
+            return collect(environ, *args, **kwargs)
+        except UnicodeEncodeError:
+            escaped = {**environ, "PATH_INFO": quote(environ.get("PATH_INFO", ""), safe="/;=,")}
+            return collect(escaped, *args, **kwargs)
+
+    otel_middleware.wsgi_collect_request_attributes = collect_request_attributes
 
 
 def _hex_trace_id(span_context) -> str:

@@ -6,6 +6,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from portal import tracing
+from portal.api.errors import server_error_body
 
 
 def home(request):
@@ -42,6 +43,9 @@ def healthz(request):
 
 
 def server_error(request):
-    """The 500 page, with the support code of this request's trace so support can find what went wrong."""
+    """The 500 page, with the support code of this request's trace so support can find what went wrong (in the
+    API's error shape under /api/)."""
     code = tracing.support_code(tracing.current_trace_id())
+    if request.path.startswith("/api/"):
+        return JsonResponse(server_error_body(request, code), status=500)
     return render(request, "500.html", {"support_code": code}, status=500)

@@ -66,6 +66,7 @@ class FaceCheck:
     faces_found: int
     face_index: int
     warnings: list[str]
+    box: tuple[int, int, int, int] = (0, 0, 0, 0)  # [left, top, right, bottom] of that face in the portrait's pixels
 
 
 def available_backends() -> dict[str, tuple[bool, str]]:
@@ -93,7 +94,8 @@ def find_face(portrait_path: str | Path, params: RenderParams | dict | None = No
     """The pre-flight face check: the same detection and limits as a render, without rendering."""
     prepared = preprocess_image(portrait_path, validate_params(params))
     return FaceCheck(
-        prepared.faces_found, prepared.face_index, _face_warnings(prepared.faces_found, prepared.face_index)
+        prepared.faces_found, prepared.face_index, _face_warnings(prepared.faces_found, prepared.face_index),
+        prepared.face_box,
     )
 
 

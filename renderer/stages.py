@@ -75,6 +75,7 @@ class PreparedPortrait:
     faces_found: int
     face_index: int
     crop_box: tuple[int, int, int, int]  # in the source image
+    face_box: tuple[int, int, int, int] = (0, 0, 0, 0)  # the animated face, in the source image
 
 
 @dataclass
@@ -181,6 +182,7 @@ def preprocess_image(path: str | Path, params: RenderParams) -> PreparedPortrait
         faces_found=len(faces),
         face_index=index,
         crop_box=box,
+        face_box=tuple(round(v) for v in face.box),
     )
 
 

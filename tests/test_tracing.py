@@ -242,3 +242,10 @@ def test_spans_leave_the_process_over_otlp_http(tmp_path):
     assert services_seen == {"sonic-otlp-probe"}
     assert {"probe", "render", "load_audio", "animate", "encode_video"} <= names
     assert any(name.startswith("GET") for name in names), names
+
+
+def test_a_url_with_any_unicode_character_is_a_404_not_a_500(client, db):
+    """Tracing reads every request's path: a character beyond latin-1 in it must not break the request."""
+    assert client.get("/jobs/%F0%9F%98%80/").status_code == 404
+    response = client.get("/api/v1/jobs/%F0%96%91%8C%C2%BF/")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"

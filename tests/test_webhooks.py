@@ -192,7 +192,7 @@ def test_a_delivery_whose_message_was_lost_is_sent_by_the_maintenance_loop(owner
 
 
 def _resolving(monkeypatch, name: str, addresses: list[str]) -> list:
-    """DNS answers for `name` (the outbound seam that cannot be run here); returns the lookups made."""
+    """DNS answers for `name` through webhooks' resolver seam (DNS cannot be run here); returns the lookups made."""
     import socket
 
     real, lookups = socket.getaddrinfo, []
@@ -204,7 +204,7 @@ def _resolving(monkeypatch, name: str, addresses: list[str]) -> list:
         family = {4: socket.AF_INET, 6: socket.AF_INET6}
         return [(family[6 if ":" in a else 4], socket.SOCK_STREAM, 6, "", (a, port)) for a in addresses]
 
-    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(webhooks, "lookup", getaddrinfo)
     return lookups
 
 

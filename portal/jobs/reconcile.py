@@ -124,7 +124,7 @@ def recover_parts(now) -> dict:
     pending = Job.objects.filter(status=Job.Status.RUNNING, segments__status=JobSegment.Status.PENDING).distinct()
     for job_id in pending.values_list("pk", flat=True):
         with transaction.atomic():
-            job = Job.objects.select_for_update().filter(pk=job_id, status=Job.Status.RUNNING).first()
+            job = Job.objects.select_for_update(no_key=True).filter(pk=job_id, status=Job.Status.RUNNING).first()
             released = transitions.release_parts(job) if job else []
         outcome["parts_released"] += [(job_id, index) for index in released]
     return outcome

@@ -15,9 +15,12 @@ from billing.models import Reservation
 from billing.plans import plan_for
 from portal import storage, tracing
 from portal.accounts.models import User
+from portal.errors import Refusal
 from portal.jobs import dispatch, transitions, worker_presence
 from portal.jobs.errors import JobRejected
 from portal.jobs.models import Job, JobSegment
+
+DEFAULT_BACKEND = "builtin"
 
 
 @dataclass
@@ -27,17 +30,21 @@ class Preflight:
     params: dict
     audio_duration_seconds: float
     quota_seconds: int
+    remaining_seconds: int = 0
+    refusal: dict | None = None  # what submitting would be refused for (plan limits, quota), if anything
     faces_found: int | None = None
     face_error: dict | None = None
     warnings: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.face_error is None
+        return self.face_error is None and self.refusal is None
 
     def as_dict(self) -> dict:
         return {
             "ok": self.ok,
+            "refusal": self.refusal,
+            "remaining_seconds": self.remaining_seconds,
             "params": self.params,
             "audio_duration_seconds": round(self.audio_duration_seconds, 3),
             "quota_seconds": self.quota_seconds,
@@ -65,15 +72,21 @@ def _check_inputs(user, portrait, audio) -> None:
         raise JobRejected("audio_required", "Choose an audio clip from your library.", field="audio")
 
 
-def preflight(user, portrait, audio, options: dict) -> Preflight:
+def preflight(user, portrait, audio, options: dict, backend: str = DEFAULT_BACKEND) -> Preflight:
     _check_inputs(user, portrait, audio)
     params = validated_params(options)
+    seconds = quota_seconds_for(audio.duration_seconds)
     result = Preflight(
         params=params.as_dict(),
         audio_duration_seconds=audio.duration_seconds,
-        quota_seconds=quota_seconds_for(audio.duration_seconds),
+        quota_seconds=seconds,
+        remaining_seconds=quota.usage_summary(user)["remaining_seconds"],
         warnings=list(params.warnings),
     )
+    try:
+        _check_plan(user, seconds, params, backend, remaining=result.remaining_seconds)
+    except Refusal as refusal:
+        result.refusal = refusal.as_dict()
     with tempfile.TemporaryDirectory(prefix="preflight-") as workdir:
         local = storage.download_to(portrait.file.name, Path(workdir))
         try:
@@ -86,7 +99,17 @@ def preflight(user, portrait, audio, options: dict) -> Preflight:
     return result
 
 
-DEFAULT_BACKEND = "builtin"
+def _active_jobs(user) -> int:
+    return Job.objects.filter(owner=user, status__in=(Job.Status.QUEUED, Job.Status.RUNNING)).count()
+
+
+def _check_plan(user, seconds: int, params, backend: str, remaining: int) -> None:
+    """What submit() would refuse, checked without reserving anything (for the pre-flight)."""
+    check_backend(user, backend)
+    quota.check_job(user, seconds=seconds, resolution=params.resolution, active_jobs=_active_jobs(user))
+    if seconds > remaining:
+        raise quota.QuotaError("quota_exceeded", f"This video needs {seconds} s of render time but {remaining} s "
+                               "are left this period. Upgrade or wait for the renewal.")
 
 
 def backends_for(user) -> list[str]:
@@ -117,10 +140,12 @@ def submit(user, portrait, audio, options: dict, backend: str = DEFAULT_BACKEND)
     check_backend(user, backend)
     # The job's trace starts here (under the request's span when there is one); its render continues it.
     with tracing.tracer.start_as_current_span("submit job") as span, transaction.atomic():
-        # One submission per user at a time, so the concurrency limit below cannot be raced past.
-        User.objects.select_for_update().get(pk=user.pk)
-        active = Job.objects.filter(owner=user, status__in=(Job.Status.QUEUED, Job.Status.RUNNING)).count()
-        quota.check_job(user, seconds=seconds, resolution=params.resolution, active_jobs=active, backend=backend)
+        # One submission per user at a time, so the concurrency limit below cannot be raced past. FOR NO KEY UPDATE
+        # (as every row lock here): it does not block the foreign-key checks that other transactions make on the
+        # user row when they commit (Django's foreign keys are deferred), which deadlocked submits against cancels.
+        User.objects.select_for_update(no_key=True).get(pk=user.pk)
+        quota.check_job(user, seconds=seconds, resolution=params.resolution, active_jobs=_active_jobs(user),
+                        backend=backend)
         plan = plan_for(user)
         job = Job.objects.create(
             owner=user,
@@ -155,7 +180,7 @@ def rerun(job: Job) -> Job:
 def retry(job: Job) -> Job:
     """Support renders a failed or canceled job again: the same job and trace, its render time reserved again."""
     with transaction.atomic():
-        job = Job.objects.select_for_update().get(pk=job.pk)
+        job = Job.objects.select_for_update(no_key=True).get(pk=job.pk)
         if job.status not in (Job.Status.FAILED, Job.Status.CANCELED):
             raise JobRejected("job_not_retryable", f"Only failed or canceled jobs can be retried; this one is "
                               f"{job.status}.", status=409)
@@ -192,7 +217,7 @@ def cancel(job: Job) -> Job:
     """A queued job ends now, and so does a lecture none of whose parts is rendering; anything rendering stops at
     its next frame."""
     with transaction.atomic():
-        job = Job.objects.select_for_update().get(pk=job.pk)
+        job = Job.objects.select_for_update(no_key=True).get(pk=job.pk)
         rendering_now = job.attempt_token is not None or job.segments.filter(
             status=JobSegment.Status.RUNNING
         ).exists()

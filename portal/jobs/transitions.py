@@ -75,7 +75,7 @@ def claim_join(job_id) -> Job | None:
     """A lecture whose parts are all rendered and that no attempt holds -> being joined by this worker."""
     now = timezone.now()
     with transaction.atomic():
-        job = Job.objects.select_for_update().filter(
+        job = Job.objects.select_for_update(no_key=True).filter(
             pk=job_id, status=Job.Status.RUNNING, attempt_token__isnull=True, segment_count__gt=0
         ).first()
         if job is None or not job.parts_all_done():
@@ -118,7 +118,7 @@ def split_into_parts(job: Job, token, plan, loudness_reference: float | None) ->
     """The splitting attempt ends: the job is running as parts, each its own message, released a few at a time.
     Parts already rendered by an earlier attempt are kept."""
     with transaction.atomic():
-        locked = Job.objects.select_for_update().filter(
+        locked = Job.objects.select_for_update(no_key=True).filter(
             pk=job.pk, attempt_token=token, status=Job.Status.RUNNING
         ).first()
         if locked is None:
@@ -207,7 +207,7 @@ def release_parts(job: Job) -> list[int]:
 def claim_part(job_id, index: int) -> JobSegment | None:
     """queued -> running for this worker, with a new attempt token; the next waiting part goes to the queue."""
     with transaction.atomic():
-        job = Job.objects.select_for_update().filter(pk=job_id, status=Job.Status.RUNNING).first()
+        job = Job.objects.select_for_update(no_key=True).filter(pk=job_id, status=Job.Status.RUNNING).first()
         if job is None:
             return None
         part = JobSegment.objects.filter(job=job, index=index, status=JobSegment.Status.QUEUED).first()
@@ -264,7 +264,7 @@ def part_done(part: JobSegment, token, output_name: str) -> bool:
     """The part is rendered and stored; the last one sends the join. False when the attempt lost the part (the
     caller deletes its file)."""
     with transaction.atomic():
-        job = Job.objects.select_for_update().get(pk=part.job_id)
+        job = Job.objects.select_for_update(no_key=True).get(pk=part.job_id)
         done = JobSegment.objects.filter(pk=part.pk, attempt_token=token, status=JobSegment.Status.RUNNING).update(
             status=JobSegment.Status.DONE, output=output_name, progress=1.0, finished_at=timezone.now(),
             attempt_token=None,
@@ -282,7 +282,7 @@ def part_done(part: JobSegment, token, output_name: str) -> bool:
 def finish_from_part(part: JobSegment, token, status: str, error_code: str, error_message: str) -> bool:
     """A part ends the whole job (canceled, or failed for good), while its attempt still holds the part."""
     with transaction.atomic():
-        Job.objects.select_for_update().get(pk=part.job_id)
+        Job.objects.select_for_update(no_key=True).get(pk=part.job_id)
         if not JobSegment.objects.filter(pk=part.pk, attempt_token=token).exists():
             return False
         return finish(part.job, status, error_code, error_message)

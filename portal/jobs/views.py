@@ -47,7 +47,7 @@ def new_job(request):
         inputs = (form.cleaned_data["portrait"], form.cleaned_data["audio"], form.options())
         try:
             if request.POST.get("action") == "preflight":
-                check = services.preflight(request.user, *inputs)
+                check = services.preflight(request.user, *inputs, backend=form.chosen_backend)
             else:
                 job = services.submit(request.user, *inputs, backend=form.chosen_backend)
                 if wants_json(request):

@@ -22,6 +22,8 @@ from portal.jobs.services import download_link
 
 SIGNATURE_HEADER = "Sonic-Signature"
 TIMEOUT_SECONDS = 10
+# The one name resolver webhook URLs go through (tests point it at loopback, so no query leaves the machine).
+lookup = socket.getaddrinfo
 
 
 def new_secret() -> str:
@@ -70,8 +72,8 @@ def resolve(url: str) -> str:
     private ones). Resolved once per attempt, so a name that changes its answer cannot slip past the check."""
     parts, port = _parts(url)
     try:
-        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
+        infos = lookup(parts.hostname, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError, ValueError):
         raise JobRejected("invalid_webhook_url", f"{parts.hostname} does not resolve.", field="url") from None
     addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
     if not settings.WEBHOOKS_ALLOW_PRIVATE_URLS:
@@ -90,6 +92,25 @@ def check_url(url: str) -> None:
 def set_endpoint(user, url: str) -> WebhookEndpoint:
     check_url(url)
     endpoint, _ = WebhookEndpoint.objects.update_or_create(owner=user, defaults={"url": url, "secret": new_secret()})
+    return endpoint
+
+
+def save_url(user, url: str) -> tuple[WebhookEndpoint, bool]:
+    """Point the user's webhook at url, keeping its secret; a new webhook gets a new secret (created is True)."""
+    check_url(url)
+    endpoint, created = WebhookEndpoint.objects.get_or_create(owner=user, defaults={"url": url, "secret": new_secret()})
+    if not created and endpoint.url != url:
+        endpoint.url = url
+        endpoint.save(update_fields=["url"])
+    return endpoint, created
+
+
+def rotate_secret(user) -> WebhookEndpoint | None:
+    """A new signing secret for the user's webhook (None when there is none); the old one stops at once."""
+    endpoint = WebhookEndpoint.objects.filter(owner=user).first()
+    if endpoint is not None:
+        endpoint.secret = new_secret()
+        endpoint.save(update_fields=["secret"])
     return endpoint
 
 

@@ -30,9 +30,20 @@ class Portrait(StoredUpload):
     image_format = models.CharField(max_length=8)
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
+    # Searched at upload with the renderer's own detector; all empty for portraits uploaded before that.
+    faces_found = models.PositiveSmallIntegerField(null=True, blank=True)
+    face_box = models.JSONField(
+        null=True, blank=True, help_text="[left, top, right, bottom] in pixels of the face that is animated."
+    )
+    face_error_code = models.CharField(max_length=32, blank=True, help_text="Why it cannot be animated (no_face…).")
+    face_error_message = models.CharField(max_length=300, blank=True)
 
     def stored_names(self) -> list[str]:
         return [self.file.name, self.thumbnail.name]
+
+    @property
+    def face_checked(self) -> bool:
+        return self.faces_found is not None or bool(self.face_error_code)
 
 
 class AudioClip(StoredUpload):

@@ -1,10 +1,14 @@
 """Turning an accepted upload into stored files plus a row, all or nothing.
 
-The REST API (a later issue) calls these same functions.
+The web pages and the REST API (portal/api/) call these same functions.
 """
+
+import tempfile
+from pathlib import Path
 
 from django.db import transaction
 
+import renderer
 from portal import storage
 from portal.library import usage, validation
 from portal.library.models import AudioClip, Portrait
@@ -14,8 +18,21 @@ def _original_name(upload) -> str:
     return (upload.name or "upload")[-255:]
 
 
+def face_search(checked: validation.CheckedPortrait) -> dict:
+    """The renderer's own face detection on the stored pixels: what the library, the API and pre-flight show."""
+    with tempfile.TemporaryDirectory(prefix="face-") as workdir:
+        path = Path(workdir) / f"portrait{checked.extension}"
+        path.write_bytes(checked.content)
+        try:
+            face = renderer.find_face(path)
+        except renderer.RenderError as error:
+            return {"face_error_code": error.code, "face_error_message": error.message[:300]}
+    return {"faces_found": face.faces_found, "face_box": list(face.box)}
+
+
 def add_portrait(user, upload) -> Portrait:
     checked = validation.check_portrait(upload)
+    face = face_search(checked)
     size = len(checked.content) + len(checked.thumbnail)
     stored: list[str] = []
     try:
@@ -32,6 +49,7 @@ def add_portrait(user, upload) -> Portrait:
                 image_format=checked.image_format,
                 width=checked.width,
                 height=checked.height,
+                **face,
             )
     except BaseException:
         storage.delete_files(stored)

@@ -25,15 +25,20 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "django_dramatiq",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "portal.accounts",
     "portal.library",
     "portal.jobs",
+    "portal.api",
     "portal",
     "billing",
 ]
 
 MIDDLEWARE = [
     "portal.metrics.request_metrics",  # first, so that it times and counts what every other middleware does
+    "portal.request_ids.request_ids",  # every response (errors included) carries its Request-Id
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -43,6 +48,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "portal.api.middleware.rate_limit_headers",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -257,6 +263,39 @@ STRIPE_DASHBOARD_URL = env("STRIPE_DASHBOARD_URL", default="https://dashboard.st
 # Prometheus scrapes /metrics with "Authorization: Bearer <METRICS_TOKEN>"; while it is empty the endpoint answers
 # 404 like any unknown URL. Workers export theirs on Dramatiq's port instead (README "Metrics", portal/metrics.py).
 METRICS_TOKEN = env("METRICS_TOKEN", default="")
+
+# --- REST API (portal/api/) -------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    # Keys for scripts (Authorization: Bearer); the session (with CSRF) for the portal's own pages.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "portal.api.authentication.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["portal.api.access.PlanIncludesApi"],
+    "DEFAULT_THROTTLE_CLASSES": ["portal.api.rate_limits.PlanRateThrottle"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "portal.api.errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Sonic Portal API",
+    "DESCRIPTION": "Talking-portrait videos from a photo and an audio clip. Authenticate with "
+    "`Authorization: Bearer <key>` (make keys under your account). Every error is "
+    '`{"error": {"code", "message", "field"?, "request_id"}}`; branch on `code`.',
+    "VERSION": "1",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "COMPONENT_SPLIT_REQUEST": True,
+    # The docs' JavaScript and CSS come from drf-spectacular-sidecar, served with our static files (no CDN).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+}
+# The rate-limit counters' key prefix in Redis (tests give each run its own).
+API_RATE_LIMIT_PREFIX = env("API_RATE_LIMIT_PREFIX", default="api-rate")
+# How long a POST's Idempotency-Key is remembered (at least a day, as Stripe does).
+IDEMPOTENCY_KEY_HOURS = env.int("IDEMPOTENCY_KEY_HOURS", default=24)
 
 # --- Misc --------------------------------------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

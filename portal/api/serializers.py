@@ -1,0 +1,261 @@
+"""What the API reads and writes. Output shapes are documented here (drf-spectacular reads them); inputs refuse
+unknown fields, as the renderer's own parameters do, so a typo never falls back to a default silently."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+import renderer
+from portal.jobs import retention, services
+from portal.jobs.models import Job, WebhookDelivery
+from portal.library.models import AudioClip, Portrait
+
+
+def _api_url(name: str, *args) -> str:
+    return settings.SITE_URL + reverse(name, args=args)
+
+
+class StrictSerializer(serializers.Serializer):
+    """Refuses fields it does not know (code unknown_parameter, like the renderer's parameters)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {unknown[0]: [f"Unknown field; allowed: {', '.join(self.fields)}."]}, code="unknown_parameter"
+                )
+        return super().to_internal_value(data)
+
+
+# --- Errors -------------------------------------------------------------------------------------------------
+class ErrorDetailSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable: branch on it (the same codes as the web pages).")
+    message = serializers.CharField(help_text="For people; may change.")
+    field = serializers.CharField(required=False, help_text="The request field at fault, when there is one.")
+    upgrade_url = serializers.URLField(required=False, help_text="For plan limits: where to upgrade.")
+    support_code = serializers.CharField(required=False, help_text="For server errors: quote it to support.")
+    request_id = serializers.CharField(help_text="Also in the Request-Id header.")
+
+
+class ErrorSerializer(serializers.Serializer):
+    error = ErrorDetailSerializer()
+
+
+# --- Assets -------------------------------------------------------------------------------------------------
+class UploadSerializer(StrictSerializer):
+    file = serializers.FileField(help_text="The file, as multipart/form-data.", allow_empty_file=True)
+
+
+class FaceSerializer(serializers.Serializer):
+    checked = serializers.BooleanField(help_text="False for portraits uploaded before faces were searched at upload.")
+    faces_found = serializers.IntegerField(allow_null=True)
+    box = serializers.ListField(
+        child=serializers.IntegerField(), allow_null=True, min_length=4, max_length=4,
+        help_text="[left, top, right, bottom] in image pixels of the face that is animated (the largest).",
+    )
+    error = serializers.DictField(child=serializers.CharField(), allow_null=True,
+                                  help_text="{code, message} when the portrait cannot be animated (no_face, ...).")
+
+
+class PortraitSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="original_name")
+    format = serializers.CharField(source="image_format")
+    face = serializers.SerializerMethodField()
+    image_url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Portrait
+        fields = ["id", "name", "format", "width", "height", "size_bytes", "face", "image_url", "thumbnail_url",
+                  "created_at"]
+
+    @extend_schema_field(FaceSerializer)
+    def get_face(self, portrait):
+        return FaceSerializer({
+            "checked": portrait.face_checked,
+            "faces_found": portrait.faces_found,
+            "box": portrait.face_box,
+            "error": {"code": portrait.face_error_code, "message": portrait.face_error_message}
+            if portrait.face_error_code else None,
+        }).data
+
+    def get_image_url(self, portrait) -> str:
+        return _api_url("api:portrait_image", portrait.id)
+
+    def get_thumbnail_url(self, portrait) -> str:
+        return _api_url("api:portrait_thumbnail", portrait.id)
+
+
+class AudioSerializer(serializers.ModelSerializer):
+    name = serializers.CharField(source="original_name")
+    file_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AudioClip
+        fields = ["id", "name", "duration_seconds", "sample_rate", "channels", "codec", "content_type", "size_bytes",
+                  "file_url", "created_at"]
+
+    def get_file_url(self, clip) -> str:
+        return _api_url("api:audio_file", clip.id)
+
+
+# --- Jobs ---------------------------------------------------------------------------------------------------
+class RenderOptionsSerializer(StrictSerializer):
+    """The options the web form offers; ranges are the renderer's (refused with code invalid_parameter)."""
+
+    resolution = serializers.ChoiceField(choices=renderer.RESOLUTIONS, required=False,
+                                         help_text="The video's shorter side in pixels, up to the plan's maximum.")
+    dynamic_scale = serializers.FloatField(required=False, help_text="Mouth motion: 0.5 (subtle) to 2.0 (strong).")
+    motion_scale = serializers.FloatField(required=False, help_text="Head motion: 0 (still) to 2.0.")
+    expand_ratio = serializers.FloatField(required=False, help_text="Space around the face, 0 to 1.")
+    crop_face = serializers.BooleanField(required=False, help_text="Crop around the face (default true).")
+    seed = serializers.IntegerField(required=False, help_text="Same seed, same blinks and head motion.")
+
+
+class JobRequestSerializer(StrictSerializer):
+    portrait = serializers.UUIDField(help_text="A portrait id from POST /api/v1/portraits/.")
+    audio = serializers.UUIDField(help_text="An audio id from POST /api/v1/audio/.")
+    backend = serializers.ChoiceField(choices=renderer.BACKEND_NAMES, default=services.DEFAULT_BACKEND,
+                                      help_text="Which renderer; the plan and this server decide which are offered.")
+    options = RenderOptionsSerializer(required=False, default=dict)
+
+    def inputs(self, user):
+        """The owner's portrait and audio (None for an id that is not theirs: the services refuse it)."""
+        data = self.validated_data
+        portrait = Portrait.objects.filter(owner=user, id=data["portrait"]).first()
+        audio = AudioClip.objects.filter(owner=user, id=data["audio"]).first()
+        return portrait, audio, dict(data["options"])
+
+
+class PreflightSerializer(serializers.Serializer):
+    ok = serializers.BooleanField(help_text="Whether a job with these inputs would be accepted now.")
+    refusal = serializers.DictField(child=serializers.CharField(), allow_null=True,
+                                    help_text="{code, message} of what would refuse it (plan limits, quota, ...).")
+    params = serializers.DictField(help_text="The render parameters, defaults filled in.")
+    audio_duration_seconds = serializers.FloatField()
+    quota_seconds = serializers.IntegerField(help_text="What the job would cost, in render seconds.")
+    remaining_seconds = serializers.IntegerField(help_text="Render seconds left this period.")
+    faces_found = serializers.IntegerField(allow_null=True)
+    face_error = serializers.DictField(child=serializers.CharField(), allow_null=True)
+    warnings = serializers.ListField(child=serializers.CharField())
+
+
+class DownloadSerializer(serializers.Serializer):
+    url = serializers.URLField(help_text="Signed link to the MP4; works without a key until expires_at.")
+    poster_url = serializers.URLField(allow_null=True, help_text="Signed link to the poster JPEG.")
+    expires_at = serializers.DateTimeField()
+
+
+class JobSerializer(serializers.ModelSerializer):
+    portrait = serializers.UUIDField(source="portrait_id", allow_null=True,
+                                     help_text="Null once the portrait is deleted from the library.")
+    audio = serializers.UUIDField(source="audio_id", allow_null=True)
+    options = serializers.JSONField(source="params")
+    error = serializers.SerializerMethodField()
+    support_code = serializers.CharField()
+    queue_wait_seconds = serializers.FloatField(allow_null=True)
+    render_seconds = serializers.FloatField(allow_null=True)
+    download = serializers.SerializerMethodField()
+    expires_at = serializers.SerializerMethodField(help_text="When the video is deleted (the plan's retention).")
+
+    class Meta:
+        model = Job
+        fields = [
+            "id", "status", "stage", "progress", "backend", "portrait", "audio", "options", "error", "warnings",
+            "support_code", "trace_id", "audio_duration_seconds", "quota_seconds", "output_duration_seconds",
+            "queue_wait_seconds", "render_seconds", "faces_found", "segment_count", "created_at", "started_at",
+            "finished_at", "expires_at", "download",
+        ]
+
+    def get_error(self, job) -> dict[str, str] | None:
+        return {"code": job.error_code, "message": job.error_message} if job.error_code else None
+
+    @extend_schema_field(DownloadSerializer(allow_null=True))
+    def get_download(self, job):
+        if job.status != Job.Status.SUCCEEDED or not job.output:
+            return None
+        return DownloadSerializer({
+            "url": services.download_link(job, job.output.name),
+            "poster_url": services.download_link(job, job.poster.name) if job.poster else None,
+            "expires_at": timezone.now() + timedelta(seconds=settings.DOWNLOAD_LINK_SECONDS),
+        }).data
+
+    def get_expires_at(self, job) -> str | None:
+        when = retention.expires_at(job) if job.status == Job.Status.SUCCEEDED else None
+        return serializers.DateTimeField().to_representation(when) if when else None
+
+
+class JobPageSerializer(serializers.Serializer):
+    next = serializers.URLField(allow_null=True, help_text="The next (older) page; null on the last one.")
+    previous = serializers.URLField(allow_null=True)
+    results = JobSerializer(many=True)
+
+
+class JobFiltersSerializer(StrictSerializer):
+    status = serializers.ChoiceField(choices=Job.Status.values, required=False)
+    created_after = serializers.DateTimeField(required=False, help_text="ISO 8601, e.g. 2026-12-01T00:00:00Z.")
+    created_before = serializers.DateTimeField(required=False)
+    cursor = serializers.CharField(required=False, help_text="From the previous page's next or previous link.")
+    limit = serializers.IntegerField(required=False, min_value=1, max_value=100, help_text="Jobs per page (20).")
+
+
+# --- Usage --------------------------------------------------------------------------------------------------
+class PlanSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    monthly_render_seconds = serializers.IntegerField()
+    max_job_seconds = serializers.IntegerField()
+    max_resolution = serializers.IntegerField()
+    concurrent_jobs = serializers.IntegerField()
+    storage_bytes = serializers.IntegerField()
+    retention_days = serializers.IntegerField()
+    api_access = serializers.BooleanField()
+    api_requests_per_minute = serializers.IntegerField()
+    watermark = serializers.BooleanField()
+    backends = serializers.ListField(child=serializers.CharField())
+
+
+class UsageSerializer(serializers.Serializer):
+    plan = PlanSerializer()
+    period_start = serializers.DateTimeField()
+    period_end = serializers.DateTimeField()
+    allowance_seconds = serializers.IntegerField(help_text="The plan's seconds plus any granted by support.")
+    used_seconds = serializers.IntegerField()
+    reserved_seconds = serializers.IntegerField(help_text="Held by jobs queued or rendering now.")
+    remaining_seconds = serializers.IntegerField()
+    storage_used_bytes = serializers.IntegerField()
+    storage_quota_bytes = serializers.IntegerField()
+    active_jobs = serializers.IntegerField()
+
+
+class MeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    plan = serializers.CharField()
+    api_key = serializers.DictField(allow_null=True, help_text="{name, prefix, expires_at} of the key used.")
+
+
+# --- Webhook ------------------------------------------------------------------------------------------------
+class WebhookRequestSerializer(StrictSerializer):
+    url = serializers.CharField(max_length=500, help_text="https:// URL that receives signed job events.")
+
+
+class WebhookSerializer(serializers.Serializer):
+    url = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField(allow_null=True)
+    secret = serializers.CharField(required=False, help_text="Only when it is new (set or rotated): keep it; it "
+                                   "signs the Sonic-Signature header and is not shown again.")
+
+
+class WebhookDeliverySerializer(serializers.ModelSerializer):
+    job = serializers.UUIDField(source="job_id", allow_null=True)
+
+    class Meta:
+        model = WebhookDelivery
+        fields = ["id", "event", "job", "url", "status", "attempts", "response_status", "last_error", "created_at",
+                  "finished_at"]

@@ -1,0 +1,29 @@
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from portal.api import errors, views
+
+app_name = "api"
+
+urlpatterns = [
+    path("me/", views.me, name="me"),
+    path("usage/", views.usage_view, name="usage"),
+    path("portraits/", views.portraits, name="portraits"),
+    path("portraits/<uuid:portrait_id>/", views.portrait, name="portrait"),
+    path("portraits/<uuid:portrait_id>/image/", views.portrait_image, name="portrait_image"),
+    path("portraits/<uuid:portrait_id>/thumbnail/", views.portrait_thumbnail, name="portrait_thumbnail"),
+    path("audio/", views.audio_clips, name="audio_clips"),
+    path("audio/<uuid:audio_id>/", views.audio_clip, name="audio"),
+    path("audio/<uuid:audio_id>/file/", views.audio_file, name="audio_file"),
+    path("jobs/", views.jobs, name="jobs"),
+    path("jobs/<uuid:job_id>/", views.job, name="job"),
+    path("jobs/<uuid:job_id>/cancel/", views.cancel_job, name="cancel_job"),
+    path("jobs/<uuid:job_id>/rerun/", views.rerun_job, name="rerun_job"),
+    path("preflight/", views.preflight, name="preflight"),
+    path("webhook/", views.webhook, name="webhook"),
+    path("webhook/rotate-secret/", views.rotate_webhook_secret, name="rotate_webhook_secret"),
+    path("webhook/deliveries/", views.webhook_deliveries, name="webhook_deliveries"),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    re_path(r"", errors.not_found),  # anything else under /api/v1/, newlines included
+]

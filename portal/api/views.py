@@ -1,0 +1,333 @@
+"""/api/v1/: the web portal's resources for scripts. Each view checks ownership through a _get_*_for_user helper
+(404 for anyone else's id) and calls the same services as the web pages, so codes and limits are the same."""
+
+from dataclasses import asdict
+
+from django.db.models import Q
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status
+from rest_framework.decorators import api_view, parser_classes
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from billing import quota
+from billing.plans import plan_for
+from portal import storage
+from portal.api import serializers as s
+from portal.api.idempotency import idempotent
+from portal.api.models import ApiKey
+from portal.errors import Refusal
+from portal.jobs import services, webhooks
+from portal.jobs.errors import JobRejected
+from portal.jobs.models import Job, WebhookEndpoint
+from portal.library import uploads, usage
+from portal.library.errors import UploadRejected
+from portal.library.models import AudioClip, Portrait
+
+ERRORS = {code: OpenApiResponse(s.ErrorSerializer, description=text) for code, text in {
+    400: "Invalid request (code names the problem)",
+    401: "No key, or the key is invalid, revoked or expired",
+    402: "Payment required",
+    403: "The plan does not allow it (api_not_in_plan, job_too_long, quota_exceeded, ...)",
+    404: "No such object, or not yours",
+    409: "The object is not in a state that allows it",
+    413: "Too large (file_too_large, storage_quota_exceeded)",
+    415: "Unsupported media type",
+    422: "Idempotency-Key reused with a different request",
+    429: "Rate limit or concurrent-jobs limit (Retry-After says when to retry)",
+    503: "No worker offers the chosen backend right now",
+}.items()}
+IDEMPOTENCY_KEY = OpenApiParameter(
+    "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    description="Retries with the same key and body return the first response (kept 24 hours) and never repeat "
+    "the work.",
+)
+
+
+def _errors(*codes):
+    return {code: ERRORS[code] for code in (400, 401, 403, 404, 429, *codes)}
+
+
+def _get_portrait_for_user(request, portrait_id) -> Portrait:
+    return get_object_or_404(Portrait, id=portrait_id, owner=request.user)
+
+
+def _get_audio_for_user(request, audio_id) -> AudioClip:
+    return get_object_or_404(AudioClip, id=audio_id, owner=request.user)
+
+
+def _get_job_for_user(request, job_id) -> Job:
+    return get_object_or_404(Job.objects.select_related("portrait", "audio"), id=job_id, owner=request.user)
+
+
+def _created(data, url_name: str, obj_id) -> Response:
+    from django.urls import reverse
+
+    return Response(data, status=status.HTTP_201_CREATED, headers={"Location": reverse(url_name, args=[obj_id])})
+
+
+# --- Account ------------------------------------------------------------------------------------------------
+@extend_schema(tags=["account"], responses={200: s.MeSerializer, **_errors()},
+               summary="Who the key acts for (also a cheap way to check a key)")
+@api_view(["GET"])
+def me(request):
+    key = request.auth if isinstance(request.auth, ApiKey) else None
+    return Response({
+        "id": request.user.pk,
+        "email": request.user.email,
+        "plan": plan_for(request.user).code,
+        "api_key": {"name": key.name, "prefix": key.prefix,
+                    "expires_at": key.expires_at.isoformat() if key.expires_at else None} if key else None,
+    })
+
+
+@extend_schema(tags=["account"], responses={200: s.UsageSerializer, **_errors()},
+               summary="Plan, limits, render seconds used and left this period, storage used")
+@api_view(["GET"])
+def usage_view(request):
+    summary = quota.usage_summary(request.user)
+    plan = summary.pop("plan")
+    request.user.refresh_from_db(fields=["storage_used_bytes"])
+    return Response(s.UsageSerializer({
+        **summary,
+        "plan": {**asdict(plan), "backends": list(plan.backends)},
+        "storage_used_bytes": request.user.storage_used_bytes,
+        "storage_quota_bytes": usage.storage_quota_bytes(request.user),
+        "active_jobs": Job.objects.filter(owner=request.user, status__in=(Job.Status.QUEUED, Job.Status.RUNNING))
+        .count(),
+    }).data)
+
+
+# --- Assets -------------------------------------------------------------------------------------------------
+def _upload(request, add, serializer_class, url_name: str) -> Response:
+    upload = request.FILES.get("file")
+    if upload is None:
+        raise UploadRejected("no_file", "Send the file as multipart/form-data in the field 'file'.", field="file")
+    item = add(request.user, upload)
+    return _created(serializer_class(item).data, url_name, item.id)
+
+
+@extend_schema(tags=["portraits"], methods=["GET"], operation_id="portraits_list",
+               responses={200: s.PortraitSerializer(many=True), **_errors()},
+               summary="Your portraits, newest first")
+@extend_schema(tags=["portraits"], methods=["POST"], request={"multipart/form-data": s.UploadSerializer},
+               parameters=[IDEMPOTENCY_KEY], responses={201: s.PortraitSerializer, **_errors(413, 415, 422)},
+               summary="Upload a portrait (JPEG, PNG or WebP; its face is searched at once)")
+@api_view(["GET", "POST"])
+@parser_classes([MultiPartParser, FormParser])
+@idempotent
+def portraits(request):
+    if request.method == "POST":
+        return _upload(request, uploads.add_portrait, s.PortraitSerializer, "api:portrait")
+    return Response(s.PortraitSerializer(Portrait.objects.filter(owner=request.user), many=True).data)
+
+
+@extend_schema(tags=["portraits"], methods=["GET"], responses={200: s.PortraitSerializer, **_errors()},
+               summary="One portrait, with its face box")
+@extend_schema(tags=["portraits"], methods=["DELETE"], responses={204: None, **_errors()},
+               summary="Delete a portrait (jobs made from it keep their videos)")
+@api_view(["GET", "DELETE"])
+def portrait(request, portrait_id):
+    item = _get_portrait_for_user(request, portrait_id)
+    if request.method == "DELETE":
+        item.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+    return Response(s.PortraitSerializer(item).data)
+
+
+@extend_schema(tags=["portraits"], responses={(200, "image/*"): OpenApiTypes.BINARY, **_errors()},
+               summary="The portrait image as stored (metadata removed)")
+@api_view(["GET"])
+def portrait_image(request, portrait_id):
+    item = _get_portrait_for_user(request, portrait_id)
+    return storage.serve(request, item.file.name, f"image/{item.image_format.lower()}")
+
+
+@extend_schema(tags=["portraits"], responses={(200, "image/jpeg"): OpenApiTypes.BINARY, **_errors()},
+               summary="A JPEG thumbnail, at most 320 px")
+@api_view(["GET"])
+def portrait_thumbnail(request, portrait_id):
+    item = _get_portrait_for_user(request, portrait_id)
+    return storage.serve(request, item.thumbnail.name, "image/jpeg")
+
+
+@extend_schema(tags=["audio"], methods=["GET"], operation_id="audio_list",
+               responses={200: s.AudioSerializer(many=True), **_errors()},
+               summary="Your audio clips, newest first")
+@extend_schema(tags=["audio"], methods=["POST"], request={"multipart/form-data": s.UploadSerializer},
+               parameters=[IDEMPOTENCY_KEY], responses={201: s.AudioSerializer, **_errors(413, 415, 422)},
+               summary="Upload audio (WAV, MP3, M4A/AAC, Ogg/Opus, FLAC, WebM; decoded whole to measure it)")
+@api_view(["GET", "POST"])
+@parser_classes([MultiPartParser, FormParser])
+@idempotent
+def audio_clips(request):
+    if request.method == "POST":
+        return _upload(request, uploads.add_audio, s.AudioSerializer, "api:audio")
+    return Response(s.AudioSerializer(AudioClip.objects.filter(owner=request.user), many=True).data)
+
+
+@extend_schema(tags=["audio"], methods=["GET"], responses={200: s.AudioSerializer, **_errors()},
+               summary="One audio clip")
+@extend_schema(tags=["audio"], methods=["DELETE"], responses={204: None, **_errors()}, summary="Delete an audio clip")
+@api_view(["GET", "DELETE"])
+def audio_clip(request, audio_id):
+    clip = _get_audio_for_user(request, audio_id)
+    if request.method == "DELETE":
+        clip.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+    return Response(s.AudioSerializer(clip).data)
+
+
+@extend_schema(tags=["audio"], responses={(200, "audio/*"): OpenApiTypes.BINARY, **_errors()},
+               summary="The audio file as uploaded (Range requests supported)")
+@api_view(["GET"])
+def audio_file(request, audio_id):
+    clip = _get_audio_for_user(request, audio_id)
+    return storage.serve(request, clip.file.name, clip.content_type)
+
+
+# --- Jobs ---------------------------------------------------------------------------------------------------
+class JobCursor(CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 20
+    page_size_query_param = "limit"
+    max_page_size = 100
+
+
+def _job_request(request) -> tuple:
+    body = s.JobRequestSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    portrait, audio, options = body.inputs(request.user)
+    try:
+        services.validated_params(options)
+    except JobRejected as refusal:  # the renderer names its parameter; the API names where it was sent
+        raise JobRejected(refusal.code, refusal.message, refusal.status, field=f"options.{refusal.field}") from None
+    return portrait, audio, options, body.validated_data["backend"]
+
+
+@extend_schema(tags=["jobs"], methods=["GET"], operation_id="jobs_list", parameters=[s.JobFiltersSerializer],
+               responses={200: s.JobPageSerializer, **_errors()},
+               summary="Your jobs, newest first, filtered by status and creation time")
+@extend_schema(tags=["jobs"], methods=["POST"], request=s.JobRequestSerializer, parameters=[IDEMPOTENCY_KEY],
+               responses={201: s.JobSerializer, **_errors(409, 422, 503)},
+               summary="Render a video: reserves its render seconds and queues it")
+@api_view(["GET", "POST"])
+@parser_classes([JSONParser])
+@idempotent
+def jobs(request):
+    if request.method == "POST":
+        portrait, audio, options, backend = _job_request(request)
+        job = services.submit(request.user, portrait, audio, options, backend=backend)
+        return _created(s.JobSerializer(job).data, "api:job", job.id)
+    filters = s.JobFiltersSerializer(data=request.query_params)
+    filters.is_valid(raise_exception=True)
+    wanted = filters.validated_data
+    found = Job.objects.filter(owner=request.user).select_related("portrait", "audio")
+    conditions = Q()
+    if "status" in wanted:
+        conditions &= Q(status=wanted["status"])
+    if "created_after" in wanted:
+        conditions &= Q(created_at__gt=wanted["created_after"])
+    if "created_before" in wanted:
+        conditions &= Q(created_at__lt=wanted["created_before"])
+    paginator = JobCursor()
+    page = paginator.paginate_queryset(found.filter(conditions), request)
+    return paginator.get_paginated_response(s.JobSerializer(page, many=True).data)
+
+
+@extend_schema(tags=["jobs"], request=s.JobRequestSerializer, parameters=[IDEMPOTENCY_KEY],
+               responses={200: s.PreflightSerializer, **_errors(422)},
+               summary="Free pre-flight: face, audio length, cost, and whether the job would be accepted")
+@api_view(["POST"])
+@parser_classes([JSONParser])
+@idempotent
+def preflight(request):
+    portrait, audio, options, backend = _job_request(request)
+    return Response(services.preflight(request.user, portrait, audio, options, backend=backend).as_dict())
+
+
+@extend_schema(tags=["jobs"], methods=["GET"], responses={200: s.JobSerializer, **_errors()},
+               summary="One job: status, stage, progress, errors, timings and a fresh signed download link")
+@extend_schema(tags=["jobs"], methods=["DELETE"], responses={204: None, **_errors(409)},
+               summary="Delete a job and its video (a queued job is canceled and refunded first)")
+@api_view(["GET", "DELETE"])
+def job(request, job_id):
+    found = _get_job_for_user(request, job_id)
+    if request.method == "DELETE":
+        services.delete(found)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+    return Response(s.JobSerializer(found).data)
+
+
+@extend_schema(tags=["jobs"], request=None, parameters=[IDEMPOTENCY_KEY],
+               responses={200: s.JobSerializer, **_errors(422)},
+               summary="Cancel: a queued job ends at once, a rendering one at its next frame; its seconds are refunded")
+@api_view(["POST"])
+@idempotent
+def cancel_job(request, job_id):
+    return Response(s.JobSerializer(services.cancel(_get_job_for_user(request, job_id))).data)
+
+
+@extend_schema(tags=["jobs"], request=None, parameters=[IDEMPOTENCY_KEY],
+               responses={201: s.JobSerializer, **_errors(409, 422, 503)},
+               summary="Render the same inputs and options again, as a new job")
+@api_view(["POST"])
+@idempotent
+def rerun_job(request, job_id):
+    new = services.rerun(_get_job_for_user(request, job_id))
+    return _created(s.JobSerializer(new).data, "api:job", new.id)
+
+
+# --- Webhook ------------------------------------------------------------------------------------------------
+def _webhook_body(endpoint, secret: bool = False) -> dict:
+    if endpoint is None:
+        return {"url": None, "created_at": None}
+    body = s.WebhookSerializer({"url": endpoint.url, "created_at": endpoint.created_at}).data
+    if secret:
+        body["secret"] = endpoint.secret
+    return body
+
+
+@extend_schema(tags=["webhook"], methods=["GET"], responses={200: s.WebhookSerializer, **_errors()},
+               summary="Where finished-job events are sent (url null: nowhere)")
+@extend_schema(tags=["webhook"], methods=["PUT"], request=s.WebhookRequestSerializer,
+               responses={200: s.WebhookSerializer, **_errors()},
+               summary="Set the URL; a new webhook's signing secret is in the response, once")
+@extend_schema(tags=["webhook"], methods=["DELETE"], responses={204: None, **_errors()},
+               summary="Remove the webhook; pending deliveries are dropped")
+@api_view(["GET", "PUT", "DELETE"])
+@parser_classes([JSONParser])
+def webhook(request):
+    if request.method == "PUT":
+        body = s.WebhookRequestSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        endpoint, created = webhooks.save_url(request.user, body.validated_data["url"].strip())
+        return Response(_webhook_body(endpoint, secret=created))
+    if request.method == "DELETE":
+        WebhookEndpoint.objects.filter(owner=request.user).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+    return Response(_webhook_body(getattr(request.user, "webhook", None)))
+
+
+@extend_schema(tags=["webhook"], request=None, parameters=[IDEMPOTENCY_KEY],
+               responses={200: s.WebhookSerializer, **_errors(422)},
+               summary="A new signing secret, in the response once; the old one stops signing at once")
+@api_view(["POST"])
+@idempotent
+def rotate_webhook_secret(request):
+    endpoint = webhooks.rotate_secret(request.user)
+    if endpoint is None:
+        raise Refusal("no_webhook", "There is no webhook to rotate; set its URL first.", status=404)
+    return Response(_webhook_body(endpoint, secret=True))
+
+
+@extend_schema(tags=["webhook"], operation_id="webhook_deliveries_list",
+               responses={200: s.WebhookDeliverySerializer(many=True), **_errors()},
+               summary="The 50 most recent deliveries and their outcome")
+@api_view(["GET"])
+def webhook_deliveries(request):
+    recent = request.user.webhook_deliveries.all()[:50]
+    return Response(s.WebhookDeliverySerializer(recent, many=True).data)
