@@ -8,6 +8,8 @@ from billing.models import BillingAccount, BillingEvent, Reservation, StripeEven
 from billing.plans import get_plan
 from billing.quota import usage_summary
 from billing.sync import record, sync_subscription
+from portal.support import audit
+from portal.support.models import AuditEvent
 
 STRIPE_FIELDS = [
     "subscribed_plan", "stripe_customer_id", "stripe_subscription_id", "subscription_status", "cancel_at_period_end",
@@ -199,6 +201,8 @@ class UsagePeriodAdmin(admin.ModelAdmin):
             account, _ = BillingAccount.objects.get_or_create(user=obj.user)
             record(account, source="admin", kind="extra_seconds_granted", actor=request.user,
                    message=f"period from {obj.start:%Y-%m-%d}: extra seconds {old} → {obj.extra_seconds}")
+            audit.record(AuditEvent.Action.SECONDS_GRANTED, actor=request.user, user=obj.user,
+                         seconds=obj.extra_seconds - old)
 
 
 @admin.register(Reservation)

@@ -8,7 +8,9 @@ from django.utils import timezone
 
 from billing import stripe_api
 from billing.models import ACTIVE_STATUSES, BillingAccount, BillingEvent
-from billing.plans import PLANS, plan_for_lookup_key
+from billing.plans import FREE, PLANS, plan_for_lookup_key
+from portal.support import audit
+from portal.support.models import AuditEvent
 
 log = logging.getLogger(__name__)
 
@@ -23,9 +25,16 @@ def account_for(user) -> BillingAccount:
 
 def record(account: BillingAccount, *, source: str, kind: str, before: dict | None = None, message: str = "",
            stripe_event_id: str = "", actor=None) -> BillingEvent:
+    """The billing trail; a change of the plan in effect also goes to the support audit log (old → new)."""
+    after = account.snapshot()
+    actor = actor if actor is not None and actor.pk else None
+    old_plan, new_plan = (before or {}).get("effective_plan") or FREE, after["effective_plan"]
+    if old_plan != new_plan:
+        audit.record(AuditEvent.Action.PLAN_CHANGED, actor=actor, user=account.user, source=source,
+                     plan=[old_plan, new_plan])
     return BillingEvent.objects.create(
         account=account, source=source, kind=kind, message=message, stripe_event_id=stripe_event_id,
-        actor=actor if actor is not None and actor.pk else None, before=before or {}, after=account.snapshot(),
+        actor=actor, before=before or {}, after=after,
     )
 
 

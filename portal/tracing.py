@@ -126,10 +126,10 @@ def trace_id_prefix(text: str) -> str | None:
 
 
 def trace_url(trace_id: str) -> str:
-    """Where support opens a trace: TRACE_URL_TEMPLATE with {trace_id} filled in (by default, Grafana Explore on
-    the Tempo datasource TEMPO_DATASOURCE_UID)."""
-    if not trace_id:
-        return ""
+    """Where support opens a trace: TRACE_URL_TEMPLATE with {trace_id} filled in, else Grafana Explore at
+    GRAFANA_URL on the Tempo datasource TEMPO_DATASOURCE_UID; "" when neither is set."""
+    if not trace_id or not (settings.TRACE_URL_TEMPLATE or settings.GRAFANA_URL):
+        return ""  # no tracing backend configured: admin links to the job's own timeline instead
     template = settings.TRACE_URL_TEMPLATE or grafana_explore_template(settings.GRAFANA_URL,
                                                                         settings.TEMPO_DATASOURCE_UID)
     return template.replace("{trace_id}", quote(trace_id))

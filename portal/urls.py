@@ -1,8 +1,15 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
 from portal import metrics, views
 from portal.api import pages
+
+admin.site.site_header = admin.site.site_title = "Sonic Portal support"
+admin.site.index_title = "Find a job, an account or an audit event"
+admin.site.enable_nav_sidebar = False  # the breadcrumbs lead back; its 300 px are the job list's columns at 1280 px
+# Staff sign in through the portal's login: the same throttling, and the second factor when they have one.
+admin.site.login = secure_admin_login(admin.site.login)
 
 urlpatterns = [
     path("", views.home, name="home"),

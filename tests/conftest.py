@@ -59,6 +59,37 @@ def make_user(email: str, password: str = PASSWORD) -> User:
     return user
 
 
+def with_second_factor(client, user) -> str:
+    """Signs the client in as staff who has set up an authenticator app and entered its code in this session (what
+    allauth records after the login's code step): refund-capable staff need it for admin. Returns the TOTP secret."""
+    import time
+
+    from allauth.mfa.adapter import get_adapter
+    from allauth.mfa.models import Authenticator
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    existing = Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).first()
+    if existing is not None:  # signing in again on another client: the same authenticator app
+        secret = get_adapter().decrypt(existing.data["secret"])
+    else:
+        secret = generate_totp_secret()
+        TOTP.activate(user, secret)
+    client.force_login(user)
+    session = client.session
+    session["account_authentication_methods_user"] = str(user.pk)
+    session["account_authentication_methods"] = [{"method": "password", "at": time.time()},
+                                                 {"method": "mfa", "at": time.time(), "type": "totp"}]
+    session.save()
+    return secret
+
+
+def totp_code(secret: str) -> str:
+    """The code an authenticator app shows now."""
+    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value, yield_hotp_counters_from_time
+
+    return format_hotp_value(hotp_value(secret, next(yield_hotp_counters_from_time())))
+
+
 @pytest.fixture
 def owner(db):
     return make_user("owner@example.com")

@@ -1,12 +1,13 @@
 from django.urls import reverse
 
 from portal.accounts.models import User
+from tests.conftest import with_second_factor
 from tests.library_helpers import add_audio, add_portrait
 
 
 def test_staff_see_users_and_uploads_in_admin(client, owner):
     admin = User.objects.create_superuser(email="support@example.com", password="x")
-    client.force_login(admin)
+    with_second_factor(client, admin)
     portrait, clip = add_portrait(owner), add_audio(owner)
     pages = [
         reverse("admin:accounts_user_changelist"),
@@ -23,7 +24,7 @@ def test_staff_see_users_and_uploads_in_admin(client, owner):
 
 
 def test_admin_creates_users_with_lowercased_email(client, db):
-    client.force_login(User.objects.create_superuser(email="support@example.com", password="x"))
+    with_second_factor(client, User.objects.create_superuser(email="support@example.com", password="x"))
     response = client.post(
         reverse("admin:accounts_user_add"),
         {"email": "New.Person@Example.com", "password1": "a long passphrase 9", "password2": "a long passphrase 9"},

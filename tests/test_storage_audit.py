@@ -19,7 +19,7 @@ from portal.jobs import retention, services
 from portal.jobs.models import Job
 from portal.library.errors import UploadRejected
 from portal.library.uploads import add_audio
-from tests.conftest import make_user, running_worker, stored_files
+from tests.conftest import make_user, running_worker, stored_files, with_second_factor
 from tests.jobs_helpers import eventually, fixture_inputs, give_plan, reservation_state, speech_inputs, wait_for
 from tests.media import audio_bytes, upload
 
@@ -33,7 +33,7 @@ def audit() -> str:
 @pytest.fixture
 def superuser(transactional_db, client):
     admin = User.objects.create_superuser(email="admin@example.com", password="x")
-    client.force_login(admin)
+    with_second_factor(client, admin)
     return client
 
 
@@ -91,7 +91,7 @@ def test_every_kind_of_deletion_leaves_storage_clean(teacher, superuser, setting
         assert wait_for(services.submit(other, *fixture_inputs(other), {"resolution": 256})).status == "succeeded"
     queued_too = services.submit(other, *fixture_inputs(other), {"resolution": 256})
     assert Job.objects.filter(owner=other).count() == 2  # a video and a queued job go with the account
-    superuser.force_login(User.objects.get(email="admin@example.com"))
+    with_second_factor(superuser, User.objects.get(email="admin@example.com"))
     response = superuser.post(reverse("admin:accounts_user_delete", args=[other.pk]), {"post": "yes"})
     assert response.status_code == 302
     assert not User.objects.filter(pk=other.pk).exists() and not Job.objects.filter(pk=queued_too.pk).exists()

@@ -167,14 +167,16 @@ def test_log_lines_carry_the_trace_and_span_ids():
     assert f"trace_id={ids.trace_id:032x} span_id={ids.span_id:016x} rendering" in line
 
 
-def test_support_codes_and_trace_links():
+def test_support_codes_and_trace_links(settings):
     trace_id = "3f9a2c01b7d4e5f60718293a4b5c6d7e"
     assert tracing.support_code(trace_id) == "3F9A2-C01B7"
     assert tracing.trace_id_prefix(" 3f9a2-c01b7 ") == "3f9a2c01b7"
     assert tracing.trace_id_prefix(trace_id.upper()) == trace_id
     assert tracing.trace_id_prefix("someone@example.com") is None
+    assert tracing.trace_url(trace_id) == ""  # no tracing backend configured
+    settings.GRAFANA_URL = "https://grafana.example.com"
     link = tracing.trace_url(trace_id)
-    assert link.startswith(settings.GRAFANA_URL + "/explore?") and trace_id in link
+    assert link.startswith("https://grafana.example.com/explore?") and trace_id in link
     panes = json.loads(unquote(link.split("panes=")[1]))
     assert panes["trace"]["queries"][0] == {"refId": "A", "datasource": {"type": "tempo", "uid": "tempo"},
                                             "queryType": "traceql", "query": trace_id}

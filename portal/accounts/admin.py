@@ -4,10 +4,11 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import Count
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
-from django.utils.html import format_html_join
+from django.utils.html import format_html, format_html_join
 
 from billing.admin import BillingAccountInline
 from portal.accounts.models import User
+from portal.support import timeline
 
 
 @admin.register(User)
@@ -15,9 +16,10 @@ class UserAdmin(DjangoUserAdmin):
     ordering = ["email"]
     list_display = ["email", "name", "is_staff", "is_active", "storage_used", "date_joined"]
     search_fields = ["email", "name"]
-    readonly_fields = ["storage_prefix", "storage_used_bytes", "jobs", "last_login", "date_joined"]
+    readonly_fields = ["storage_prefix", "storage_used_bytes", "jobs", "last_login", "date_joined", "account_timeline"]
     fieldsets = [
         (None, {"fields": ["email", "password", "name"]}),
+        ("Account timeline", {"fields": ["account_timeline"]}),
         ("Storage and jobs", {"fields": ["storage_prefix", "storage_used_bytes", "jobs"]}),
         ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),
         ("Dates", {"fields": ["last_login", "date_joined"]}),
@@ -50,3 +52,15 @@ class UserAdmin(DjangoUserAdmin):
     @admin.display(description="storage", ordering="storage_used_bytes")
     def storage_used(self, user):
         return filesizeformat(user.storage_used_bytes)
+
+    @admin.display(description="what happened, newest first")
+    def account_timeline(self, user):
+        """Sign-up, plan changes, billing and Stripe events, jobs, refunds and support actions, in one list."""
+        if not user.pk:
+            return "-"
+        rows = timeline.for_user(user)
+        return format_html(
+            '<table class="account-timeline"><tbody>{}</tbody></table>',
+            format_html_join("", '<tr class="{}"><td>{}</td><td>{}</td><td>{}</td></tr>',
+                             ((row.kind, f"{row.at:%Y-%m-%d %H:%M}", row.what, row.detail) for row in rows)),
+        )

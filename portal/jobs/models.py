@@ -53,6 +53,10 @@ class Job(models.Model):
         "billing.Reservation", null=True, blank=True, on_delete=models.RESTRICT, related_name="job"
     )
     attempts = models.PositiveSmallIntegerField(default=0)
+    earlier_attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Attempts made before support's latest retry (attempts then start again from 0, so that "
+        "the retry gets the whole allowance): timeline rows are numbered earlier_attempts + attempts."
+    )
     join_attempts = models.PositiveSmallIntegerField(default=0, help_text="Attempts at joining a lecture's parts.")
     # Set when a worker claims the job (to render it whole, split it, or join its parts) and cleared when that
     # attempt ends: only the holder may heartbeat, report or finish, so a worker taken for dead that wakes up late
@@ -146,6 +150,7 @@ class JobSegment(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     progress = models.FloatField(default=0.0)
     attempts = models.PositiveSmallIntegerField(default=0)
+    earlier_attempts = models.PositiveSmallIntegerField(default=0, help_text="Before support's latest retry.")
     attempt_token = models.UUIDField(null=True, blank=True)
     message_id = models.CharField(max_length=64, blank=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)

@@ -131,7 +131,7 @@ def render_job(job_id) -> None:
         except BaseException as error:  # noqa: B036 - a time limit arrives as a BaseException and must refund too
             _after_job_error(job, token, error, retries_left=job.attempts < MAX_ATTEMPTS)
         finally:
-            _keep_stages(job, stages, attempt=job.attempts)
+            _keep_stages(job, stages, attempt=job.earlier_attempts + job.attempts)
 
 
 def _render_whole(job: Job, token, holding: Holding) -> None:
@@ -245,7 +245,7 @@ def render_segment(job_id, index: int) -> None:
         except BaseException as error:  # noqa: B036
             _after_part_error(part, token, error)
         finally:
-            _keep_stages(job, stages, attempt=part.attempts, segment_index=index)
+            _keep_stages(job, stages, attempt=part.earlier_attempts + part.attempts, segment_index=index)
 
 
 def _render_part(job: Job, part: JobSegment, token, holding: Holding) -> None:
@@ -327,4 +327,4 @@ def join_parts(job_id) -> None:
         except BaseException as error:  # noqa: B036
             _after_job_error(job, token, error, retries_left=job.join_attempts < MAX_ATTEMPTS)
         finally:
-            _keep_stages(job, stages, attempt=job.attempts)
+            _keep_stages(job, stages, attempt=job.earlier_attempts + job.attempts)

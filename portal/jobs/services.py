@@ -7,6 +7,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 import renderer
@@ -189,6 +190,7 @@ def retry(job: Job) -> Job:
         # A reservation reference is used once; the first one (refunded when the job ended) stays in the ledger.
         job.reservation = quota.reserve_seconds(job.owner, job.quota_seconds,
                                                 job_ref=f"{job.id} retry {timezone.now():%Y%m%dT%H%M%S%f}")
+        job.earlier_attempts += job.attempts  # attempt numbers go on counting across retries
         job.status, job.progress, job.stage, job.attempts, job.join_attempts = Job.Status.QUEUED, 0.0, "", 0, 0
         job.attempt_token = None
         job.error_code = job.error_message = ""
@@ -196,7 +198,8 @@ def retry(job: Job) -> Job:
         job.started_at = job.finished_at = job.heartbeat_at = None
         job.save()
         # A lecture's parts render again (their files went when the job ended).
-        job.segments.update(status=JobSegment.Status.PENDING, progress=0.0, attempts=0, attempt_token=None, output="")
+        job.segments.update(status=JobSegment.Status.PENDING, progress=0.0, earlier_attempts=F("earlier_attempts")
+                            + F("attempts"), attempts=0, attempt_token=None, output="")
         transaction.on_commit(lambda: dispatch.send_job(job.id))
     return job
 

@@ -17,6 +17,7 @@ PERMISSIONS = {
     "billing": ["view_billingaccount", "view_billingevent", "view_stripeevent", "view_stripeprice",
                 "view_usageperiod", "view_reservation"],
     "admin": ["view_logentry"],
+    "support": ["view_auditevent"],
 }
 
 

@@ -17,6 +17,7 @@ from portal.http import wants_json
 from portal.jobs import retention, services, webhooks
 from portal.jobs.forms import JobForm
 from portal.jobs.models import Job, WebhookEndpoint
+from portal.support import audit
 
 PAGE_SIZE = 20
 
@@ -73,7 +74,9 @@ def job_detail(request, job_id):
     if job.status == Job.Status.SUCCEEDED and job.output:
         links = {"video": services.download_path(job, job.output.name)}
         links["expires_at"] = timezone.now() + timedelta(seconds=settings.DOWNLOAD_LINK_SECONDS)
-    return render(request, "jobs/detail.html", {"job": job, "links": links, "kept_until": retention.expires_at(job)})
+    notes = [audit.user_facing(event) for event in job.audit_events.order_by("created_at")]
+    return render(request, "jobs/detail.html", {"job": job, "links": links, "kept_until": retention.expires_at(job),
+                                                "support_notes": [note for note in notes if note]})
 
 
 @login_required

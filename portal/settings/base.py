@@ -24,6 +24,7 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "allauth",
     "allauth.account",
+    "allauth.mfa",
     "django_dramatiq",
     "rest_framework",
     "drf_spectacular",
@@ -32,6 +33,7 @@ INSTALLED_APPS = [
     "portal.library",
     "portal.jobs",
     "portal.api",
+    "portal.support",
     "portal",
     "billing",
 ]
@@ -48,6 +50,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "portal.support.second_factor.require_second_factor",
     "portal.api.middleware.rate_limit_headers",
 ]
 
@@ -222,6 +225,10 @@ ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
 ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Sonic Portal] "
+# A second factor (authenticator app, recovery codes): anyone may turn it on; staff who can refund must
+# (portal/support/second_factor.py).
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Sonic Portal"
 # allauth's defaults throttle failed logins per IP and per account; stated here so they are not lost by accident.
 ACCOUNT_RATE_LIMITS = {
     "login_failed": "10/m/ip,5/5m/key",
@@ -251,10 +258,10 @@ BILLING_PAST_DUE_GRACE_DAYS = env.int("BILLING_PAST_DUE_GRACE_DAYS", default=7)
 # OTEL_SERVICE_NAME, OTEL_TRACES_SAMPLER, ...); nothing is exported unless an endpoint is set.
 OTEL_EXPORTER_OTLP_ENDPOINT = env("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
 OTEL_SERVICE_NAME = env("OTEL_SERVICE_NAME", default="sonic-portal")
-# The admin's "Trace" link: TRACE_URL_TEMPLATE with {trace_id} filled in; when empty, Grafana Explore at
-# GRAFANA_URL on the Tempo datasource whose uid is TEMPO_DATASOURCE_UID.
+# The admin's "Open trace" link: TRACE_URL_TEMPLATE with {trace_id} filled in; when empty, Grafana Explore at
+# GRAFANA_URL on the Tempo datasource whose uid is TEMPO_DATASOURCE_UID; with neither, the job's own timeline.
 TRACE_URL_TEMPLATE = env("TRACE_URL_TEMPLATE", default="")
-GRAFANA_URL = env("GRAFANA_URL", default="http://localhost:3000")
+GRAFANA_URL = env("GRAFANA_URL", default="")
 TEMPO_DATASOURCE_UID = env("TEMPO_DATASOURCE_UID", default="tempo")
 # Links to a customer or subscription in the Stripe dashboard (support's user page).
 STRIPE_DASHBOARD_URL = env("STRIPE_DASHBOARD_URL", default="https://dashboard.stripe.com")

@@ -9,12 +9,14 @@ from billing.models import BillingAccount, BillingEvent, StripeEvent, StripePric
 from billing.plans import BUSINESS, FREE, PRO, TEACHER, plan_for
 from billing.quota import reserve_seconds
 from portal.accounts.models import User
+from portal.support.models import AuditEvent
 from tests.billing.billing_helpers import event, post_event, subscription
+from tests.conftest import with_second_factor
 
 
 @pytest.fixture
 def staff_client(client, db):
-    client.force_login(User.objects.create_superuser(email="support@example.com", password="x"))
+    with_second_factor(client, User.objects.create_superuser(email="support@example.com", password="x"))
     return client
 
 
@@ -168,3 +170,15 @@ def test_resync_command_catches_up_on_missed_webhooks(owner, outsider, billing_o
     assert len(billing_on.requests) == 3
     fresh.refresh_from_db()
     assert (fresh.subscription_status, plan_for(outsider).code) == ("active", TEACHER)
+
+
+def test_a_plan_change_by_stripe_is_in_the_audit_log_and_the_users_timeline(staff_client, owner, billing_on):
+    BillingAccount.objects.create(user=owner, stripe_customer_id="cus_1")
+    billing_on.put_subscription(subscription(plan=PRO))
+    post_event(staff_client, event("customer.subscription.created", billing_on.objects["/v1/subscriptions/sub_1"]))
+    change = AuditEvent.objects.get(action="plan_changed")
+    assert (change.actor, change.source, change.user, change.changes) == (None, "webhook", owner,
+                                                                           {"plan": [FREE, PRO]})
+    page = staff_client.get(f"/admin/accounts/user/{owner.pk}/change/").content.decode()
+    timeline = page[page.index('class="account-timeline"'):]
+    assert "Free → Pro · by webhook" in timeline and "Billing: subscription synced" in timeline
