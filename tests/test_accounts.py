@@ -26,6 +26,9 @@ def test_signup_requires_email_verification_then_logs_in(client, db):
     assert client.get(reverse("library:index")).status_code == 302
 
     (message,) = mail.outbox
+    assert message.body.startswith("Hello from Sonic Portal!") and "testserver" not in message.body
+    assert message.body.rstrip().endswith("Thank you for using Sonic Portal!\nstudio.example.org")
+    assert "register an account on studio.example.org" in message.body
     link = link_in(message)
     assert link.startswith("https://studio.example.org/accounts/confirm-email/"), "links are built on SITE_URL"
     path = link.removeprefix("https://studio.example.org")

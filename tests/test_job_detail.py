@@ -15,7 +15,7 @@ def test_owner_sees_player_download_link_and_facts(owner_client, owner):
     page = owner_client.get(url(job)).content.decode()
     assert "<video" in page and "/jobs/download/" in page and "Download MP4" in page
     assert reverse("jobs:poster", args=[job.id]) in page
-    assert "Kept until" in page and "your plan's retention" in page
+    assert "Kept until" in page and "your plan's retention" in page and "Render again" in page
 
 
 def test_failed_job_explains_what_to_do(owner_client, owner):
@@ -38,7 +38,8 @@ def test_unfinished_job_polls_for_progress(owner_client, owner):
     job = finished_job(owner, status=Job.Status.RUNNING, video=None, progress=0.42, stage="animate")
     page = owner_client.get(url(job)).content.decode()
     assert f'data-poll-url="{reverse("jobs:status", args=[job.id])}"' in page
-    assert "42%" in page and "Cancel" in page
+    assert "42%" in page and "Cancel" in page and "Animating the face" in page
+    assert "Render again" not in page  # only once it has finished
 
 
 def test_outsider_gets_404(outsider_client, owner):

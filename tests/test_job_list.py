@@ -8,12 +8,14 @@ URL = reverse("jobs:list")
 
 def test_owner_sees_own_jobs_newest_first_with_posters(owner_client, owner, outsider):
     older = finished_job(owner)
-    newer = finished_job(owner, status=Job.Status.FAILED, video=None, error_code="no_face")
+    newer = finished_job(owner, status=Job.Status.FAILED, video=None, error_code="no_face",
+                         error_message="No face was found in the portrait.")
     theirs = finished_job(outsider)
     page = owner_client.get(URL).content.decode()
     assert page.index(str(newer.id)) < page.index(str(older.id))
     assert str(theirs.id) not in page
-    assert reverse("jobs:poster", args=[older.id]) in page and "no_face" in page
+    assert reverse("jobs:poster", args=[older.id]) in page
+    assert "No face was found in the portrait." in page and "no_face" not in page  # words, not codes
 
 
 def test_filter_by_status(owner_client, owner):

@@ -3,6 +3,22 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+# What a job's owner reads for each stage the worker reports (Job.stage keeps the worker's own names for support).
+STAGE_LABELS = {
+    "starting": "Starting",
+    "download_inputs": "Fetching your portrait and audio",
+    "load_audio": "Reading the audio",
+    "analyse_audio": "Listening to the speech",
+    "preprocess_image": "Finding the face",
+    "animate": "Animating the face",
+    "run_inference": "Animating the face",
+    "encode_video": "Encoding the video",
+    "done": "Saving the video",
+    "store_output": "Saving the video",
+    "waiting to join parts": "Joining the parts",
+    "joining parts": "Joining the parts",
+}
+
 
 class Job(models.Model):
     """One video a user asked for: inputs, options, where it is in the queue, and what came out."""
@@ -126,6 +142,30 @@ class Job(models.Model):
         if self.started_at is None or self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+    @property
+    def stage_label(self) -> str:
+        """Where the job is, in words its owner understands ("" once it has finished)."""
+        if self.is_finished:
+            return ""
+        if self.cancel_requested:
+            return "Stopping"
+        if self.status == self.Status.QUEUED:
+            return "Waiting for a free renderer"
+        if self.stage == "rendering parts":
+            done = self.segments.filter(status=JobSegment.Status.DONE).count()
+            return f"Rendering in parts ({done} of {self.segment_count} done)"
+        return STAGE_LABELS.get(self.stage, "Rendering")
+
+    @property
+    def seconds_left(self) -> float | None:
+        """Estimated from the speed measured so far (time spent over progress made); None until there is enough."""
+        if self.status != self.Status.RUNNING or self.started_at is None or self.progress < 0.05:
+            return None
+        from django.utils import timezone
+
+        spent = (timezone.now() - self.started_at).total_seconds()
+        return max(spent * (1 - self.progress) / self.progress, 0.0)
 
     def parts_all_done(self) -> bool:
         """A lecture whose parts are all rendered: what is left is joining them."""

@@ -17,6 +17,7 @@ from portal.http import wants_json
 from portal.jobs import retention, services, webhooks
 from portal.jobs.forms import JobForm
 from portal.jobs.models import Job, WebhookEndpoint
+from portal.library.templatetags.library import time_left
 from portal.support import audit
 
 PAGE_SIZE = 20
@@ -89,6 +90,8 @@ def job_status(request, job_id):
             "status": job.status,
             "progress": round(job.progress, 4),
             "stage": job.stage,
+            "stage_label": job.stage_label,
+            "time_left": time_left(job.seconds_left),
             "finished": job.is_finished,
             "error": {"code": job.error_code, "message": job.error_message} if job.error_code else None,
         }

@@ -55,6 +55,7 @@ if (polled) {
   const bar = polled.querySelector("progress");
   const percent = polled.querySelector(".percent");
   const stage = polled.querySelector(".stage");
+  const eta = polled.querySelector(".eta");
   const poll = async () => {
     try {
       const response = await fetch(polled.dataset.pollUrl, { headers: { Accept: "application/json" } });
@@ -65,7 +66,8 @@ if (polled) {
       }
       bar.value = state.progress;
       percent.textContent = `${Math.round(state.progress * 100)}%`;
-      stage.textContent = state.stage;
+      stage.textContent = state.stage_label;
+      eta.textContent = state.time_left;
     } catch (ignored) { /* offline for a moment: try again on the next tick */ }
     window.setTimeout(poll, 1500);
   };

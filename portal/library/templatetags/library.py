@@ -15,3 +15,14 @@ def duration_clock(seconds) -> str:
     minutes, secs = divmod(math.floor(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+@register.filter
+def time_left(seconds) -> str:
+    """An estimate for people: 40 -> "less than a minute left"; 500 -> "about 8 min left"."""
+    if seconds is None:
+        return ""
+    if seconds < 60:
+        return "less than a minute left"
+    minutes = round(seconds / 60)
+    return f"about {minutes} min left" if minutes < 90 else f"about {minutes / 60:.1f} h left"
