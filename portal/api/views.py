@@ -5,6 +5,7 @@ from dataclasses import asdict
 
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -64,8 +65,6 @@ def _get_job_for_user(request, job_id) -> Job:
 
 
 def _created(data, url_name: str, obj_id) -> Response:
-    from django.urls import reverse
-
     return Response(data, status=status.HTTP_201_CREATED, headers={"Location": reverse(url_name, args=[obj_id])})
 
 

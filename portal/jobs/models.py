@@ -2,6 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 # What a job's owner reads for each stage the worker reports (Job.stage keeps the worker's own names for support).
 STAGE_LABELS = {
@@ -162,8 +163,6 @@ class Job(models.Model):
         """Estimated from the speed measured so far (time spent over progress made); None until there is enough."""
         if self.status != self.Status.RUNNING or self.started_at is None or self.progress < 0.05:
             return None
-        from django.utils import timezone
-
         spent = (timezone.now() - self.started_at).total_seconds()
         return max(spent * (1 - self.progress) / self.progress, 0.0)
 

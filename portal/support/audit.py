@@ -1,6 +1,5 @@
 """The audit log: every support action and every plan change, with who, why and what changed."""
 
-from billing.plans import PLANS
 from portal.support.models import AuditEvent
 
 
@@ -13,25 +12,6 @@ def record(action: str, *, actor=None, user=None, job=None, reason: str = "", so
         user_email=getattr(user, "email", ""), job=job, job_ref=str(job.pk) if job is not None else "",
         reason=reason.strip(), changes=changes,
     )
-
-
-def _plan_name(code: str) -> str:
-    return PLANS[code].name if code in PLANS else code or "-"
-
-
-def describe(event: AuditEvent) -> str:
-    changes = event.changes or {}
-    if "plan" in changes:
-        old, new = changes["plan"]
-        return f"{_plan_name(old)} → {_plan_name(new)}"
-    if "seconds" in changes:
-        return f"{changes['seconds']} s"
-    if "link" in changes:
-        return "new link made"
-    if "status" in changes:
-        old, new = changes["status"]
-        return f"{old} → {new}"
-    return ""
 
 
 def user_facing(event: AuditEvent) -> str:

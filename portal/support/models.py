@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from billing.plans import PLANS
+
 
 class AuditEvent(models.Model):
     """One thing support (or Stripe, through billing) did to an account or a job, with why and what changed."""
@@ -34,7 +36,14 @@ class AuditEvent(models.Model):
         return f"{self.get_action_display()} ({self.user_email})"
 
     def summary(self) -> str:
-        """What changed, in words: 'Free → Pro', '10 s refunded'."""
-        from portal.support.audit import describe
-
-        return describe(self)
+        """What changed, in words: "Free → Pro", "10 s", "failed → queued"."""
+        changes = self.changes or {}
+        if "plan" in changes:
+            return " → ".join(PLANS[code].name if code in PLANS else code or "-" for code in changes["plan"])
+        if "seconds" in changes:
+            return f"{changes['seconds']} s"
+        if "link" in changes:
+            return "new link made"
+        if "status" in changes:
+            return " → ".join(changes["status"])
+        return ""
