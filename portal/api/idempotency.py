@@ -67,17 +67,17 @@ def idempotent(view):
         if not key.strip() or len(key) > MAX_KEY_LENGTH:
             return Response(error_body(request, "invalid_idempotency_key",
                                        f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.", HEADER), status=400)
-        print_ = fingerprint(request)
+        this_request = fingerprint(request)
         with transaction.atomic():
             IdempotentRequest.objects.filter(
                 owner=request.user, created_at__lt=timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_HOURS)
             ).delete()
             try:
                 with transaction.atomic():
-                    stored = IdempotentRequest.objects.create(owner=request.user, key=key, fingerprint=print_)
+                    stored = IdempotentRequest.objects.create(owner=request.user, key=key, fingerprint=this_request)
             except IntegrityError:
                 earlier = IdempotentRequest.objects.get(owner=request.user, key=key)
-                if earlier.fingerprint != print_:
+                if earlier.fingerprint != this_request:
                     return Response(error_body(
                         request, "idempotency_key_reused", f"This {HEADER} was used with a different request in "
                         f"the last {settings.IDEMPOTENCY_KEY_HOURS} hours; use a new key for a new request.", HEADER,
