@@ -145,8 +145,8 @@ def check_backend(user, backend: str) -> None:
         )
 
 
-def check_api_access(user) -> None:
-    plan = plan_for(user)
+def check_api_access(user, plan=None) -> None:
+    plan = plan or plan_for(user)
     if not plan.api_access:
         raise QuotaError("api_not_in_plan", f"The {plan.name} plan does not include the API; upgrade to Pro.")
 

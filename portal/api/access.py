@@ -4,7 +4,16 @@ includes the API (a lost plan turns keys off; it does not delete them)."""
 from rest_framework.permissions import BasePermission
 
 from billing import quota
+from billing.plans import Plan, plan_for
 from portal.api.models import ApiKey
+
+
+def plan_of(request) -> Plan:
+    """The caller's plan, read once per request (the access check and the rate limit both need it)."""
+    django_request = request._request
+    if not hasattr(django_request, "api_plan"):
+        django_request.api_plan = plan_for(request.user)
+    return django_request.api_plan
 
 
 class PlanIncludesApi(BasePermission):
@@ -12,5 +21,5 @@ class PlanIncludesApi(BasePermission):
         if not (request.user and request.user.is_authenticated):
             return False
         if isinstance(request.auth, ApiKey):
-            quota.check_api_access(request.user)  # QuotaError api_not_in_plan: 403 with the upgrade link
+            quota.check_api_access(request.user, plan_of(request))  # 403 api_not_in_plan with the upgrade link
         return True

@@ -19,8 +19,6 @@ _CODES = {
     exceptions.UnsupportedMediaType: "unsupported_media_type",
     exceptions.MethodNotAllowed: "method_not_allowed",
     exceptions.NotAcceptable: "not_acceptable",
-    exceptions.Throttled: "rate_limited",
-    exceptions.NotFound: "not_found",
     exceptions.PermissionDenied: "forbidden",
 }
 NOT_FOUND_MESSAGE = "No such object: it does not exist or is not yours."

@@ -15,7 +15,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework.response import Response
 
-from portal.api.errors import error_body, refusal_body
+from portal.api.errors import error_body, exception_handler
 from portal.api.models import IdempotentRequest
 
 HEADER = "Idempotency-Key"
@@ -50,10 +50,10 @@ def _response_to(view, request, *args, **kwargs) -> Response:
     try:
         return view(request, *args, **kwargs)
     except Exception as exc:
-        answer = refusal_body(request, exc)
-        if answer is None:
+        response = exception_handler(exc, {"request": request})
+        if response is None:
             raise
-        return Response(answer[1], status=answer[0])
+        return response
 
 
 def idempotent(view):

@@ -1,25 +1,17 @@
-"""Requests per minute per API key (per user for the portal's pages), set by the plan, counted in Redis so every
-web process shares the counts. A fixed one-minute window: one INCR per request."""
+"""Requests per minute per API key (per user for the portal's pages), set by the plan, counted in Redis (the
+broker's, under its namespace, as the workers' presence is) so every web process shares the counts. A fixed
+one-minute window: one INCR per request."""
 
 import time
 from dataclasses import dataclass
 
-import redis
-from django.conf import settings
+import dramatiq
 from rest_framework.throttling import BaseThrottle
 
-from billing.plans import plan_for
+from portal.api.access import plan_of
 from portal.api.models import ApiKey
 
 WINDOW_SECONDS = 60
-_client = None
-
-
-def _redis() -> redis.Redis:
-    global _client
-    if _client is None:
-        _client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-    return _client
 
 
 @dataclass(frozen=True)
@@ -41,11 +33,16 @@ class Window:
         }
 
 
-def count(bucket: str, limit: int, now: float | None = None) -> Window:
-    now = time.time() if now is None else now
+def key_prefix(broker) -> str:
+    return f"{broker.namespace}:api-rate"
+
+
+def count(bucket: str, limit: int) -> Window:
+    now = time.time()
     window_start = int(now // WINDOW_SECONDS) * WINDOW_SECONDS
-    key = f"{settings.API_RATE_LIMIT_PREFIX}:{bucket}:{window_start}"
-    pipe = _redis().pipeline()
+    broker = dramatiq.get_broker()
+    key = f"{key_prefix(broker)}:{bucket}:{window_start}"
+    pipe = broker.client.pipeline()
     pipe.incr(key)
     pipe.expire(key, WINDOW_SECONDS + 5)
     used, _ = pipe.execute()
@@ -59,7 +56,7 @@ class PlanRateThrottle(BaseThrottle):
         if not request.user.is_authenticated:
             return True
         bucket = f"key:{request.auth.pk}" if isinstance(request.auth, ApiKey) else f"user:{request.user.pk}"
-        window = count(bucket, plan_for(request.user).api_requests_per_minute)
+        window = count(bucket, plan_of(request).api_requests_per_minute)
         request._request.rate_limit = window  # the Django request, which the middleware sees
         self.window = window
         return window.used <= window.limit

@@ -10,6 +10,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 import renderer
+from billing.plans import plan_for
 from portal.jobs import retention, services
 from portal.jobs.models import Job, WebhookDelivery
 from portal.library.models import AudioClip, Portrait
@@ -47,7 +48,7 @@ class ErrorSerializer(serializers.Serializer):
 
 
 # --- Assets -------------------------------------------------------------------------------------------------
-class UploadSerializer(StrictSerializer):
+class UploadSerializer(serializers.Serializer):  # documents the upload; the file itself is checked by the library
     file = serializers.FileField(help_text="The file, as multipart/form-data.", allow_empty_file=True)
 
 
@@ -186,8 +187,13 @@ class JobSerializer(serializers.ModelSerializer):
         }).data
 
     def get_expires_at(self, job) -> str | None:
-        when = retention.expires_at(job) if job.status == Job.Status.SUCCEEDED else None
-        return serializers.DateTimeField().to_representation(when) if when else None
+        if job.status != Job.Status.SUCCEEDED:
+            return None
+        days = self.context.setdefault("retention_days", {})  # one plan lookup per owner, not per listed job
+        if job.owner_id not in days:
+            days[job.owner_id] = plan_for(job.owner).retention_days
+        when = retention.expires_at(job, retention_days=days[job.owner_id])
+        return serializers.DateTimeField().to_representation(when)
 
 
 class JobPageSerializer(serializers.Serializer):

@@ -31,7 +31,6 @@ from portal.library.models import AudioClip, Portrait
 ERRORS = {code: OpenApiResponse(s.ErrorSerializer, description=text) for code, text in {
     400: "Invalid request (code names the problem)",
     401: "No key, or the key is invalid, revoked or expired",
-    402: "Payment required",
     403: "The plan does not allow it (api_not_in_plan, job_too_long, quota_exceeded, ...)",
     404: "No such object, or not yours",
     409: "The object is not in a state that allows it",
@@ -95,8 +94,7 @@ def usage_view(request):
         "plan": {**asdict(plan), "backends": list(plan.backends)},
         "storage_used_bytes": request.user.storage_used_bytes,
         "storage_quota_bytes": usage.storage_quota_bytes(request.user),
-        "active_jobs": Job.objects.filter(owner=request.user, status__in=(Job.Status.QUEUED, Job.Status.RUNNING))
-        .count(),
+        "active_jobs": services.active_jobs(request.user),
     }).data)
 
 
@@ -224,7 +222,7 @@ def jobs(request):
     filters = s.JobFiltersSerializer(data=request.query_params)
     filters.is_valid(raise_exception=True)
     wanted = filters.validated_data
-    found = Job.objects.filter(owner=request.user).select_related("portrait", "audio")
+    found = Job.objects.filter(owner=request.user)
     conditions = Q()
     if "status" in wanted:
         conditions &= Q(status=wanted["status"])

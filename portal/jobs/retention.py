@@ -30,13 +30,16 @@ def _shortened(job: Job) -> bool:
     return job.kept_days is not None and plan_for(job.owner).retention_days < job.kept_days
 
 
-def expires_at(job: Job, now=None):
-    """When the video will be deleted, as the job page shows it."""
-    if not _shortened(job):
-        return _ends_by_plan(job)
+def expires_at(job: Job, now=None, retention_days: int | None = None):
+    """When the video will be deleted, as the job page shows it (retention_days: the owner's plan's, when the
+    caller already knows it, as a list of one user's jobs does)."""
+    days = plan_for(job.owner).retention_days if retention_days is None else retention_days
+    ends = job.created_at + timedelta(days=days)
+    if job.kept_days is None or days >= job.kept_days:  # not shortened by a downgrade
+        return ends
     now = now or timezone.now()
-    told = job.expiry_notified_at or max(now, _ends_by_plan(job) - timedelta(days=NOTICE_DAYS))
-    return max(_ends_by_plan(job), told + timedelta(days=NOTICE_DAYS))
+    told = job.expiry_notified_at or max(now, ends - timedelta(days=NOTICE_DAYS))
+    return max(ends, told + timedelta(days=NOTICE_DAYS))
 
 
 def run(now=None) -> dict:

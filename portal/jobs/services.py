@@ -100,14 +100,15 @@ def preflight(user, portrait, audio, options: dict, backend: str = DEFAULT_BACKE
     return result
 
 
-def _active_jobs(user) -> int:
+def active_jobs(user) -> int:
+    """The user's jobs queued or rendering now (what the plan's concurrent-jobs limit counts)."""
     return Job.objects.filter(owner=user, status__in=(Job.Status.QUEUED, Job.Status.RUNNING)).count()
 
 
 def _check_plan(user, seconds: int, params, backend: str, remaining: int) -> None:
     """What submit() would refuse, checked without reserving anything (for the pre-flight)."""
     check_backend(user, backend)
-    quota.check_job(user, seconds=seconds, resolution=params.resolution, active_jobs=_active_jobs(user))
+    quota.check_job(user, seconds=seconds, resolution=params.resolution, active_jobs=active_jobs(user))
     if seconds > remaining:
         raise quota.QuotaError("quota_exceeded", f"This video needs {seconds} s of render time but {remaining} s "
                                "are left this period. Upgrade or wait for the renewal.")
@@ -145,7 +146,7 @@ def submit(user, portrait, audio, options: dict, backend: str = DEFAULT_BACKEND)
         # (as every row lock here): it does not block the foreign-key checks that other transactions make on the
         # user row when they commit (Django's foreign keys are deferred), which deadlocked submits against cancels.
         User.objects.select_for_update(no_key=True).get(pk=user.pk)
-        quota.check_job(user, seconds=seconds, resolution=params.resolution, active_jobs=_active_jobs(user),
+        quota.check_job(user, seconds=seconds, resolution=params.resolution, active_jobs=active_jobs(user),
                         backend=backend)
         plan = plan_for(user)
         job = Job.objects.create(

@@ -299,8 +299,6 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
 }
-# The rate-limit counters' key prefix in Redis (tests give each run its own).
-API_RATE_LIMIT_PREFIX = env("API_RATE_LIMIT_PREFIX", default="api-rate")
 # How long a POST's Idempotency-Key is remembered (at least a day, as Stripe does).
 IDEMPOTENCY_KEY_HOURS = env.int("IDEMPOTENCY_KEY_HOURS", default=24)
 

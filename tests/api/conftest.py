@@ -14,12 +14,16 @@ def key_client(key: str) -> APIClient:
     return client
 
 
-@pytest.fixture
-def marketer(db):
+def pro_user(email: str):
     """A user on the Pro plan, which includes the API."""
-    user = make_user("marketer@example.com")
+    user = make_user(email)
     give_plan(user, "pro")
     return user
+
+
+@pytest.fixture
+def marketer(db):
+    return pro_user("marketer@example.com")
 
 
 @pytest.fixture
@@ -31,9 +35,7 @@ def api(marketer) -> APIClient:
 @pytest.fixture
 def rival(db):
     """Another Pro user with a key of their own: their ids must be 404 to `api`."""
-    user = make_user("rival@example.com")
-    give_plan(user, "pro")
-    return user
+    return pro_user("rival@example.com")
 
 
 @pytest.fixture

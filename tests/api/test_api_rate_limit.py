@@ -4,7 +4,6 @@ import time
 
 import dramatiq
 import pytest
-from django.conf import settings
 
 from billing.plans import get_plan
 from portal.api import keys, rate_limits
@@ -52,8 +51,9 @@ def test_the_counts_live_in_redis_where_every_web_process_sees_them(api, markete
     api_key = marketer.api_keys.get()
     for _ in range(3):
         api.get("/api/v1/me/")
-    client = dramatiq.get_broker().client
-    (counter,) = client.keys(f"{settings.API_RATE_LIMIT_PREFIX}:key:{api_key.pk}:*")
+    broker = dramatiq.get_broker()
+    client = broker.client
+    (counter,) = client.keys(f"{rate_limits.key_prefix(broker)}:key:{api_key.pk}:*")
     assert int(client.get(counter)) == 3
     client.set(counter, 10_000)  # as if other web processes had spent the budget
     assert api.get("/api/v1/me/").status_code == 429
