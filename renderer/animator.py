@@ -1,8 +1,9 @@
 """The built-in talking-portrait animator: landmark-driven image warps, no learned model.
 
 Per frame it (1) warps small regions around the mouth and eyes of the still portrait with precomputed
-displacement fields scaled by the audio drivers, (2) paints a dark mouth interior with a hint of teeth
-into the gap the jaw opens (the closed-mouth pixels are never stretched into it), and (3) moves the
+displacement fields scaled by the audio drivers (jaw drop, lip spread or rounding, pressed lips),
+(2) paints the inside of the mouth into the gap the jaw opens (cavity, teeth and tongue in colours
+sampled from the portrait; the closed-mouth pixels are never stretched into it), and (3) moves the
 head with one smooth full-frame remap whose mask keeps the background still.
 
 Everything that varies over time is a function of the absolute frame time and the seed, so a segment
@@ -36,11 +37,14 @@ BLINK_SLOT_SECONDS = 4.0  # one blink per slot, placed 1..3 s into it: intervals
 BLINK_CLOSE, BLINK_HOLD, BLINK_OPEN = 0.07, 0.05, 0.13
 MAX_JAW_DROP = 0.26  # of the mouth width, at full loudness and dynamic_scale 1
 UPPER_LIP_SHARE = 0.18  # how much of the opening the upper lip contributes (moving up)
-SPREAD_AMOUNT = 0.07  # corner travel, of the mouth width
-INTERIOR_TOP = np.array([46, 40, 92], np.float32)  # BGR: dark red-brown near the lips
-INTERIOR_DEEP = np.array([16, 11, 30], np.float32)  # almost black deeper in
-TEETH = np.array([206, 214, 222], np.float32)
-TONGUE = np.array([58, 58, 128], np.float32)
+CHIN_LEVER = 1.2  # the chin is further from the jaw's hinge than the lower lip: it travels this much further
+SPREAD_AMOUNT = 0.11  # corner travel outwards for "ee", of the mouth width
+ROUND_AMOUNT = 0.14  # corner travel inwards for "oo"
+ROUND_LENS = 0.72  # a rounded opening is this much narrower than a neutral one
+TEETH_DEFAULT = np.array([196, 210, 222], np.float32)  # BGR: slightly warm off-white, for portraits showing none
+TONGUE_TINT = np.array([118, 122, 205], np.float32)  # BGR: the pink the lip colour is pulled towards
+UPPER_TEETH_LINES = (0.0, 0.27, 0.5, 0.7)  # where neighbouring teeth meet, in half-widths of the opening
+LOWER_TEETH_LINES = (0.0, 0.18, 0.36, 0.54)  # lower incisors are narrower
 
 
 def _curve(points: np.ndarray, xs: np.ndarray) -> np.ndarray:
@@ -83,25 +87,67 @@ class _Smooth1D:
         return float((self.weights * np.sin(2 * np.pi * self.freqs * t + self.phases)).sum())
 
 
+@dataclass(frozen=True)
+class MouthColours:
+    """What the inside of this portrait's mouth looks like, sampled from the portrait itself."""
+
+    lips: np.ndarray  # BGR float32
+    teeth: np.ndarray
+    shows_teeth: bool  # the still portrait already shows its upper teeth between the lips
+
+
+def sample_mouth_colours(image: np.ndarray, points: np.ndarray) -> MouthColours:
+    upper_out, upper_in = points[UPPER_OUTER_LIP], points[UPPER_INNER_LIP]
+    lower_in, lower_out = points[LOWER_INNER_LIP], points[LOWER_OUTER_LIP]
+    left, right = sorted((float(upper_out[0, 0]), float(upper_out[-1, 0])))
+    width = max(1.0, right - left)
+    xs = np.arange(int(left + 0.2 * width), int(np.ceil(right - 0.2 * width)), dtype=np.float32)
+    height, image_width = image.shape[:2]
+    xs = xs[(xs >= 0) & (xs < image_width)]
+
+    def between(top: np.ndarray, bottom: np.ndarray) -> np.ndarray:
+        pixels = []
+        for x, y0, y1 in zip(xs.astype(int), _curve(top, xs), _curve(bottom, xs), strict=True):
+            rows = np.arange(int(np.ceil(y0 + 0.5)), int(np.floor(y1 - 0.5)) + 1)
+            rows = rows[(rows >= 0) & (rows < height)]
+            pixels.append(image[rows, x])
+        return np.concatenate(pixels).astype(np.float32) if pixels else np.zeros((0, 3), np.float32)
+
+    lips = np.concatenate([between(upper_out, upper_in), between(lower_in, lower_out)])
+    lip_colour = np.median(lips, axis=0) if len(lips) else np.array([110, 110, 160], np.float32)
+    inside = between(upper_in, lower_in)
+    gap = float(np.max(_curve(lower_in, xs) - _curve(upper_in, xs))) / width if len(xs) else 0.0
+    luminance = inside @ np.array([0.114, 0.587, 0.299], np.float32) if len(inside) else np.zeros(0)
+    lip_luminance = float(lip_colour @ np.array([0.114, 0.587, 0.299], np.float32))
+    bright = inside[luminance > lip_luminance + 25] if len(inside) else inside
+    shows_teeth = gap > 0.035 and len(bright) >= max(6, 0.25 * len(inside))
+    if shows_teeth:
+        teeth = np.median(bright, axis=0)
+    else:
+        # No teeth to copy: an off-white that sits in the portrait's light (darker in a dim photo or painting).
+        teeth = TEETH_DEFAULT * np.clip(lip_luminance / 120.0, 0.65, 1.05)
+    return MouthColours(lip_colour.astype(np.float32), np.asarray(teeth, np.float32), shows_teeth)
+
+
 class MouthRig:
-    """Jaw drop, lip spread/rounding and the painted mouth interior, confined to a small region."""
+    """The lower face as a jaw (chin, lower lip and lower teeth drop together in one smooth warp that fades into
+    the neck), lips that spread, round or press together, and the inside of the open mouth: a cavity shaded from
+    the lips inward, upper and lower teeth in the portrait's own colours and a tongue, all with soft edges."""
 
     def __init__(self, image: np.ndarray, points: np.ndarray):
         height, width = image.shape[:2]
         upper_in, lower_in = points[UPPER_INNER_LIP], points[LOWER_INNER_LIP]
         upper_out, lower_out = points[UPPER_OUTER_LIP], points[LOWER_OUTER_LIP]
-        self.left, self.right = float(upper_out[0, 0]), float(upper_out[-1, 0])
-        if self.left > self.right:
-            self.left, self.right = self.right, self.left
+        self.left, self.right = sorted((float(upper_out[0, 0]), float(upper_out[-1, 0])))
         self.mouth_width = self.right - self.left
         self.center_x = (self.left + self.right) / 2
         chin_y = float(points[CHIN, 1])
         nose_y = float(points[SUBNASALE, 1])
-        seam_mid = float((upper_in[:, 1].mean() + lower_in[:, 1].mean()) / 2)
         jaw_half = 0.5 * abs(float(points[CHEEK_RIGHT, 0] - points[CHEEK_LEFT, 0])) * 0.75
         self.max_drop = MAX_JAW_DROP * self.mouth_width
+        self.colours = sample_mouth_colours(image, points)
 
-        below_chin = 0.6 * (chin_y - seam_mid) + self.max_drop * 2
+        below_chin = 0.6 * (chin_y - float(upper_in[:, 1].mean())) + self.max_drop * 2.5
         self.region = _region(
             self.center_x - jaw_half * 1.15,
             nose_y - 2,
@@ -114,33 +160,32 @@ class MouthRig:
         xs = np.arange(r.x0, r.x1, dtype=np.float32)
         ys = np.arange(r.y0, r.y1, dtype=np.float32)[:, None]
         self.grid_x, self.grid_y = np.meshgrid(xs, ys[:, 0])
+        self.rows = ys[:, 0]
 
-        inner_half = max(2.0, 0.5 * self.mouth_width * 0.92)
-        u = (xs - self.center_x) / inner_half
-        self.lens = np.clip(1 - u**2, 0, 1) ** 0.6  # gap profile: widest in the middle, closed at corners
-        upper_y = _curve(upper_in, xs)
-        lower_y = _curve(lower_in, xs)
-        self.upper_y, self.lower_y = upper_y, lower_y
-        self.seam = (upper_y + lower_y) / 2
-        resting_gap = float(np.max(lower_y - upper_y)) / self.mouth_width
-        # A portrait that already shows its teeth keeps them; a painted hint would double them.
-        self.teeth_strength = 0.85 if resting_gap < 0.04 else 0.35
+        self.inner_half = max(2.0, 0.5 * self.mouth_width * 0.92)
+        upper_y, lower_y = _curve(upper_in, xs), _curve(lower_in, xs)
+        # The mouth opens where the jaw parts from the upper teeth: under the teeth a portrait already shows,
+        # else between the lips.
+        self.seam = lower_y - 0.6 if self.colours.shows_teeth else (upper_y + lower_y) / 2
+        seam_mid = float(np.median(self.seam))
+        self.lens = {shape: self._lens(xs, shape) for shape in ("neutral", "round")}
 
-        # Lower face: a hard step at the lip seam (that is what opens the gap), the lip's lens profile
-        # broadening to the jaw's width towards the chin, and a fade below the chin into the neck.
         jaw_u = (xs - self.center_x) / jaw_half
         jaw_profile = np.clip(1 - jaw_u**2, 0, 1) ** 0.8
         depth = np.clip((ys - self.seam) / max(4.0, chin_y - seam_mid), 0, 1)
         below = _smoothstep(self.seam - 0.5, self.seam + 0.5, ys)
-        profile = (1 - depth) * self.lens + depth * np.maximum(self.lens, jaw_profile)
         neck_fade = np.exp(-np.maximum(0, ys - chin_y) ** 2 / (2 * (0.3 * below_chin) ** 2))
-        lower_field = below * profile * neck_fade
-        # Upper lip: moves up a little, fading out towards the nose.
         rise = np.clip(1 - (self.seam - ys) / max(3.0, seam_mid - nose_y), 0, 1) ** 1.5
-        upper_field = -(1 - below) * UPPER_LIP_SHARE * self.lens * rise
-        self.drop_field = (lower_field + upper_field).astype(np.float32)
+        self.drop_field = {}
+        for shape, lens in self.lens.items():
+            # Lower face: a hard step at the seam (what opens the gap), the lip's lens profile broadening to the
+            # jaw's width and lever towards the chin, then a fade below the chin into the neck.
+            profile = (1 - depth) * lens + depth * np.maximum(lens, jaw_profile) * (1 + (CHIN_LEVER - 1) * depth)
+            lower_field = below * profile * neck_fade
+            upper_field = -(1 - below) * UPPER_LIP_SHARE * lens * rise  # the upper lip lifts a little
+            self.drop_field[shape] = (lower_field + upper_field).astype(np.float32)
 
-        # Spread: corners travel sideways, strongest at lip height.
+        # Corners travel sideways (out for "ee", in for "oo"), strongest at lip height.
         lips_half_height = max(3.0, float(lower_out[:, 1].max() - upper_out[:, 1].min()) / 2)
         lip_mid = float(upper_out[:, 1].min() + lips_half_height)
         su = (xs - self.center_x) / (0.5 * self.mouth_width)
@@ -148,21 +193,49 @@ class MouthRig:
         vertical = np.exp(-((ys - lip_mid) ** 2) / (2 * (1.4 * lips_half_height) ** 2))
         self.spread_field = (side * vertical).astype(np.float32)
 
+        # Pressed lips ("m", "b", "p"): the lips close over whatever gap the portrait shows, the upper lip coming
+        # down and the lower one up to meet at the seam, each stretched over about two lip heights.
+        reach = 2.0 * lips_half_height
+        mid = (upper_y + lower_y) / 2
+        above_mid = np.clip((ys - (upper_y - reach)) / np.maximum(mid - (upper_y - reach), 1.0), 0, 1)
+        below_mid = np.clip(((lower_y + reach) - ys) / np.maximum((lower_y + reach) - mid, 1.0), 0, 1)
+        close = np.where(ys < mid, (mid - upper_y) * above_mid, -(lower_y - mid) * below_mid)
+        self.close_field = (close * self.lens["neutral"]).astype(np.float32)
+
         self.source = np.ascontiguousarray(image[r.slices])
+        self.texture = self._texture(self.source.shape[:2])
         self._map_x = np.empty_like(self.grid_x)
         self._map_y = np.empty_like(self.grid_y)
-        self.rows = ys[:, 0]
-        self.inner_u = u
+        self.xs = xs
 
-    def render(self, target: np.ndarray, mouth_open: float, spread: float, scale: float) -> None:
+    def _lens(self, xs: np.ndarray, shape: str) -> np.ndarray:
+        """The opening's height profile across the mouth: widest in the middle, closed at the corners."""
+        half = self.inner_half * (ROUND_LENS if shape == "round" else 1.0)
+        return (np.clip(1 - ((xs - self.center_x) / half) ** 2, 0, 1) ** 0.6).astype(np.float32)
+
+    @staticmethod
+    def _texture(shape: tuple[int, int]) -> np.ndarray:
+        """Fixed soft mottling for the cavity, so it never reads as one flat colour (the same in every frame)."""
+        noise = np.random.default_rng(11).standard_normal(shape).astype(np.float32)
+        noise = cv2.GaussianBlur(noise, (0, 0), 2.5)
+        return noise / max(1e-6, float(noise.std()))
+
+    def render(self, target: np.ndarray, mouth_open: float, spread: float, scale: float,
+               closure: float = 0.0) -> None:
         """Write the mouth region for this frame into `target` (the same size as the portrait)."""
         r = self.region
         drop = self.max_drop * scale * mouth_open
-        travel = SPREAD_AMOUNT * self.mouth_width * scale * spread
-        if drop < 0.05 and abs(travel) < 0.05:
+        rounding = max(0.0, -spread)
+        travel = self.mouth_width * scale * (SPREAD_AMOUNT * max(0.0, spread) - ROUND_AMOUNT * rounding)
+        closure = min(1.0, closure * scale)
+        if drop < 0.05 and abs(travel) < 0.05 and closure < 0.02:
             target[r.slices] = self.source
             return
-        np.multiply(self.drop_field, -drop, out=self._map_y)
+        field = self.drop_field["neutral"] if rounding == 0 else (
+            self.drop_field["neutral"] * (1 - rounding) + self.drop_field["round"] * rounding)
+        np.multiply(field, -drop, out=self._map_y)
+        if closure >= 0.02:
+            self._map_y -= closure * self.close_field
         self._map_y += self.grid_y
         np.multiply(self.spread_field, -travel, out=self._map_x)
         self._map_x += self.grid_x
@@ -176,37 +249,71 @@ class MouthRig:
             borderMode=cv2.BORDER_REPLICATE,
         )
         if drop >= 0.6:
-            self._paint_interior(target[r.slices], drop)
+            lens = self.lens["neutral"] * (1 - rounding) + self.lens["round"] * rounding
+            self._paint_interior(target[r.slices], drop, lens, rounding)
 
-    def _paint_interior(self, patch: np.ndarray, drop: float) -> None:
-        top = self.seam - UPPER_LIP_SHARE * drop * self.lens
-        bottom = self.seam + drop * self.lens
+    def _teeth_lines(self, u: np.ndarray, where: tuple[float, ...]) -> np.ndarray:
+        """Brightness across a row of teeth: faint darker lines where two teeth meet."""
+        lines = np.ones_like(u)
+        for at in where:
+            lines -= 0.07 * np.exp(-(((np.abs(u) - at) * self.inner_half) ** 2) / 0.4)
+        return lines
+
+    def _paint_interior(self, patch: np.ndarray, drop: float, lens: np.ndarray, rounding: float) -> None:
+        top = self.seam - UPPER_LIP_SHARE * drop * lens
+        bottom = self.seam + drop * lens
         columns = np.flatnonzero(bottom - top > 0.5)
         if len(columns) == 0:
             return
         c0, c1 = columns[0], columns[-1] + 1
-        r0 = max(0, int(np.floor(top[c0:c1].min() - self.region.y0)) - 1)
+        r0 = max(0, int(np.floor(top[c0:c1].min() - self.region.y0)) - 2)
         r1 = min(patch.shape[0], int(np.ceil(bottom[c0:c1].max() - self.region.y0)) + 2)
         if r1 <= r0:
             return
         ys = self.rows[r0:r1, None]
         t, b = top[c0:c1], bottom[c0:c1]
-        alpha = np.clip(ys - t + 0.5, 0, 1) * np.clip(b - ys + 0.5, 0, 1)
-        depth = np.clip((ys - t) / np.maximum(b - t, 1.0), 0, 1)  # 0 at the upper lip, 1 at the lower
-        # Darkest in the middle of the cavity, a little lighter and redder next to the lips.
-        edge = np.minimum(1, np.minimum(depth, 1 - depth) * 4 + np.abs(self.inner_u[c0:c1]) ** 3)
-        colour = INTERIOR_TOP + (INTERIOR_DEEP - INTERIOR_TOP) * edge[..., None]
-        # Tongue: a dim red shape at the bottom, visible when the mouth is well open.
-        tongue = np.clip((depth - 0.62) / 0.3, 0, 1) * min(1.0, drop / (0.2 * self.mouth_width))
-        tongue *= np.clip(1 - np.abs(self.inner_u[c0:c1]) / 0.8, 0, 1)
-        colour = colour + (TONGUE - colour) * (0.55 * tongue)[..., None]
-        # Upper teeth: a light band under the upper lip, thinner towards the corners.
-        band = np.minimum(0.3 * (b - t), 0.085 * self.mouth_width) * np.clip(1.5 * self.lens[c0:c1] - 0.2, 0, 1)
-        teeth = np.clip(t + band - ys + 0.5, 0, 1) * (band > 0.4)
-        shade = (0.7 + 0.3 * self.lens[c0:c1])[..., None]
-        colour = colour + (TEETH * shade - colour) * (self.teeth_strength * teeth)[..., None]
+        gap = np.maximum(b - t, 1e-3)
+        u = (self.xs[c0:c1] - self.center_x) / self.inner_half
+        core = np.clip(1.3 * lens[c0:c1], 0, 1)  # fades everything but the cavity towards the corners
+        lips, teeth_colour = self.colours.lips, self.colours.teeth
+        width = self.mouth_width
+
+        # Cavity: the lips' own colour, darkened, next to them, near black deeper in; mottled, never flat.
+        from_edge = np.minimum(ys - t, b - ys)
+        near_lip = np.exp(-np.maximum(from_edge, 0) / (0.18 * gap + 1.0))
+        deep, rim = lips * 0.2 + 4, lips * 0.6
+        colour = deep + (rim - deep) * np.maximum(near_lip, np.abs(u) ** 4)[..., None]
+        colour = colour * (1 + 0.12 * self.texture[r0:r1, c0:c1])[..., None]
+
+        # Tongue: a rounded pink shape low in the mouth, lit from the front, lower in a rounded mouth.
+        tongue_top = b - gap * 0.42 * (1 - 0.45 * rounding)
+        tongue_half = 0.62 * (1 - 0.3 * rounding)
+        reach = np.maximum(b - tongue_top, 1e-3)
+        tongue_shape = _smoothstep(1.0, 0.8, np.sqrt((u / tongue_half) ** 2 + ((ys - b) / reach) ** 2))
+        tongue_light = 0.7 + 0.3 * np.clip(1 - (ys - tongue_top) / reach, 0, 1)
+        tongue_colour = (lips * 0.55 + TONGUE_TINT * 0.45) * tongue_light[..., None] * 0.9
+        visible = min(1.0, drop / (0.12 * width))
+        colour += (tongue_colour - colour) * (0.85 * visible * tongue_shape)[..., None]
+
+        # Teeth: a lower row rising from the lower lip, in shadow, and (when the portrait shows none) an upper
+        # row under the upper lip; both narrower than the opening, with faint lines where two teeth meet.
+        span = _smoothstep(0.85, 0.6, np.abs(u))
+        lower_height = np.minimum(0.2 * gap, 0.06 * width) * span
+        lower_teeth = _smoothstep(b - lower_height - 0.6, b - lower_height + 0.6, ys) * (lower_height > 0.5)
+        lower_shade = 0.8 + 0.12 * np.clip((ys - (b - lower_height)) / np.maximum(lower_height, 1), 0, 1)
+        lower_lines = self._teeth_lines(u, LOWER_TEETH_LINES)
+        colour += (teeth_colour * (lower_shade * lower_lines)[..., None] - colour) * (0.95 * lower_teeth)[..., None]
+        if not self.colours.shows_teeth:
+            upper_height = np.minimum(0.3 * gap, 0.085 * width) * span
+            upper_teeth = _smoothstep(t + upper_height + 0.6, t + upper_height - 0.6, ys) * (upper_height > 0.5)
+            upper_shade = (0.8 + 0.2 * lens[c0:c1]) * self._teeth_lines(u, UPPER_TEETH_LINES)
+            colour += (teeth_colour * upper_shade[..., None] - colour) * (0.95 * upper_teeth)[..., None]
+
+        alpha = _smoothstep(t - 0.7, t + 0.7, ys) * _smoothstep(b + 0.7, b - 0.7, ys)
+        alpha *= np.clip(gap / 1.5, 0, 1) * np.maximum(core, 0.6)
         region = patch[r0:r1, c0:c1].astype(np.float32)
-        patch[r0:r1, c0:c1] = (region + (colour - region) * alpha[..., None]).astype(np.uint8)
+        blended = region + (np.clip(colour, 0, 255) - region) * alpha[..., None]
+        patch[r0:r1, c0:c1] = blended.astype(np.uint8)
 
 
 class EyeRig:
@@ -356,8 +463,8 @@ class PortraitAnimator:
             "scale": m * (0.008 * self.noise["scale"](t) + 0.006 * energy),
         }
 
-    def frame(self, t: float, mouth_open: float, spread: float, energy: float) -> np.ndarray:
-        self.mouth.render(self.expression, mouth_open, spread, self.dynamic_scale)
+    def frame(self, t: float, mouth_open: float, spread: float, energy: float, closure: float = 0.0) -> np.ndarray:
+        self.mouth.render(self.expression, mouth_open, spread, self.dynamic_scale, closure)
         closure = blink_closure(t, self.seed)
         for eye in self.eyes:
             eye.render(self.expression, closure)
@@ -371,6 +478,5 @@ class PortraitAnimator:
     def frames(self, drivers: MotionDrivers, first_frame: int, fps: int) -> Iterator[np.ndarray]:
         for offset in range(len(drivers.mouth_open)):
             t = (first_frame + offset) / fps
-            yield self.frame(
-                t, float(drivers.mouth_open[offset]), float(drivers.spread[offset]), float(drivers.energy[offset])
-            )
+            yield self.frame(t, float(drivers.mouth_open[offset]), float(drivers.spread[offset]),
+                             float(drivers.energy[offset]), float(drivers.closure[offset]))

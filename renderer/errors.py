@@ -65,6 +65,10 @@ class FaceTooSmallError(RenderError):
     code = "face_too_small"
 
 
+class FaceNotFrontalError(RenderError):
+    code = "face_not_frontal"
+
+
 class UnreadableImageError(RenderError):
     code = "unreadable_image"
 

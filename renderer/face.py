@@ -159,6 +159,19 @@ class FaceTracker:
         self.close()
 
 
+def face_pose(face: Face) -> tuple[float, float]:
+    """(turn, roll): turn is how far the nose sits from the middle between the cheeks, as a share of half the
+    face's width (0 facing the camera, about 0.5 at a three-quarter view, 1 in profile); roll is the tilt of the
+    line through the eye corners in degrees."""
+    p = face.points
+    left, right = p[CHEEK_LEFT], p[CHEEK_RIGHT]
+    half = max(1e-6, abs(float(right[0] - left[0])) / 2)
+    turn = abs(float(p[NOSE_TIP, 0] - (left[0] + right[0]) / 2)) / half
+    outer_left, outer_right = p[EYES[0][0][0]], p[EYES[1][0][-1]]
+    roll = float(np.degrees(np.arctan2(outer_right[1] - outer_left[1], outer_right[0] - outer_left[0])))
+    return turn, roll
+
+
 def mouth_opening(face: Face) -> float:
     """Inner-lip gap divided by mouth width: scale-free, so it compares across resolutions."""
     p = face.points

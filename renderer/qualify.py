@@ -66,6 +66,11 @@ class CaseResult:
             "faces_missing": report.faces_missing,
             "identity_drift_mean": round(report.identity_drift_mean, 4),
             "identity_drift_max": round(report.identity_drift_max, 4),
+            "jaw_follow": round(report.jaw_follow, 4),
+            "jaw_ratio": round(report.jaw_ratio, 4),
+            "shape_correlation": round(report.shape_correlation, 4),
+            "width_range": round(report.width_range, 4),
+            "interior_flat_share": round(report.interior_flat_share, 4),
             "rtf": round(self.rtf, 4),
         }
 
@@ -189,7 +194,8 @@ def _case_line(result: CaseResult) -> str:
     return (f"{result.name:16} {result.input_seconds:6.2f} s audio  render {result.render_seconds:5.2f} s{parts} "
             f"(RTF {m['rtf']:.3f})  measure {result.measure_seconds:5.2f} s  corr {m['correlation']:.2f}  "
             f"offset {m['offset_frames']:+d}  closed {m['mouth_closed_in_silence']:.2f}  "
-            f"drift {m['identity_drift_max']:.3f}  {verdict}")
+            f"drift {m['identity_drift_max']:.3f}  jaw {m['jaw_ratio']:.2f}  shape {m['shape_correlation']:.2f}/"
+            f"{m['width_range']:.2f}  flat {m['interior_flat_share']:.2f}  {verdict}")
 
 
 def cmd_qualify(args) -> int:

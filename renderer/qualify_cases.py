@@ -1,8 +1,11 @@
 """The quality gate's reference suite: portraits and audio that stress lip-sync, made from the committed fixtures.
 
-Every input is derived deterministically (no randomness, no downloads) from tests/fixtures: portrait.jpg (the
-astronaut portrait), speech.wav (espeak-ng en-us with pauses) and speech_voice2.wav (a second espeak-ng speaker;
-tests/fixtures/make_fixtures.py makes all three). Each case names what it stresses in its description.
+Every input is derived deterministically (seeded, no downloads) from tests/fixtures: portrait.jpg (the astronaut
+portrait: a smile that shows the upper teeth), speech.wav (espeak-ng en-us with pauses), speech_voice2.wav (a second
+espeak-ng speaker) and speech_zh.wav (espeak-ng Mandarin; tests/fixtures/make_fixtures.py makes them all), and from
+matplotlib's sample photo of Grace Hopper (US Navy, public domain; matplotlib comes with mediapipe): a closed mouth
+behind glasses. The beard, the child's proportions, the three-quarter view and the painting are drawn or warped
+from those two photos. Each case names what it stresses in its description.
 """
 
 from __future__ import annotations
@@ -150,6 +153,105 @@ def fixture_portrait(workdir: Path) -> Path:
     return FIXTURES / "portrait.jpg"
 
 
+def grace_hopper(workdir: Path) -> Path:
+    import matplotlib
+
+    return Path(matplotlib.get_data_path()) / "sample_data" / "grace_hopper.jpg"
+
+
+def _landmarks(image: np.ndarray) -> np.ndarray:
+    from .face import detect_faces
+
+    return detect_faces(image)[0].points
+
+
+def _write_portrait(image: np.ndarray, name: str, workdir: Path) -> Path:
+    target = workdir / f"{name}.png"
+    cv2.imwrite(str(target), image)
+    return target
+
+
+def bearded(workdir: Path) -> Path:
+    """The astronaut with a full beard and moustache drawn in short dark strokes around the lips."""
+    image = cv2.imread(str(FIXTURES / "portrait.jpg"))
+    points = _landmarks(image)
+    from .face import CHIN, LOWER_OUTER_LIP, UPPER_OUTER_LIP
+
+    beard = np.zeros(image.shape[:2], np.uint8)
+    jaw = points[[234, 93, 132, 58, 172, 136, 150, 149, 176, 148, CHIN, 377, 400, 378, 379, 365, 397, 288, 361,
+                  323, 454]]
+    cheek_line = points[[454, 366, 425, 423, 164, 203, 205, 137, 234]]  # across the cheeks, under the nose
+    cv2.fillPoly(beard, [np.round(np.vstack([jaw, cheek_line])).astype(np.int32)], 1)
+    lips = np.vstack([points[UPPER_OUTER_LIP], points[LOWER_OUTER_LIP][::-1]])
+    cv2.fillPoly(beard, [np.round(lips).astype(np.int32)], 0)
+    beard = cv2.erode(beard, np.ones((3, 3), np.uint8))
+    rng = np.random.default_rng(5)
+    hair = image.copy()
+    ys, xs = np.nonzero(beard)
+    for index in rng.choice(len(xs), size=min(len(xs), 9000), replace=False):
+        x, y = int(xs[index]), int(ys[index])
+        angle = np.pi / 2 + rng.normal(0, 0.35)
+        length = rng.uniform(3, 7)
+        tone = rng.uniform(25, 70)
+        end = (int(x + length * np.cos(angle)), int(y + length * np.sin(angle)))
+        cv2.line(hair, (x, y), end, (tone * 0.7, tone * 0.85, tone), 1, cv2.LINE_AA)
+    mask = cv2.GaussianBlur(beard.astype(np.float32), (0, 0), 2.0)[..., None]
+    image = (image * (1 - mask) + hair * mask).astype(np.uint8)
+    return _write_portrait(image, "beard", workdir)
+
+
+def _remap(image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
+    return cv2.remap(image, map_x.astype(np.float32), map_y.astype(np.float32), cv2.INTER_CUBIC,
+                     borderMode=cv2.BORDER_REFLECT)
+
+
+def childlike(workdir: Path) -> Path:
+    """The astronaut warped to a child's proportions: larger eyes, a shorter lower face and a smaller chin."""
+    from .face import CHIN, EYES, NOSE_TIP
+
+    image = cv2.imread(str(FIXTURES / "portrait.jpg"))
+    image = cv2.bilateralFilter(image, 9, 40, 9)  # smoother skin
+    points = _landmarks(image)
+    height, width = image.shape[:2]
+    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    map_x, map_y = grid_x.copy(), grid_y.copy()
+    for upper, lower in EYES:
+        centre = points[upper + lower].mean(axis=0)
+        radius = 1.6 * float(np.ptp(points[upper, 0]))
+        distance = np.hypot(grid_x - centre[0], grid_y - centre[1])
+        pull = 0.35 * np.clip(1 - distance / radius, 0, 1) ** 2  # magnify: sample closer to the centre
+        map_x -= pull * (grid_x - centre[0])
+        map_y -= pull * (grid_y - centre[1])
+    nose_y, chin_y = float(points[NOSE_TIP, 1]), float(points[CHIN, 1])
+    below_nose = np.clip((grid_y - nose_y) / (chin_y - nose_y), 0, None)
+    fade = np.exp(-np.clip(below_nose - 1.2, 0, None) ** 2 / 0.2)
+    map_y += 0.25 * (grid_y - nose_y) * (below_nose > 0) * fade  # sample further down: a shorter lower face
+    return _write_portrait(_remap(image, map_x, map_y), "child", workdir)
+
+
+def three_quarter(workdir: Path) -> Path:
+    """Grace Hopper's portrait turned about 25 degrees: the picture wrapped on a vertical cylinder through the
+    head and rotated, so the far side of the face narrows as in a three-quarter view."""
+    image = cv2.imread(str(grace_hopper(workdir)))
+    points = _landmarks(image)
+    height, width = image.shape[:2]
+    centre = float(points[:, 0].mean())
+    radius = 0.75 * float(np.ptp(points[:, 0]))
+    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    angle = np.arcsin(np.clip((grid_x - centre) / radius, -1, 1)) - np.deg2rad(25)
+    inside = np.abs(grid_x - centre) < radius
+    source_x = np.where(inside, centre + radius * np.sin(np.clip(angle, -np.pi / 2, np.pi / 2)), grid_x)
+    blend = np.clip(1 - np.abs(grid_x - centre) / radius, 0, 1) ** 0.5  # the background bends less
+    map_x = grid_x + (source_x - grid_x) * blend
+    return _write_portrait(_remap(image, map_x, grid_y), "three_quarter", workdir)
+
+
+def painting(workdir: Path) -> Path:
+    """The astronaut as an oil painting (OpenCV's oil-paint filter): brushed colour areas, no photographic grain."""
+    image = cv2.imread(str(FIXTURES / "portrait.jpg"))
+    return _write_portrait(cv2.xphoto.oilPainting(image, 4, 1), "painting", workdir)
+
+
 SUITE = [
     Case("normal_speech", "the fixture portrait speaking the fixture sentences with 0.7 s pauses",
          fixture_portrait, fixture_audio("speech.wav")),
@@ -176,6 +278,18 @@ SUITE = [
          _placed("wide_image", (1024, 576), 300, 64), fixture_audio("speech.wav"), params={"crop_face": False}),
     Case("tall_image", "a 9:16 phone-style image animated whole (crop_face off): non-square output",
          _placed("tall_image", (576, 1024), 32, 160), fixture_audio("speech.wav"), params={"crop_face": False}),
+    Case("closed_mouth_glasses", "Grace Hopper: lips closed at rest, glasses, an older face; teeth must be made up",
+         grace_hopper, fixture_audio("speech.wav")),
+    Case("mandarin", "the astronaut speaking espeak-ng Mandarin (other vowels, tones, no English rhythm)",
+         fixture_portrait, fixture_audio("speech_zh.wav")),
+    Case("beard", "the astronaut with a drawn full beard and moustache: the jaw moves the hair with it",
+         bearded, fixture_audio("speech_voice2.wav")),
+    Case("child", "the astronaut warped to a child's proportions (larger eyes, short lower face, small chin)",
+         childlike, fixture_audio("speech.wav")),
+    Case("three_quarter", "Grace Hopper turned about 25 degrees (cylinder warp): a three-quarter view",
+         three_quarter, fixture_audio("speech_voice2.wav")),
+    Case("painting", "the astronaut as an oil painting (OpenCV's oil-paint filter)",
+         painting, fixture_audio("speech.wav")),
 ]
 CASES = {case.name: case for case in SUITE}
 

@@ -4,6 +4,11 @@ measure(path) answers: does the video last as long as its audio, are there blank
 mouth (found again by the landmark detector) open with the sound — correlation with the audio envelope, the
 A/V offset in frames by cross-correlation, and whether the mouth closes in silences. It also tells whether the
 face stays the same person outside the mouth: identity drift (see IdentityDrift).
+
+Three measures tell a mouth that moves like a mouth from one painted on (see MouthShape): the chin goes down with
+the lip gap (a jaw, not a stretched lip), the mouth's shape follows the vowel heard (its width, once the part the
+lip gap explains is taken out, correlates with a spectral feature of the audio: spread for "ee", rounded for "oo"),
+and the open mouth is not one flat colour inside.
 """
 
 from __future__ import annotations
@@ -15,7 +20,18 @@ import cv2
 import numpy as np
 
 from .audio_features import ANALYSIS_RATE
-from .face import EYES, SUBNASALE, Face, FaceTracker, mouth_opening
+from .face import (
+    CHIN,
+    EYES,
+    INNER_LIP_BOTTOM,
+    INNER_LIP_TOP,
+    MOUTH_CORNER_LEFT,
+    MOUTH_CORNER_RIGHT,
+    SUBNASALE,
+    Face,
+    FaceTracker,
+    mouth_opening,
+)
 from .media import AudioReader, iter_video_frames, probe_output
 
 MAX_LAG_FRAMES = 8
@@ -28,6 +44,11 @@ FACE_OVAL = [10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365
 # Landmarks that neither the jaw nor the eyelids move: eye corners, nose bridge and tip, forehead, cheekbones.
 STABLE_POINTS = [33, 133, 362, 263, 168, 6, 197, 195, 1, 10, 234, 454]
 EYE_MARGIN = 0.3  # of the eye's width: the eyelid warp reaches a little past the lid landmarks
+# The inner lip ring, corner to corner along the upper lip and back along the lower one.
+INNER_LIP_RING = [78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308, 324, 318, 402, 317, 14, 87, 178, 88, 95]
+OPEN_SHARE = 0.25  # the widest-open quarter of the speech frames is where the mouth's inside is judged
+COLOUR_BIN = 8.0  # Lab units: two pixels in one bin look the same colour
+SPREAD_BANDS = ((1500.0, 4000.0), (150.0, 1000.0))  # Hz: high over low energy, high for "ee", low for "oo"/"ah"
 
 
 @dataclass
@@ -52,6 +73,11 @@ class QualityReport:
     identity_drift_mean: float = 0.0  # 1 - correlation of the upper face with the first frame's, aligned
     identity_drift_max: float = 0.0
     identity_drift: list[float] = field(repr=False, default_factory=list)  # per frame; NaN before a face is seen
+    jaw_follow: float = 0.0  # correlation of the chin's drop with the lip gap over speech frames
+    jaw_ratio: float = 0.0  # chin drop per unit of lip gap (a real jaw: about 0.5..1; a stretched lip: near 0)
+    shape_correlation: float = 0.0  # mouth width (the lip gap's share taken out) vs the audio's spread feature
+    width_range: float = 0.0  # how much the mouth's width varies in speech: p95 - p5, of its first width
+    interior_flat_share: float = 1.0  # of the open mouth's inside, the largest share in one colour; 1 = flat paint
 
     def summary(self) -> dict:
         data = {k: v for k, v in asdict(self).items() if not isinstance(v, list)}
@@ -119,6 +145,108 @@ class IdentityDrift:
         return (float(seen.mean()), float(seen.max())) if len(seen) else (0.0, 0.0)
 
 
+class MouthShape:
+    """Per frame: the chin's drop, the lip gap and the mouth's width in the first frame's coordinates (aligned
+    by IdentityDrift's transform, so head motion does not count), and how flat the colour inside the inner lip
+    ring is. Lengths are in units of the mouth's width in the first frame."""
+
+    def __init__(self):
+        self.unit: float | None = None
+        self.chin_rest: float | None = None
+        self.chin: list[float] = []
+        self.gap: list[float] = []
+        self.width: list[float] = []
+        self.flat_share: list[float] = []
+
+    def __call__(self, frame: np.ndarray, face: Face | None, transform: np.ndarray | None) -> None:
+        if face is None or transform is None:
+            for values in (self.chin, self.gap, self.width, self.flat_share):
+                values.append(np.nan)
+            return
+        points = face.points @ transform[:, :2].T + transform[:, 2]
+        if self.unit is None:
+            self.unit = max(1.0, float(np.linalg.norm(points[MOUTH_CORNER_RIGHT] - points[MOUTH_CORNER_LEFT])))
+            self.chin_rest = float(points[CHIN, 1])
+        self.chin.append((float(points[CHIN, 1]) - self.chin_rest) / self.unit)
+        self.gap.append(float(np.linalg.norm(points[INNER_LIP_BOTTOM] - points[INNER_LIP_TOP])) / self.unit)
+        self.width.append(float(np.linalg.norm(points[MOUTH_CORNER_RIGHT] - points[MOUTH_CORNER_LEFT])) / self.unit)
+        self.flat_share.append(_flat_share(frame, face.points[INNER_LIP_RING]))
+
+    def jaw(self, speech: np.ndarray) -> tuple[float, float]:
+        chin, gap = np.array(self.chin), np.array(self.gap)
+        keep = speech[: len(chin)] & ~np.isnan(chin)
+        if keep.sum() < 3 or gap[keep].std() < 1e-6:
+            return 0.0, 0.0
+        chin, gap = chin[keep], gap[keep]
+        slope = float(np.polyfit(gap, chin, 1)[0])
+        return _correlation(chin, gap), slope
+
+    def shape(self, speech: np.ndarray, spread: np.ndarray) -> tuple[float, float]:
+        """The width's partial correlation with the audio's spread feature (the gap held constant: a mouth that
+        only opens and closes widens with the jaw too) and the width's range over speech frames."""
+        width, gap = np.array(self.width), np.array(self.gap)
+        keep = speech[: len(width)] & ~np.isnan(width) & ~np.isnan(spread[: len(width)])
+        if keep.sum() < 5:
+            return 0.0, 0.0
+        width, gap, feature = width[keep], gap[keep], spread[: len(keep)][keep]
+        design = np.vstack([gap, np.ones_like(gap)]).T
+        residual = width - design @ np.linalg.lstsq(design, width, rcond=None)[0]
+        return _correlation(residual, feature), float(np.percentile(width, 95) - np.percentile(width, 5))
+
+    def interior_flat_share(self, speech: np.ndarray) -> float:
+        """Mean over the widest-open quarter of speech frames whose inside is big enough to judge."""
+        gap, share = np.array(self.gap), np.array(self.flat_share)
+        keep = speech[: len(gap)] & ~np.isnan(share)
+        if not keep.any():
+            return 1.0
+        widest = gap >= np.quantile(gap[keep], 1 - OPEN_SHARE)
+        chosen = share[keep & widest]
+        return float(chosen.mean()) if len(chosen) else 1.0
+
+
+def _flat_share(frame: np.ndarray, ring: np.ndarray) -> float:
+    """The largest share of the pixels inside the ring that fall in one colour bin; NaN when under 12 pixels."""
+    x0, y0 = np.floor(ring.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(ring.max(axis=0)).astype(int) + 1
+    x0, y0 = max(0, x0), max(0, y0)
+    patch = frame[y0:y1, x0:x1]
+    if patch.size == 0:
+        return np.nan
+    inside = np.zeros(patch.shape[:2], np.uint8)
+    cv2.fillPoly(inside, [np.round(ring - [x0, y0]).astype(np.int32)], 1)
+    inside = cv2.erode(inside, np.ones((3, 3), np.uint8))  # the lip edge itself is not the inside
+    if inside.sum() < 12:
+        return np.nan
+    lab = cv2.cvtColor(patch, cv2.COLOR_BGR2LAB).astype(np.float32)[inside > 0]
+    lab[:, 0] *= 100 / 255  # OpenCV's 8-bit L runs to 255; a and b are already in Lab units (+128)
+    bins = np.floor(lab / COLOUR_BIN).astype(np.int64)
+    _, counts = np.unique(bins, axis=0, return_counts=True)
+    return float(counts.max() / len(bins))
+
+
+def audio_spread(path: str | Path, fps: float, frames: int) -> np.ndarray:
+    """log10 of high-band over low-band energy of the file's audio per video frame: high for "ee" and "s",
+    low for "oo" and "ah" (the front/back and spread/rounded axis of vowels); NaN in frames with no energy."""
+    samples = np.concatenate([chunk[0] for chunk in AudioReader(path, rate=ANALYSIS_RATE)] or [np.zeros(0)])
+    per_frame = ANALYSIS_RATE / fps
+    size = 512
+    freqs = np.fft.rfftfreq(size, 1 / ANALYSIS_RATE)
+    (high_lo, high_hi), (low_lo, low_hi) = SPREAD_BANDS
+    high = (freqs >= high_lo) & (freqs < high_hi)
+    low = (freqs >= low_lo) & (freqs < low_hi)
+    window = np.hanning(size)
+    values = np.full(frames, np.nan)
+    for index in range(frames):
+        centre = int((index + 0.5) * per_frame)
+        chunk = samples[max(0, centre - size // 2) : centre + size // 2]
+        if len(chunk) < size:
+            chunk = np.pad(chunk, (0, size - len(chunk)))
+        spectrum = np.abs(np.fft.rfft(chunk * window)) ** 2
+        if spectrum[low].sum() > 1e-9:
+            values[index] = np.log10((spectrum[high].sum() + 1e-12) / spectrum[low].sum())
+    return values
+
+
 def _one_minus_zncc(a: np.ndarray, b: np.ndarray) -> float:
     if a.size < 16:
         return np.nan
@@ -156,6 +284,7 @@ def measure(path: str | Path, reference_audio_duration: float | None = None) -> 
     probe = probe_output(path)
     mouth, flat, frozen_run, longest_frozen, missing, previous = [], 0, 0, 0, 0, None
     drift = IdentityDrift()
+    shape = MouthShape()
     with FaceTracker() as tracker:
         for frame in iter_video_frames(path):
             if frame.std() < BLANK_STD:
@@ -168,6 +297,7 @@ def measure(path: str | Path, reference_audio_duration: float | None = None) -> 
             previous = frame.astype(np.int16)
             face = tracker(frame)
             drift(frame, face)
+            shape(frame, face, drift.transform)
             if face is None:
                 missing += 1
                 mouth.append(np.nan)
@@ -188,6 +318,9 @@ def measure(path: str | Path, reference_audio_duration: float | None = None) -> 
     closed = opening[silent] <= rest + 0.25 * span
     reference = reference_audio_duration if reference_audio_duration is not None else probe.audio_duration
     drift_mean, drift_max = drift.summary()
+    speech = ~silent & ~np.isnan(np.array(mouth, np.float64))
+    jaw_follow, jaw_ratio = shape.jaw(speech)
+    shape_correlation, width_range = shape.shape(speech, audio_spread(path, probe.fps, len(opening)))
     return QualityReport(
         frames=probe.frames,
         width=probe.width,
@@ -209,4 +342,9 @@ def measure(path: str | Path, reference_audio_duration: float | None = None) -> 
         identity_drift_mean=drift_mean,
         identity_drift_max=drift_max,
         identity_drift=drift.values,
+        jaw_follow=jaw_follow,
+        jaw_ratio=jaw_ratio,
+        shape_correlation=shape_correlation,
+        width_range=width_range,
+        interior_flat_share=shape.interior_flat_share(speech),
     )

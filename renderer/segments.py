@@ -47,10 +47,10 @@ def plan_parts(audio_path: str | Path, max_seconds: float = 60.0, fps: int = 25)
     measured exactly as a single render of the whole file measures it, so that every part moves the mouth as that
     render would (no jump in amplitude at a join)."""
     reader = AudioReader(audio_path, rate=ANALYSIS_RATE)
-    power, centroid, low_ratio = hop_features(reader)
+    power, bands = hop_features(reader)
     if reader.source_samples == 0:
         raise EmptyAudioError(f"{Path(audio_path).name} contains no audio samples")
-    reference = loudness_reference(pool_into_frames(power, centroid, low_ratio, fps).db)
+    reference = loudness_reference(pool_into_frames(power, bands, fps).db)
     levels = 10 * np.log10(power + 1e-10)  # every 10 ms
     return PartPlan(_cuts(levels, reader.duration, max_seconds, fps), reader.duration, reference)
 

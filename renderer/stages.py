@@ -27,13 +27,14 @@ from .audio_features import (
 from .errors import (
     CanceledError,
     EmptyAudioError,
+    FaceNotFrontalError,
     FaceTooSmallError,
     NoFaceError,
     ParameterError,
     SilentAudioError,
     UnreadableImageError,
 )
-from .face import Face, detect_faces
+from .face import Face, detect_faces, face_pose
 from .media import AudioReader, Mp4Writer, encode_layout, encode_rate, probe_audio
 from .params import RenderParams
 from .spans import stage
@@ -41,6 +42,10 @@ from .spans import stage
 # Features near a segment edge need this much audio on each side to equal a whole-file analysis.
 CONTEXT_SECONDS = 1.5
 MIN_FACE_PIXELS = 48
+# The animator moves the jaw straight down the picture and paints the mouth's inside between lips seen from the
+# front: past these it would draw a mouth that does not belong to the face, so such portraits are refused.
+MAX_FACE_TURN = 0.6  # nose off the face's middle, in half face widths (a three-quarter view is about 0.5)
+MAX_FACE_ROLL_DEGREES = 25.0
 
 ProgressCallback = Callable[[float, str], None]
 CancelCheck = Callable[[], bool]
@@ -113,7 +118,8 @@ def analyse_audio(source: AudioSource, fps: int, loudness_ref_db: float | None =
     drivers = drivers_from_features(features, loudness_ref_db)
     lo = first_frame - features.first_frame
     drivers = MotionDrivers(
-        *(_fit(values[lo:], frame_count) for values in (drivers.mouth_open, drivers.spread, drivers.energy))
+        *(_fit(values[lo:], frame_count)
+          for values in (drivers.mouth_open, drivers.spread, drivers.energy, drivers.closure))
     )
     return AudioAnalysis(duration, fps, first_frame, frame_count, loudness_ref_db, drivers)
 
@@ -150,6 +156,17 @@ def preprocess_image(path: str | Path, params: RenderParams) -> PreparedPortrait
     if face.size < MIN_FACE_PIXELS:
         raise FaceTooSmallError(
             f"the face is {face.size:.0f} px across; at least {MIN_FACE_PIXELS} px are needed"
+        )
+    turn, roll = face_pose(face)
+    if turn > MAX_FACE_TURN:
+        raise FaceNotFrontalError(
+            "the face is turned too far from the camera to animate; use a photo where the face looks towards the "
+            "camera (a slight turn is fine)"
+        )
+    if abs(roll) > MAX_FACE_ROLL_DEGREES:
+        raise FaceNotFrontalError(
+            f"the head is tilted {abs(roll):.0f} degrees; use a photo with the head upright "
+            f"(at most {MAX_FACE_ROLL_DEGREES:.0f} degrees of tilt)"
         )
     height, width = image.shape[:2]
     if params.crop_face:

@@ -13,7 +13,7 @@ from ..stages import CancelCheck, ProgressCallback, analyse_audio, encode_video,
 from ..watermark import AI_METADATA, Watermark
 
 NAME = "builtin"
-VERSION = "builtin-1"
+VERSION = "builtin-2"
 
 
 def availability() -> tuple[bool, str]:
