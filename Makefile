@@ -18,11 +18,13 @@ install: $(INSTALLED)
 run: install
 	$(BIN)/python manage.py runportal
 
-# Browser tests drive Debian's Chromium; without it (and without root to install it) they are skipped.
+# Browser tests drive Debian's Chromium; without it (and without root to install it) they are skipped. Noto CJK lets
+# it draw the Chinese pages (the portal ships no web font); without it their screenshots show boxes.
 browser:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
-	  echo "chromium not installed: browser tests will be skipped"; }
+	@{ command -v chromium >/dev/null 2>&1 && fc-list :lang=zh family 2>/dev/null | grep -q .; } || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && (apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null); } || \
+	  echo "chromium or fonts-noto-cjk not installed: browser tests will be skipped or draw Chinese as boxes"
 
 test: install browser
 	$(BIN)/pytest

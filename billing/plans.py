@@ -6,6 +6,7 @@
 from dataclasses import dataclass, replace
 
 from django.conf import settings
+from django.utils.translation import gettext, gettext_lazy, gettext_noop
 
 GB = 1024**3
 
@@ -32,6 +33,11 @@ class Plan:
     summary: str = ""
 
     @property
+    def display_name(self) -> str:
+        """The name people read, in their language (`name` stays English: Stripe products, the audit log)."""
+        return gettext(self.name)
+
+    @property
     def is_paid(self) -> bool:
         return self.monthly_price_cents > 0
 
@@ -50,23 +56,23 @@ PLANS: dict[str, Plan] = {
     plan.code: plan
     for plan in [
         Plan(
-            code=FREE, name="Free", monthly_price_cents=0, monthly_render_seconds=5 * 60, max_job_seconds=60,
-            max_resolution=512, concurrent_jobs=1, storage_bytes=2 * GB, retention_days=7, queue_tier="free",
-            api_access=False, watermark=True, summary="Try it out: short clips with a watermark.",
+            code=FREE, name=gettext_noop("Free"), monthly_price_cents=0, monthly_render_seconds=5 * 60,
+            max_job_seconds=60, max_resolution=512, concurrent_jobs=1, storage_bytes=2 * GB, retention_days=7,
+            queue_tier="free", api_access=False, watermark=True, summary="Try it out: short clips with a watermark.",
         ),
         Plan(
-            code=TEACHER, name="Teacher", monthly_price_cents=900, monthly_render_seconds=60 * 60,
+            code=TEACHER, name=gettext_noop("Teacher"), monthly_price_cents=900, monthly_render_seconds=60 * 60,
             max_job_seconds=10 * 60, max_resolution=720, concurrent_jobs=2, storage_bytes=20 * GB, retention_days=30,
             queue_tier="paid", api_access=False, watermark=False, summary="An hour of lessons a month.",
         ),
         Plan(
-            code=PRO, name="Pro", monthly_price_cents=2900, monthly_render_seconds=4 * 60 * 60,
+            code=PRO, name=gettext_noop("Pro"), monthly_price_cents=2900, monthly_render_seconds=4 * 60 * 60,
             max_job_seconds=30 * 60, max_resolution=1080, concurrent_jobs=4, storage_bytes=100 * GB,
             retention_days=90, queue_tier="paid", api_access=True, watermark=False, backends=("builtin", "sonic"),
             api_requests_per_minute=300, summary="Full HD, the REST API and four jobs at once.",
         ),
         Plan(
-            code=BUSINESS, name="Business", monthly_price_cents=9900, monthly_render_seconds=20 * 60 * 60,
+            code=BUSINESS, name=gettext_noop("Business"), monthly_price_cents=9900, monthly_render_seconds=20 * 60 * 60,
             max_job_seconds=3 * 60 * 60, max_resolution=1440, concurrent_jobs=10, storage_bytes=500 * GB,
             retention_days=365, queue_tier="paid", api_access=True, watermark=False, backends=("builtin", "sonic"),
             api_requests_per_minute=1200, summary="Whole lectures, twenty hours a month, a year of retention.",
@@ -74,7 +80,8 @@ PLANS: dict[str, Plan] = {
     ]
 }
 
-PLAN_CHOICES = [(plan.code, plan.name) for plan in PLANS.values()]
+# Labels in the reader's language (the names are catalogued where the plans are defined).
+PLAN_CHOICES = [(plan.code, gettext_lazy(plan.name)) for plan in PLANS.values()]
 
 
 def get_plan(code: str) -> Plan:

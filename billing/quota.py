@@ -15,6 +15,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
 from billing.models import BillingAccount, Reservation, UsageEntry, UsagePeriod
 from billing.plans import plan_for
@@ -104,9 +106,9 @@ def _whole_seconds(seconds) -> int:
     try:
         value = float(seconds)
     except (TypeError, ValueError):
-        raise QuotaError("invalid_seconds", "The length must be a number of seconds.", status=400) from None
+        raise QuotaError("invalid_seconds", _("The length must be a number of seconds."), status=400) from None
     if not math.isfinite(value) or value <= 0:
-        raise QuotaError("invalid_seconds", "The length must be more than zero seconds.", status=400)
+        raise QuotaError("invalid_seconds", _("The length must be more than zero seconds."), status=400)
     return math.ceil(value)
 
 
@@ -120,18 +122,21 @@ def check_job(user, *, seconds, resolution: int | None = None, active_jobs: int 
     if whole > plan.max_job_seconds:
         raise QuotaError(
             "job_too_long",
-            f"The {plan.name} plan renders up to {plan.max_job_seconds // 60 or 1} min per video "
-            f"({plan.max_job_seconds} s); this one is {whole} s. Upgrade for longer videos.",
+            _("The %(plan)s plan renders up to %(minutes)s min per video (%(limit)s s); this one is %(seconds)s s. "
+              "Upgrade for longer videos.") % {"plan": plan.display_name, "minutes": plan.max_job_seconds // 60 or 1,
+                                               "limit": plan.max_job_seconds, "seconds": whole},
         )
     if resolution is not None and resolution > plan.max_resolution:
         raise QuotaError(
             "resolution_not_in_plan",
-            f"The {plan.name} plan renders up to {plan.max_resolution}p; upgrade for {resolution}p.",
+            _("The %(plan)s plan renders up to %(limit)sp; upgrade for %(resolution)sp.") % {
+                "plan": plan.display_name, "limit": plan.max_resolution, "resolution": resolution},
         )
     if active_jobs is not None and active_jobs >= plan.concurrent_jobs:
         raise QuotaError(
             "too_many_jobs",
-            f"The {plan.name} plan runs {plan.concurrent_jobs} job(s) at once; wait for one to finish.",
+            _("The %(plan)s plan runs %(jobs)s job(s) at once; wait for one to finish.") % {
+                "plan": plan.display_name, "jobs": plan.concurrent_jobs},
             status=429,
         )
 
@@ -141,14 +146,16 @@ def check_backend(user, backend: str) -> None:
     if backend not in plan.backends:
         raise QuotaError(
             "backend_not_in_plan",
-            f"The {plan.name} plan renders with {', '.join(plan.backends)}; upgrade to render with {backend}.",
+            _("The %(plan)s plan renders with %(backends)s; upgrade to render with %(backend)s.") % {
+                "plan": plan.display_name, "backends": ", ".join(plan.backends), "backend": backend},
         )
 
 
 def check_api_access(user, plan=None) -> None:
     plan = plan or plan_for(user)
     if not plan.api_access:
-        raise QuotaError("api_not_in_plan", f"The {plan.name} plan does not include the API; upgrade to Pro.")
+        raise QuotaError("api_not_in_plan", _("The %(plan)s plan does not include the API; upgrade to Pro.") % {
+            "plan": plan.display_name})
 
 
 # --- The ledger -------------------------------------------------------------------------------------------------
@@ -163,7 +170,7 @@ def reserve_seconds(user, seconds, job_ref: str, now=None) -> Reservation:
         check_job(user, seconds=whole)  # raises job_too_long
     job_ref = str(job_ref or "").strip()
     if not job_ref or len(job_ref) > 100:
-        raise QuotaError("invalid_job_ref", "A job reference of 1 to 100 characters is required.", status=400)
+        raise QuotaError("invalid_job_ref", _("A job reference of 1 to 100 characters is required."), status=400)
     period = _period_row(user, now)
     limit = plan.monthly_render_seconds
     with transaction.atomic():
@@ -177,8 +184,10 @@ def reserve_seconds(user, seconds, job_ref: str, now=None) -> Reservation:
             remaining = max(limit + period.extra_seconds - period.used_seconds - period.reserved_seconds, 0)
             raise QuotaError(
                 "quota_exceeded",
-                f"This video needs {whole} s of render time but {remaining} s are left this period "
-                f"(renews {period.end:%Y-%m-%d}). Upgrade or wait for the renewal.",
+                _("This video needs %(needed)s s of render time but %(left)s s are left this period (renews "
+                  "%(renews)s). Upgrade or wait for the renewal.") % {
+                    "needed": whole, "left": remaining,
+                    "renews": date_format(timezone.localtime(period.end), "DATE_FORMAT")},
             )
         try:
             with transaction.atomic():
@@ -186,7 +195,8 @@ def reserve_seconds(user, seconds, job_ref: str, now=None) -> Reservation:
                                                          seconds=whole)
         except IntegrityError:
             raise QuotaError(
-                "already_reserved", f"Render time for job {job_ref} is already reserved.", status=409
+                "already_reserved", _("Render time for job %(job)s is already reserved.") % {"job": job_ref},
+                status=409,
             ) from None
         UsageEntry.objects.create(period=period, reservation=reservation, kind=UsageEntry.RESERVE, seconds=whole)
     return reservation
@@ -212,11 +222,12 @@ def charge(reservation: Reservation, seconds=None) -> Reservation:
         if locked.state == Reservation.CHARGED:
             return _closed(reservation, locked)
         if locked.state == Reservation.REFUNDED:
-            raise QuotaError("reservation_closed", "This reservation was refunded; it cannot be charged.", 409)
+            raise QuotaError("reservation_closed", _("This reservation was refunded; it cannot be charged."), 409)
         used = locked.seconds if seconds is None else _whole_seconds(seconds)
         if used > locked.seconds:
             raise QuotaError(
-                "invalid_seconds", f"Cannot charge {used} s for a reservation of {locked.seconds} s.", status=400
+                "invalid_seconds", _("Cannot charge %(used)s s for a reservation of %(reserved)s s.") % {
+                    "used": used, "reserved": locked.seconds}, status=400,
             )
         UsagePeriod.objects.filter(pk=locked.period_id).update(
             reserved_seconds=F("reserved_seconds") - locked.seconds, used_seconds=F("used_seconds") + used

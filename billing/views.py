@@ -7,6 +7,8 @@ from django.db import transaction
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
@@ -20,14 +22,14 @@ from portal.library.usage import storage_quota_bytes
 
 log = logging.getLogger(__name__)
 
-NOT_CONFIGURED = "Online payment is not set up on this portal. Ask support to change your plan."
+NOT_CONFIGURED = gettext_lazy("Online payment is not set up on this portal. Ask support to change your plan.")
 
 
 
 def _refuse(request, code: str, message: str, status: int = 400):
     if wants_json(request):
-        return JsonResponse({"error": {"code": code, "message": message}}, status=status)
-    messages.error(request, message, extra_tags=code)
+        return JsonResponse({"error": {"code": code, "message": str(message)}}, status=status)
+    messages.error(request, str(message), extra_tags=code)
     return redirect("billing:usage")
 
 
@@ -56,9 +58,9 @@ def usage(request):
     )
     checkout = request.GET.get("checkout")
     if checkout == "success":
-        messages.success(request, "Thank you! Your plan changes as soon as Stripe confirms the payment.")
+        messages.success(request, _("Thank you! Your plan changes as soon as Stripe confirms the payment."))
     elif checkout == "cancel":
-        messages.info(request, "Checkout cancelled; your plan has not changed.")
+        messages.info(request, _("Checkout cancelled; your plan has not changed."))
     context = {
         **summary,
         "account": account,
@@ -100,15 +102,17 @@ def checkout(request, plan_code):
     if not billing_enabled():
         return _refuse(request, "billing_not_configured", NOT_CONFIGURED, status=503)
     if plan_code not in PLANS or not PLANS[plan_code].is_paid:
-        return _refuse(request, "unknown_plan", f"There is no paid plan called {plan_code!r}.", status=404)
+        return _refuse(request, "unknown_plan", _("There is no paid plan called '%(plan)s'.") % {"plan": plan_code},
+                       status=404)
     account = account_for(request.user)
     if account.stripe_subscription_id and account.subscription_status in LIVE_STATUSES:
         return _refuse(request, "already_subscribed",
-                       "You already have a subscription: change or cancel it with Manage billing.", status=409)
+                       _("You already have a subscription: change or cancel it with Manage billing."), status=409)
     price = StripePrice.objects.filter(plan_code=plan_code).first()
     if price is None:
         return _refuse(request, "plan_not_on_sale",
-                       f"The {get_plan(plan_code).name} plan is not on sale yet. Please try again later.", status=503)
+                       _("The %(plan)s plan is not on sale yet. Please try again later.") % {
+                           "plan": get_plan(plan_code).display_name}, status=503)
     try:
         customer_id = _ensure_customer(request.user)
         with transaction.atomic():
@@ -120,8 +124,9 @@ def checkout(request, plan_code):
                 earlier = stripe_api.retrieve_checkout_session(account.checkout_session_id)
                 paid_but_unknown = earlier.get("subscription") != account.stripe_subscription_id
                 if earlier.get("status") == "complete" and paid_but_unknown:
-                    return _refuse(request, "subscription_pending", "Your payment went through: your plan changes "
-                                   "as soon as Stripe confirms it, in a minute or so.", status=409)
+                    return _refuse(request, "subscription_pending", _("Your payment went through: your plan "
+                                                                      "changes as soon as Stripe confirms it, in a "
+                                                                      "minute or so."), status=409)
                 if earlier.get("status") == "open":
                     stripe_api.expire_checkout_session(account.checkout_session_id)
             session = stripe_api.create_checkout_session(
@@ -132,7 +137,7 @@ def checkout(request, plan_code):
             account.checkout_session_id = session["id"]
             account.save(update_fields=["checkout_session_id", "updated_at"])
     except stripe_api.StripeUnavailable:
-        return _refuse(request, "stripe_unavailable", "Payment is unavailable right now. Please try again shortly.",
+        return _refuse(request, "stripe_unavailable", _("Payment is unavailable right now. Please try again shortly."),
                        status=502)
     return _go(request, session["url"])
 
@@ -144,14 +149,14 @@ def manage(request):
         return _refuse(request, "billing_not_configured", NOT_CONFIGURED, status=503)
     account = BillingAccount.objects.filter(user=request.user).first()
     if account is None or not account.stripe_customer_id:
-        return _refuse(request, "no_subscription", "You have no subscription to manage yet.", status=409)
+        return _refuse(request, "no_subscription", _("You have no subscription to manage yet."), status=409)
     try:
         session = stripe_api.create_portal_session(
             customer_id=account.stripe_customer_id, return_url=_absolute("billing:usage")
         )
     except stripe_api.StripeUnavailable:
-        return _refuse(request, "stripe_unavailable", "Billing management is unavailable right now. Please try "
-                       "again shortly.", status=502)
+        return _refuse(request, "stripe_unavailable", _("Billing management is unavailable right now. Please try "
+                                                        "again shortly."), status=502)
     return _go(request, session["url"])
 
 

@@ -1,12 +1,15 @@
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy
+from django.views.i18n import JavaScriptCatalog
 
 from portal import metrics, views
+from portal.accounts import views as account_views
 from portal.api import pages
 
-admin.site.site_header = admin.site.site_title = "Sonic Portal support"
-admin.site.index_title = "Find a job, an account or an audit event"
+admin.site.site_header = admin.site.site_title = gettext_lazy("Sonic Portal support")
+admin.site.index_title = gettext_lazy("Find a job, an account or an audit event")
 admin.site.enable_nav_sidebar = False  # the breadcrumbs lead back; its 300 px are the job list's columns at 1280 px
 # Staff sign in through the portal's login: the same throttling, and the second factor when they have one.
 admin.site.login = secure_admin_login(admin.site.login)
@@ -15,6 +18,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("metrics", metrics.scrape, name="metrics"),
+    path("accounts/preferences/", account_views.preferences, name="account_preferences"),
     path("accounts/api-keys/", pages.api_keys, name="api_keys"),
     path("accounts/api-keys/<uuid:key_id>/revoke/", pages.revoke_api_key, name="revoke_api_key"),
     path("accounts/", include("allauth.urls")),
@@ -23,6 +27,9 @@ urlpatterns = [
     path("jobs/", include("portal.jobs.urls")),
     path("billing/", include("billing.urls")),
     path("admin/", admin.site.urls),
+    # The language switcher posts to i18n/setlang/; URLs carry no language prefix (Accept-Language and the cookie).
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("i18n/js/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
 ]
 
 handler500 = "portal.views.server_error"

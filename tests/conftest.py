@@ -8,6 +8,7 @@ from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.storage import default_storage
+from django.utils import timezone, translation
 
 from portal.accounts.models import User
 
@@ -123,6 +124,15 @@ def outsider_client(outsider):
     other = Client()
     other.force_login(outsider)
     return other
+
+
+@pytest.fixture(autouse=True)
+def _default_language_and_time_zone():
+    """A request activates its language and time zone in the thread that serves it (the test's own, with the test
+    client); what a later test runs outside a request must not inherit them."""
+    yield
+    translation.deactivate()
+    timezone.deactivate()
 
 
 @pytest.fixture(autouse=True)

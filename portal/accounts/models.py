@@ -1,7 +1,9 @@
 import uuid
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, BaseUserManager
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class UserManager(BaseUserManager):
@@ -39,6 +41,16 @@ class User(AbstractUser):
     storage_prefix = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     storage_used_bytes = models.BigIntegerField(
         default=0, help_text="Bytes of portraits, thumbnails and audio stored for this user."
+    )
+    # Empty: follow the browser (its Accept-Language and the language switcher; the time zone its JavaScript reports).
+    # Saved, they win on every device and are what emails sent outside a request use.
+    language = models.CharField(
+        _("language"), max_length=16, blank=True, choices=settings.LANGUAGES,
+        help_text=_("Empty: the browser's language."),
+    )
+    time_zone = models.CharField(
+        _("time zone"), max_length=64, blank=True, help_text=_("An IANA name such as Asia/Shanghai; empty: the "
+                                                               "browser's time zone."),
     )
 
     USERNAME_FIELD = "email"

@@ -6,6 +6,8 @@ codes of the same kind."""
 from django.conf import settings
 from django.http import Http404, JsonResponse
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -21,7 +23,7 @@ _CODES = {
     exceptions.NotAcceptable: "not_acceptable",
     exceptions.PermissionDenied: "forbidden",
 }
-NOT_FOUND_MESSAGE = "No such object: it does not exist or is not yours."
+NOT_FOUND_MESSAGE = gettext_lazy("No such object: it does not exist or is not yours.")
 
 
 def request_id_of(request) -> str:
@@ -29,7 +31,7 @@ def request_id_of(request) -> str:
 
 
 def error_body(request, code: str, message: str, field: str | None = None, **extra) -> dict:
-    error = {"code": code, "message": message}
+    error = {"code": code, "message": str(message)}
     if field:
         error["field"] = field
     error.update(extra)
@@ -71,7 +73,8 @@ def refusal_body(request, exc: Exception) -> tuple[int, dict] | None:
     if isinstance(exc, exceptions.NotFound):
         return 404, error_body(request, "not_found", NOT_FOUND_MESSAGE)
     if isinstance(exc, exceptions.Throttled):
-        message = f"Too many requests for your plan's rate limit; retry in {exc.wait:.0f} s."
+        message = _("Too many requests for your plan's rate limit; retry in %(seconds)s s.") % {
+            "seconds": f"{exc.wait:.0f}"}
         return 429, error_body(request, "rate_limited", message)
     if isinstance(exc, exceptions.APIException):
         code = next((c for kind, c in _CODES.items() if isinstance(exc, kind)), "invalid_request")
@@ -98,10 +101,11 @@ def exception_handler(exc, context):
 @csrf_exempt  # a POST to an unknown URL is a 404, not the CSRF page
 def not_found(request, *args, **kwargs):
     """Unknown URLs under /api/v1/ answer in the API's shape, not with the portal's HTML page."""
-    return JsonResponse(error_body(request, "not_found", "No such endpoint; see /api/v1/docs/."),
+    return JsonResponse(error_body(request, "not_found", _("No such endpoint; see /api/v1/docs/.")),
                         status=status.HTTP_404_NOT_FOUND)
 
 
 def server_error_body(request, support_code: str) -> dict:
-    return error_body(request, "internal_error", "Something went wrong on our side. Quote support code "
-                      f"{support_code} if it happens again.", support_code=support_code)
+    return error_body(request, "internal_error", _("Something went wrong on our side. Quote support code "
+                                                   "%(support_code)s if it happens again.")
+                      % {"support_code": support_code}, support_code=support_code)

@@ -7,19 +7,23 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from billing.plans import plan_for
 from portal.api import keys
 from portal.api.models import ApiKey
 
-EXPIRY_CHOICES = [("", "Never"), ("30", "In 30 days"), ("90", "In 90 days"), ("365", "In a year")]
+EXPIRY_CHOICES = [("", gettext_lazy("Never")), ("30", gettext_lazy("In 30 days")), ("90", gettext_lazy("In 90 days")),
+                  ("365", gettext_lazy("In a year"))]
 
 
 class NewKeyForm(forms.Form):
-    name = forms.CharField(max_length=100, help_text="What it is for, e.g. “CRM export” or “staging”.")
+    name = forms.CharField(max_length=100, label=gettext_lazy("Name"),
+                           help_text=gettext_lazy("What it is for, e.g. “CRM export” or “staging”."))
     expires_in_days = forms.TypedChoiceField(choices=EXPIRY_CHOICES, coerce=int, empty_value=None, required=False,
-                                             label="Expires")
+                                             label=gettext_lazy("Expires"))
 
 
 def _get_key_for_user(request, key_id) -> ApiKey:
@@ -46,5 +50,6 @@ def api_keys(request):
 def revoke_api_key(request, key_id):
     api_key = _get_key_for_user(request, key_id)
     keys.revoke(api_key)
-    messages.success(request, f"Revoked {api_key.name} ({api_key.prefix}…): requests with it now get 401.")
+    messages.success(request, _("Revoked %(name)s (%(prefix)s…): requests with it now get 401.") % {
+        "name": api_key.name, "prefix": api_key.prefix})
     return redirect("api_keys")

@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 import renderer
 from billing.plans import plan_for
+from portal.errors import shown_error
 from portal.jobs import retention, services
 from portal.jobs.models import Job, WebhookDelivery
 from portal.library.models import AudioClip, Portrait
@@ -81,7 +82,8 @@ class PortraitSerializer(serializers.ModelSerializer):
             "checked": portrait.face_checked,
             "faces_found": portrait.faces_found,
             "box": portrait.face_box,
-            "error": {"code": portrait.face_error_code, "message": portrait.face_error_message}
+            "error": {"code": portrait.face_error_code,
+                      "message": shown_error(portrait.face_error_code, portrait.face_error_message)}
             if portrait.face_error_code else None,
         }).data
 
@@ -174,7 +176,9 @@ class JobSerializer(serializers.ModelSerializer):
         ]
 
     def get_error(self, job) -> dict[str, str] | None:
-        return {"code": job.error_code, "message": job.error_message} if job.error_code else None
+        if not job.error_code:
+            return None
+        return {"code": job.error_code, "message": shown_error(job.error_code, job.error_message)}
 
     @extend_schema_field(DownloadSerializer(allow_null=True))
     def get_download(self, job):

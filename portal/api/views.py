@@ -6,6 +6,7 @@ from dataclasses import asdict
 from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
@@ -102,7 +103,7 @@ def usage_view(request):
 def _upload(request, add, serializer_class, url_name: str) -> Response:
     upload = request.FILES.get("file")
     if upload is None:
-        raise UploadRejected("no_file", "Send the file as multipart/form-data in the field 'file'.", field="file")
+        raise UploadRejected("no_file", _("Send the file as multipart/form-data in the field 'file'."), field="file")
     item = add(request.user, upload)
     return _created(serializer_class(item).data, url_name, item.id)
 
@@ -317,7 +318,7 @@ def webhook(request):
 def rotate_webhook_secret(request):
     endpoint = webhooks.rotate_secret(request.user)
     if endpoint is None:
-        raise Refusal("no_webhook", "There is no webhook to rotate; set its URL first.", status=404)
+        raise Refusal("no_webhook", _("There is no webhook to rotate; set its URL first."), status=404)
     return Response(_webhook_body(endpoint, secret=True))
 
 

@@ -14,6 +14,8 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from billing.admin import ReadOnlyAdmin
 from billing.models import Reservation
@@ -69,11 +71,12 @@ class StageInline(admin.TabularInline):
 
 # The job page's actions: (permission, button label, what the confirmation page says it will do).
 ACTIONS = {
-    "retry": ("jobs.retry_job", "Retry", "Render this job again, in the same trace, reserving its render time again."),
-    "cancel": ("jobs.cancel_job", "Cancel", "Stop this job; its reserved render time goes back to the user."),
-    "refund": ("jobs.refund_job", "Refund", "Give this job's render time back to the user's period."),
-    "renew_link": ("jobs.renew_download_link", "New download link",
-                   "Make a fresh signed download link for this job's video."),
+    "retry": ("jobs.retry_job", _("Retry"),
+              _("Render this job again, in the same trace, reserving its render time again.")),
+    "cancel": ("jobs.cancel_job", _("Cancel"), _("Stop this job; its reserved render time goes back to the user.")),
+    "refund": ("jobs.refund_job", _("Refund"), _("Give this job's render time back to the user's period.")),
+    "renew_link": ("jobs.renew_download_link", _("New download link"),
+                   _("Make a fresh signed download link for this job's video.")),
 }
 
 
@@ -157,7 +160,7 @@ class JobAdmin(admin.ModelAdmin):
 
     def render_change_form(self, request, context, *args, obj=None, **kwargs):
         if obj is not None:
-            context["job_actions"] = [(name, label) for name, (permission, label, _) in ACTIONS.items()
+            context["job_actions"] = [(name, label) for name, (permission, label, __) in ACTIONS.items()
                                       if request.user.has_perm(permission) and _offered(name, obj)]
         return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 
@@ -188,13 +191,14 @@ class JobAdmin(admin.ModelAdmin):
         if request.method == "POST":
             reason = request.POST.get("reason", "").strip()
             if not reason:
-                error = "Say why: the reason is kept in the audit log and shown to the user where it concerns them."
+                error = gettext("Say why: the reason is kept in the audit log and shown to the user where it "
+                                "concerns them.")
             else:
                 self._act(request, job, action, reason)
                 return redirect(change_url)
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "job": job, "action": action,
                    "label": label, "explanation": explanation, "error": error, "change_url": change_url,
-                   "title": f"{label}: job {job.pk}"}
+                   "title": gettext("%(action)s: job %(job)s") % {"action": label, "job": job.pk}}
         return TemplateResponse(request, "admin/jobs/job/confirm_action.html", context, status=400 if error else 200)
 
     def _act(self, request, job: Job, action: str, reason: str) -> None:
@@ -203,19 +207,20 @@ class JobAdmin(admin.ModelAdmin):
             if action == "retry":
                 job = services.retry(job)
                 changes = {"status": [before, job.status]}
-                note = "Queued again (retry by support)."
+                note = gettext("Queued again (retry by support).")
             elif action == "cancel":
                 job = _cancel(job)
                 changes = {"status": [before, job.status]}
-                note = "Canceled by support." if job.is_finished else "Stops at its next frame (canceled by support)."
+                note = (gettext("Canceled by support.") if job.is_finished
+                        else gettext("Stops at its next frame (canceled by support)."))
             elif action == "refund":
                 seconds = services.refund(job)
                 changes = {"seconds": seconds}
-                note = f"Refunded {seconds} s of render time."
+                note = gettext("Refunded %(seconds)s s of render time.") % {"seconds": seconds}
             else:
                 link = _new_link(job)
                 changes = {"link": True}
-                note = f"New download link: {link}"
+                note = gettext("New download link: %(link)s") % {"link": link}
         except Refusal as refusal:
             self.message_user(request, f"{refusal.message} ({refusal.code})", messages.WARNING)
             return
@@ -238,7 +243,7 @@ class JobAdmin(admin.ModelAdmin):
             "width": max(100 * stage.seconds / span, 0.3),
         } for stage in stages]
         context = {**self.admin_site.each_context(request), "opts": self.model._meta, "job": job, "rows": rows,
-                   "span_seconds": span, "title": f"Timeline of job {job.pk}",
+                   "span_seconds": span, "title": gettext("Timeline of job %(job)s") % {"job": job.pk},
                    "change_url": reverse("admin:jobs_job_change", args=[job.pk])}
         return TemplateResponse(request, "admin/jobs/job/timeline.html", context)
 

@@ -3,21 +3,23 @@ import uuid
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 # What a job's owner reads for each stage the worker reports (Job.stage keeps the worker's own names for support).
 STAGE_LABELS = {
-    "starting": "Starting",
-    "download_inputs": "Fetching your portrait and audio",
-    "load_audio": "Reading the audio",
-    "analyse_audio": "Listening to the speech",
-    "preprocess_image": "Finding the face",
-    "animate": "Animating the face",
-    "run_inference": "Animating the face",
-    "encode_video": "Encoding the video",
-    "done": "Saving the video",
-    "store_output": "Saving the video",
-    "waiting to join parts": "Joining the parts",
-    "joining parts": "Joining the parts",
+    "starting": _("Starting"),
+    "download_inputs": _("Fetching your portrait and audio"),
+    "load_audio": _("Reading the audio"),
+    "analyse_audio": _("Listening to the speech"),
+    "preprocess_image": _("Finding the face"),
+    "animate": _("Animating the face"),
+    "run_inference": _("Animating the face"),
+    "encode_video": _("Encoding the video"),
+    "done": _("Saving the video"),
+    "store_output": _("Saving the video"),
+    "waiting to join parts": _("Joining the parts"),
+    "joining parts": _("Joining the parts"),
 }
 
 
@@ -25,11 +27,11 @@ class Job(models.Model):
     """One video a user asked for: inputs, options, where it is in the queue, and what came out."""
 
     class Status(models.TextChoices):
-        QUEUED = "queued"
-        RUNNING = "running"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
-        CANCELED = "canceled"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
+        CANCELED = "canceled", _("Canceled")
 
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELED)
 
@@ -150,13 +152,14 @@ class Job(models.Model):
         if self.is_finished:
             return ""
         if self.cancel_requested:
-            return "Stopping"
+            return gettext("Stopping")
         if self.status == self.Status.QUEUED:
-            return "Waiting for a free renderer"
+            return gettext("Waiting for a free renderer")
         if self.stage == "rendering parts":
             done = self.segments.filter(status=JobSegment.Status.DONE).count()
-            return f"Rendering in parts ({done} of {self.segment_count} done)"
-        return STAGE_LABELS.get(self.stage, "Rendering")
+            return gettext("Rendering in parts (%(done)s of %(parts)s done)") % {"done": done,
+                                                                                 "parts": self.segment_count}
+        return str(STAGE_LABELS.get(self.stage, gettext("Rendering")))
 
     @property
     def seconds_left(self) -> float | None:
@@ -242,10 +245,10 @@ class WebhookEndpoint(models.Model):
 
 class WebhookDelivery(models.Model):
     class Status(models.TextChoices):
-        PENDING = "pending"
-        DELIVERED = "delivered"
-        FAILED = "failed"
-        CANCELED = "canceled"  # the webhook was removed before it could be delivered
+        PENDING = "pending", _("Pending")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
+        CANCELED = "canceled", _("Canceled")  # the webhook was removed before it could be delivered
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_deliveries")
     job = models.ForeignKey(Job, null=True, on_delete=models.SET_NULL, related_name="webhook_deliveries")

@@ -17,6 +17,7 @@ import dramatiq
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from portal.jobs import dispatch, transitions
 from portal.jobs.models import Job, JobSegment, WebhookDelivery
@@ -25,8 +26,8 @@ from portal.jobs.transitions import MAX_ATTEMPTS
 logger = logging.getLogger(__name__)
 # Work is only re-sent when its message has been missing for a while: it may be between commit and send.
 SEND_GRACE = timedelta(seconds=60)
-WORKER_LOST = ("The worker rendering this job stopped answering several times. Your quota was refunded; "
-               "please try again.")
+WORKER_LOST = gettext_noop("The worker rendering this job stopped answering several times. Your quota was refunded; "
+                           "please try again.")
 
 
 def _in_redis(queue_name: str, message_id: str) -> bool:
@@ -64,7 +65,7 @@ def recover_dead_job_attempts(now) -> tuple[list, list]:
         joining = job.parts_all_done()
         used = job.join_attempts if joining else job.attempts
         if job.cancel_requested or used >= MAX_ATTEMPTS:
-            ended = (transitions.finish(job, Job.Status.CANCELED, "canceled", "Canceled while rendering.",
+            ended = (transitions.finish(job, Job.Status.CANCELED, "canceled", transitions.CANCELED_WHILE_RENDERING,
                                         token=job.attempt_token) if job.cancel_requested else
                      transitions.finish(job, Job.Status.FAILED, "worker_lost", WORKER_LOST, token=job.attempt_token))
             if ended:

@@ -168,7 +168,7 @@ def _after_job_error(job: Job, token, error: BaseException, retries_left: bool) 
     if isinstance(error, AttemptLost):
         logger.info("job %s: this worker no longer holds it; its work is dropped", job.pk)
     elif isinstance(error, renderer.CanceledError):
-        transitions.finish(job, Job.Status.CANCELED, "canceled", "Canceled while rendering.", token=token)
+        transitions.finish(job, Job.Status.CANCELED, "canceled", transitions.CANCELED_WHILE_RENDERING, token=token)
     elif _is_permanent(error):
         transitions.finish(job, Job.Status.FAILED, error.code, error.message, token=token)
     elif retries_left:
@@ -282,7 +282,7 @@ def _after_part_error(part: JobSegment, token, error: BaseException) -> None:
     if isinstance(error, AttemptLost):
         logger.info("job %s part %s: this worker no longer holds it; its work is dropped", part.job_id, part.index)
     elif isinstance(error, renderer.CanceledError):
-        transitions.finish_from_part(part, token, Job.Status.CANCELED, "canceled", "Canceled while rendering.")
+        transitions.finish_from_part(part, token, Job.Status.CANCELED, "canceled", transitions.CANCELED_WHILE_RENDERING)
     elif _is_permanent(error):
         transitions.finish_from_part(part, token, Job.Status.FAILED, error.code, error.message)
     elif part.attempts < MAX_ATTEMPTS:

@@ -12,9 +12,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext, ngettext
 
 from billing.plans import all_plans, plan_for
+from portal.accounts.preferences import valid_time_zone
 from portal.jobs.models import Job
 
 logger = logging.getLogger(__name__)
@@ -76,25 +78,46 @@ def run(now=None) -> dict:
 
 
 def _tell(owner, what: str, jobs: list[Job], now) -> bool:
-    days = plan_for(owner).retention_days
-    lines = "\n".join(
-        f"- {job.audio.original_name if job.audio else 'video'} (made {job.created_at:%Y-%m-%d}"
-        + (f", deleted on {expires_at(job, now):%Y-%m-%d})" if what == "to_delete" else ")")
-        for job in jobs
-    )
-    if what == "to_delete":
-        subject = f"[Sonic Portal] {len(jobs)} video(s) will be deleted in {NOTICE_DAYS} days"
-        body = (f"Your plan keeps finished videos for {days} days, so these will be deleted:\n\n{lines}\n\n"
-                "Download the ones you want to keep, or upgrade your plan to keep them longer:\n"
-                f"{settings.SITE_URL}/jobs/\n{settings.SITE_URL}/billing/\n")
-    else:
-        subject = f"[Sonic Portal] {len(jobs)} old video(s) deleted"
-        body = (f"Your plan keeps finished videos for {days} days, so these were deleted:\n\n{lines}\n\n"
-                "The portraits and audio in your library are still there: you can render them again any time.\n"
-                f"{settings.SITE_URL}/jobs/\n")
+    """Emailed from the maintenance loop, outside any request: in the owner's saved language, with dates in their
+    saved time zone (English and UTC when they saved none)."""
+    zone = valid_time_zone(owner.time_zone) or settings.TIME_ZONE
+    with translation.override(owner.language or settings.LANGUAGE_CODE), timezone.override(zone):
+        subject, body = _notice(owner, what, jobs, now)
     try:
         send_mail(subject, body, None, [owner.email])
     except Exception:  # a deletion stands; a notice is sent again on the next pass
         logger.exception("could not email %s about their videos", owner.email)
         return False
     return True
+
+
+def _day(moment) -> str:
+    return f"{timezone.localtime(moment):%Y-%m-%d}"
+
+
+def _notice(owner, what: str, jobs: list[Job], now) -> tuple[str, str]:
+    days = plan_for(owner).retention_days
+    lines = []
+    for job in jobs:
+        name = job.audio.original_name if job.audio else gettext("video")
+        if what == "to_delete":
+            line = gettext("- %(name)s (made %(made)s, deleted on %(deleted)s)") % {
+                "name": name, "made": _day(job.created_at), "deleted": _day(expires_at(job, now))}
+        else:
+            line = gettext("- %(name)s (made %(made)s)") % {"name": name, "made": _day(job.created_at)}
+        lines.append(line)
+    values = {"count": len(jobs), "days": days, "notice_days": NOTICE_DAYS, "lines": "\n".join(lines),
+              "site": settings.SITE_URL}
+    if what == "to_delete":
+        subject = ngettext("[Sonic Portal] %(count)s video will be deleted in %(notice_days)s days",
+                           "[Sonic Portal] %(count)s videos will be deleted in %(notice_days)s days", len(jobs))
+        body = gettext("Your plan keeps finished videos for %(days)s days, so these will be deleted:\n\n%(lines)s\n\n"
+                       "Download the ones you want to keep, or upgrade your plan to keep them longer:\n"
+                       "%(site)s/jobs/\n%(site)s/billing/\n")
+    else:
+        subject = ngettext("[Sonic Portal] %(count)s old video deleted",
+                           "[Sonic Portal] %(count)s old videos deleted", len(jobs))
+        body = gettext("Your plan keeps finished videos for %(days)s days, so these were deleted:\n\n%(lines)s\n\n"
+                       "The portraits and audio in your library are still there: you can render them again any "
+                       "time.\n%(site)s/jobs/\n")
+    return subject % values, body % values

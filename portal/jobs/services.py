@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 import renderer
 from billing import quota
@@ -16,7 +17,7 @@ from billing.models import Reservation
 from billing.plans import plan_for
 from portal import storage, tracing
 from portal.accounts.models import User
-from portal.errors import Refusal
+from portal.errors import Refusal, shown_error, shown_warning
 from portal.jobs import dispatch, transitions, worker_presence
 from portal.jobs.errors import JobRejected
 from portal.jobs.models import Job, JobSegment
@@ -59,7 +60,7 @@ def validated_params(options: dict) -> renderer.RenderParams:
     try:
         return renderer.validate_params(options)
     except renderer.RenderError as error:
-        raise JobRejected(error.code, error.message, field=error.field) from None
+        raise JobRejected(error.code, shown_error(error.code, error.message), field=error.field) from None
 
 
 def quota_seconds_for(duration: float) -> int:
@@ -68,9 +69,9 @@ def quota_seconds_for(duration: float) -> int:
 
 def _check_inputs(user, portrait, audio) -> None:
     if portrait is None or portrait.owner_id != user.pk:
-        raise JobRejected("portrait_required", "Choose a portrait from your library.", field="portrait")
+        raise JobRejected("portrait_required", _("Choose a portrait from your library."), field="portrait")
     if audio is None or audio.owner_id != user.pk:
-        raise JobRejected("audio_required", "Choose an audio clip from your library.", field="audio")
+        raise JobRejected("audio_required", _("Choose an audio clip from your library."), field="audio")
 
 
 def preflight(user, portrait, audio, options: dict, backend: str = DEFAULT_BACKEND) -> Preflight:
@@ -82,7 +83,7 @@ def preflight(user, portrait, audio, options: dict, backend: str = DEFAULT_BACKE
         audio_duration_seconds=audio.duration_seconds,
         quota_seconds=seconds,
         remaining_seconds=quota.usage_summary(user)["remaining_seconds"],
-        warnings=list(params.warnings),
+        warnings=[shown_warning(warning) for warning in params.warnings],
     )
     try:
         _check_plan(user, seconds, params, backend, remaining=result.remaining_seconds)
@@ -93,10 +94,10 @@ def preflight(user, portrait, audio, options: dict, backend: str = DEFAULT_BACKE
         try:
             face = renderer.find_face(local, params)
         except renderer.RenderError as error:
-            result.face_error = error.as_dict()
+            result.face_error = {**error.as_dict(), "message": shown_error(error.code, error.message)}
         else:
             result.faces_found = face.faces_found
-            result.warnings += face.warnings
+            result.warnings += [shown_warning(warning) for warning in face.warnings]
     return result
 
 
@@ -110,8 +111,9 @@ def _check_plan(user, seconds: int, params, backend: str, remaining: int) -> Non
     check_backend(user, backend)
     quota.check_job(user, seconds=seconds, resolution=params.resolution, active_jobs=active_jobs(user))
     if seconds > remaining:
-        raise quota.QuotaError("quota_exceeded", f"This video needs {seconds} s of render time but {remaining} s "
-                               "are left this period. Upgrade or wait for the renewal.")
+        raise quota.QuotaError("quota_exceeded", _("This video needs %(needed)s s of render time but %(left)s s are "
+                                                   "left this period. Upgrade or wait for the renewal.")
+                               % {"needed": seconds, "left": remaining})
 
 
 def backends_for(user) -> list[str]:
@@ -123,13 +125,15 @@ def check_backend(user, backend: str) -> None:
     """The backend is enabled here, in the user's plan, and a live worker renders with it (builtin runs on every
     worker, so a builtin job waits for one rather than being refused)."""
     if backend not in settings.RENDER_BACKENDS:
-        raise JobRejected("backend_not_enabled", f"Rendering with {backend!r} is not offered here; choose one of: "
-                          f"{', '.join(settings.RENDER_BACKENDS)}.", field="backend")
+        raise JobRejected("backend_not_enabled", _("Rendering with '%(backend)s' is not offered here; choose one of: "
+                                                   "%(offered)s.") % {"backend": backend,
+                                                                      "offered": ", ".join(settings.RENDER_BACKENDS)},
+                          field="backend")
     quota.check_backend(user, backend)
     if backend != DEFAULT_BACKEND and backend not in worker_presence.offered_backends():
-        raise JobRejected("backend_unavailable", f"No worker that renders with {backend} is running right now, so "
-                          "the job could not start; try again later or render with builtin.", status=503,
-                          field="backend")
+        raise JobRejected("backend_unavailable", _("No worker that renders with %(backend)s is running right now, "
+                                                   "so the job could not start; try again later or render with "
+                                                   "builtin.") % {"backend": backend}, status=503, field="backend")
 
 
 def submit(user, portrait, audio, options: dict, backend: str = DEFAULT_BACKEND) -> Job:
@@ -175,7 +179,7 @@ def submit(user, portrait, audio, options: dict, backend: str = DEFAULT_BACKEND)
 
 def rerun(job: Job) -> Job:
     if job.portrait is None or job.audio is None:
-        raise JobRejected("inputs_deleted", "The portrait or audio of this job was deleted from your library.")
+        raise JobRejected("inputs_deleted", _("The portrait or audio of this job was deleted from your library."))
     return submit(job.owner, job.portrait, job.audio, job.params, backend=job.backend)
 
 
@@ -184,10 +188,10 @@ def retry(job: Job) -> Job:
     with transaction.atomic():
         job = Job.objects.select_for_update(no_key=True).get(pk=job.pk)
         if job.status not in (Job.Status.FAILED, Job.Status.CANCELED):
-            raise JobRejected("job_not_retryable", f"Only failed or canceled jobs can be retried; this one is "
-                              f"{job.status}.", status=409)
+            raise JobRejected("job_not_retryable", _("Only failed or canceled jobs can be retried; this one is "
+                                                     "%(status)s.") % {"status": job.get_status_display()}, status=409)
         if job.portrait is None or job.audio is None:
-            raise JobRejected("inputs_deleted", "The portrait or audio of this job was deleted from the library.")
+            raise JobRejected("inputs_deleted", _("The portrait or audio of this job was deleted from the library."))
         # A reservation reference is used once; the first one (refunded when the job ended) stays in the ledger.
         job.reservation = quota.reserve_seconds(job.owner, job.quota_seconds,
                                                 job_ref=f"{job.id} retry {timezone.now():%Y%m%dT%H%M%S%f}")
@@ -209,11 +213,11 @@ def refund(job: Job) -> int:
     """Support gives a finished job's render time back (say the video came out wrong); returns the seconds
     returned to the period."""
     if not job.is_finished:
-        raise JobRejected("job_unfinished", "The job has not finished; cancel it instead (that refunds it).",
+        raise JobRejected("job_unfinished", _("The job has not finished; cancel it instead (that refunds it)."),
                           status=409)
     if job.reservation is None or job.reservation.state == Reservation.REFUNDED:
-        raise JobRejected("already_refunded", "Nothing to refund: this job's render time was already given back "
-                          "(failed and canceled jobs are refunded automatically).", status=409)
+        raise JobRejected("already_refunded", _("Nothing to refund: this job's render time was already given back "
+                                                "(failed and canceled jobs are refunded automatically)."), status=409)
     return quota.refund(job.reservation).charged_seconds or 0
 
 
@@ -226,9 +230,9 @@ def cancel(job: Job) -> Job:
             status=JobSegment.Status.RUNNING
         ).exists()
         if job.status == Job.Status.QUEUED:
-            transitions.finish(job, Job.Status.CANCELED, "canceled", "Canceled before it started.")
+            transitions.finish(job, Job.Status.CANCELED, "canceled", transitions.CANCELED_BEFORE_START)
         elif job.status == Job.Status.RUNNING and not rendering_now:
-            transitions.finish(job, Job.Status.CANCELED, "canceled", "Canceled while rendering.")
+            transitions.finish(job, Job.Status.CANCELED, "canceled", transitions.CANCELED_WHILE_RENDERING)
         elif job.status == Job.Status.RUNNING:
             job.cancel_requested = True
             job.save(update_fields=["cancel_requested"])
@@ -240,7 +244,7 @@ def delete(job: Job) -> None:
     if job.status == Job.Status.QUEUED:
         job = cancel(job)
     if job.status == Job.Status.RUNNING:
-        raise JobRejected("job_running", "The job is still rendering: cancel it, then delete it.", status=409)
+        raise JobRejected("job_running", _("The job is still rendering: cancel it, then delete it."), status=409)
     Job.objects.filter(pk=job.pk).delete()  # files and storage go with it (portal/jobs/deletion.py)
 
 

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Avg, F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from billing import quota
 from billing.plans import plan_for
@@ -30,7 +31,11 @@ from portal.jobs.signals import job_finished
 from portal.library import usage
 
 MAX_ATTEMPTS = 3
-GAVE_UP = ("The render failed several times on our side. Your quota was refunded; try again later.")
+# Stored with the job in English (workers have no request); catalogued, so the job page shows them in the owner's
+# language.
+GAVE_UP = gettext_noop("The render failed several times on our side. Your quota was refunded; try again later.")
+CANCELED_WHILE_RENDERING = gettext_noop("Canceled while rendering.")
+CANCELED_BEFORE_START = gettext_noop("Canceled before it started.")
 
 
 class Verdict(enum.Enum):
@@ -81,7 +86,7 @@ def claim_join(job_id) -> Job | None:
         if job is None or not job.parts_all_done():
             return None
         if job.cancel_requested:
-            finish(job, Job.Status.CANCELED, "canceled", "Canceled while rendering.")
+            finish(job, Job.Status.CANCELED, "canceled", CANCELED_WHILE_RENDERING)
             return None
         if job.join_attempts >= MAX_ATTEMPTS:
             finish(job, Job.Status.FAILED, "render_failed", GAVE_UP)
@@ -214,7 +219,7 @@ def claim_part(job_id, index: int) -> JobSegment | None:
         if part is None:
             return None  # another copy of the message has it, or it is done
         if job.cancel_requested:
-            finish(job, Job.Status.CANCELED, "canceled", "Canceled while rendering.")
+            finish(job, Job.Status.CANCELED, "canceled", CANCELED_WHILE_RENDERING)
             return None
         if part.attempts >= MAX_ATTEMPTS:
             finish(job, Job.Status.FAILED, "render_failed", GAVE_UP)

@@ -8,11 +8,12 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from billing import quota
 from portal import storage
-from portal.errors import Refusal
+from portal.errors import Refusal, shown_error
 from portal.http import wants_json
 from portal.jobs import retention, services, webhooks
 from portal.jobs.forms import JobForm
@@ -62,7 +63,7 @@ def new_job(request):
         if check is not None and wants_json(request):
             return JsonResponse(check.as_dict())
     elif request.method == "POST" and wants_json(request):
-        return JsonResponse({"error": {"code": "invalid_form", "message": "Check the form.", "fields": form.errors}},
+        return JsonResponse({"error": {"code": "invalid_form", "message": _("Check the form."), "fields": form.errors}},
                             status=400)
     return render(request, "jobs/new.html", {"form": form, "check": check, "plan": plan})
 
@@ -93,7 +94,8 @@ def job_status(request, job_id):
             "stage_label": job.stage_label,
             "time_left": time_left(job.seconds_left),
             "finished": job.is_finished,
-            "error": {"code": job.error_code, "message": job.error_message} if job.error_code else None,
+            "error": ({"code": job.error_code, "message": shown_error(job.error_code, job.error_message)}
+                      if job.error_code else None),
         }
     )
 
@@ -112,9 +114,9 @@ def job_poster(request, job_id):
 def cancel_job(request, job_id):
     job = services.cancel(_get_job_for_user(request, job_id))
     if job.status == Job.Status.CANCELED:
-        messages.success(request, "Canceled. The reserved seconds are back in your quota.")
+        messages.success(request, _("Canceled. The reserved seconds are back in your quota."))
     elif job.cancel_requested:
-        messages.info(request, "Stopping… the job ends at the next frame and its seconds are refunded.")
+        messages.info(request, _("Stopping… the job ends at the next frame and its seconds are refunded."))
     return redirect("jobs:detail", job_id=job.id)
 
 
@@ -126,7 +128,7 @@ def rerun_job(request, job_id):
     except Refusal as rejection:
         messages.error(request, rejection.message, extra_tags=rejection.code)
         return redirect("jobs:detail", job_id=job_id)
-    messages.success(request, "Queued again with the same inputs and options.")
+    messages.success(request, _("Queued again with the same inputs and options."))
     return redirect("jobs:detail", job_id=job.id)
 
 
@@ -139,7 +141,7 @@ def delete_job(request, job_id):
     except Refusal as rejection:
         messages.error(request, rejection.message, extra_tags=rejection.code)
         return redirect("jobs:detail", job_id=job.id)
-    messages.success(request, "Deleted the job and its video.")
+    messages.success(request, _("Deleted the job and its video."))
     return redirect("jobs:list")
 
 
@@ -147,7 +149,7 @@ def delete_job(request, job_id):
 @require_POST
 def renew_link(request, job_id):
     _get_job_for_user(request, job_id)
-    messages.success(request, "Here is a fresh download link.")
+    messages.success(request, _("Here is a fresh download link."))
     return redirect("jobs:detail", job_id=job_id)
 
 
@@ -176,7 +178,7 @@ def webhook_settings(request):
     if request.method == "POST":
         if request.POST.get("action") == "remove":
             WebhookEndpoint.objects.filter(owner=request.user).delete()
-            messages.success(request, "Webhook removed; no more events will be sent.")
+            messages.success(request, _("Webhook removed; no more events will be sent."))
             return redirect("jobs:webhook")
         try:
             endpoint = webhooks.set_endpoint(request.user, request.POST.get("url", "").strip())

@@ -14,6 +14,7 @@ import urllib3
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from portal.jobs import dispatch
 from portal.jobs.errors import JobRejected
@@ -62,7 +63,7 @@ def _parts(url: str):
     except ValueError:
         parts, port = None, None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise JobRejected("invalid_webhook_url", "The webhook URL must start with https:// (or http://).",
+        raise JobRejected("invalid_webhook_url", gettext("The webhook URL must start with https:// (or http://)."),
                           field="url")
     return parts, port or (443 if parts.scheme == "https" else 80)
 
@@ -74,13 +75,15 @@ def resolve(url: str) -> str:
     try:
         infos = lookup(parts.hostname, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError, ValueError):
-        raise JobRejected("invalid_webhook_url", f"{parts.hostname} does not resolve.", field="url") from None
+        raise JobRejected("invalid_webhook_url", gettext("%(host)s does not resolve.") % {"host": parts.hostname},
+                          field="url") from None
     addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
     if not settings.WEBHOOKS_ALLOW_PRIVATE_URLS:
         for ip in addresses:
             if not _public(ip):
-                raise JobRejected("private_webhook_url",
-                                  f"{parts.hostname} points to a private or local address ({ip}).", field="url")
+                raise JobRejected("private_webhook_url", gettext(
+                    "%(host)s points to a private or local address (%(address)s).") % {"host": parts.hostname,
+                                                                                         "address": ip}, field="url")
     return str(addresses[0])
 
 

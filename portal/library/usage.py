@@ -1,6 +1,7 @@
 """Per-user storage accounting, kept in one counter that uploads and deletions move atomically."""
 
 from django.db.models import F
+from django.utils.translation import gettext as _
 
 from billing.plans import plan_for
 from portal.accounts.models import User
@@ -21,7 +22,7 @@ def reserve(user, nbytes: int) -> None:
     if not updated:
         raise UploadRejected(
             "storage_quota_exceeded",
-            "Your storage is full. Delete portraits or audio you no longer need, then try again.",
+            _("Your storage is full. Delete portraits or audio you no longer need, then try again."),
             status=413,
         )
 

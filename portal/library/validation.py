@@ -9,6 +9,8 @@ import av
 import numpy as np
 from django.conf import settings
 from django.template.defaultfilters import filesizeformat
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from portal.library.errors import UploadRejected
@@ -76,11 +78,12 @@ def _extension(upload) -> str:
 
 def _check_size(upload, max_bytes: int) -> None:
     if upload.size == 0:
-        raise UploadRejected("empty_file", "The file is empty.")
+        raise UploadRejected("empty_file", _("The file is empty."))
     if upload.size > max_bytes:
         raise UploadRejected(
             "file_too_large",
-            f"The file is {filesizeformat(upload.size)}; the limit is {filesizeformat(max_bytes)}.",
+            _("The file is %(size)s; the limit is %(limit)s.") % {"size": filesizeformat(upload.size),
+                                                                   "limit": filesizeformat(max_bytes)},
             status=413,
         )
 
@@ -90,7 +93,7 @@ def check_portrait(upload) -> CheckedPortrait:
     extension = _extension(upload)
     expected_format = IMAGE_FORMAT_BY_EXTENSION.get(extension)
     if expected_format is None:
-        raise UploadRejected("unsupported_type", "Portraits must be JPEG, PNG or WebP images (.jpg, .png, .webp).")
+        raise UploadRejected("unsupported_type", _("Portraits must be JPEG, PNG or WebP images (.jpg, .png, .webp)."))
 
     upload.seek(0)
     with warnings.catch_warnings():
@@ -99,37 +102,38 @@ def check_portrait(upload) -> CheckedPortrait:
             image = Image.open(upload)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise UploadRejected(
-                "decompression_bomb", "The image declares far more pixels than it could hold; it was refused."
+                "decompression_bomb", _("The image declares far more pixels than it could hold; it was refused.")
             ) from None
         except (UnidentifiedImageError, OSError, ValueError):
-            raise UploadRejected("unreadable_image", "The file could not be read as an image.") from None
+            raise UploadRejected("unreadable_image", _("The file could not be read as an image.")) from None
 
         if image.format != expected_format:
             raise UploadRejected(
                 "format_mismatch",
-                f"The file is named {extension} but its content is {image.format or 'something else'}; "
-                "rename it or export it as JPEG, PNG or WebP.",
+                _("The file is named %(extension)s but its content is %(content)s; rename it or export it as JPEG, "
+                  "PNG or WebP.") % {"extension": extension, "content": image.format or _("something else")},
             )
         if getattr(image, "n_frames", 1) > 1:
-            raise UploadRejected("animated_image", "Animated images are not supported; upload a still photo.")
+            raise UploadRejected("animated_image", _("Animated images are not supported; upload a still photo."))
         min_side, max_side = settings.PORTRAIT_MIN_SIDE, settings.PORTRAIT_MAX_SIDE
         # Checked on the header, before decoding, so a huge image costs nothing.
         if max(image.size) > max_side:
             raise UploadRejected(
                 "image_too_large",
-                f"The image is {image.width}×{image.height} px; the largest side may be {max_side} px.",
+                _("The image is %(width)s×%(height)s px; the largest side may be %(limit)s px.")
+                % {"width": image.width, "height": image.height, "limit": max_side},
             )
         try:
             image.load()
         except (OSError, SyntaxError, ValueError):
-            raise UploadRejected("unreadable_image", "The image is damaged or incomplete.") from None
+            raise UploadRejected("unreadable_image", _("The image is damaged or incomplete.")) from None
 
     image = ImageOps.exif_transpose(image)
     if min(image.size) < min_side:
         raise UploadRejected(
             "image_too_small",
-            f"The image is {image.width}×{image.height} px; each side needs at least {min_side} px "
-            "for a face to be animated.",
+            _("The image is %(width)s×%(height)s px; each side needs at least %(minimum)s px for a face to be "
+              "animated.") % {"width": image.width, "height": image.height, "minimum": min_side},
         )
     has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
     image = image.convert("RGBA" if has_alpha and expected_format != "JPEG" else "RGB")
@@ -169,13 +173,13 @@ def check_audio(upload) -> CheckedAudio:
     kind = AUDIO_KINDS.get(extension)
     if kind is None:
         raise UploadRejected(
-            "unsupported_type", "Audio must be WAV, MP3, M4A/AAC, OGG/Opus, FLAC or WebM (.wav, .mp3, .m4a, ...)."
+            "unsupported_type", _("Audio must be WAV, MP3, M4A/AAC, OGG/Opus, FLAC or WebM (.wav, .mp3, .m4a, ...).")
         )
     upload.seek(0)
     try:
         container = av.open(upload, mode="r", metadata_errors="ignore")
     except (av.FFmpegError, UnicodeDecodeError, ValueError):
-        raise UploadRejected("unreadable_audio", "The file could not be read as audio.") from None
+        raise UploadRejected("unreadable_audio", _("The file could not be read as audio.")) from None
     with container:
         return _measure_audio(container, kind, extension)
 
@@ -185,17 +189,22 @@ def _measure_audio(container, kind: AudioKind, extension: str) -> CheckedAudio:
     has_video = any(s.index not in pictures for s in container.streams.video)
     if not container.streams.audio:
         code = "not_audio" if has_video else "unreadable_audio"
-        raise UploadRejected(code, "The file contains no audio track.")
+        raise UploadRejected(code, _("The file contains no audio track."))
     if has_video:
-        raise UploadRejected("not_audio", "The file contains video; upload the audio track on its own.")
+        raise UploadRejected("not_audio", _("The file contains video; upload the audio track on its own."))
 
     stream = container.streams.audio[0]
     codec = stream.codec_context.name
     if not kind.matches(container.format.name, codec):
         actual = next((k for k in AUDIO_KINDS.values() if k.matches(container.format.name, codec)), None)
-        advice = f"rename it to {actual.extension}" if actual else "export it as WAV, MP3, M4A, Ogg, FLAC or WebM"
-        content = f"{actual.label} audio" if actual else f"{container.format.long_name} ({codec})"
-        raise UploadRejected("format_mismatch", f"The file is named {extension} but contains {content}; {advice}.")
+        if actual:
+            message = _("The file is named %(extension)s but contains %(kind)s audio; rename it to %(actual)s.") % {
+                "extension": extension, "kind": actual.label, "actual": actual.extension}
+        else:
+            message = _("The file is named %(extension)s but contains %(content)s; export it as WAV, MP3, M4A, Ogg, "
+                        "FLAC or WebM.") % {"extension": extension,
+                                            "content": f"{container.format.long_name} ({codec})"}
+        raise UploadRejected("format_mismatch", message)
 
     max_seconds, sample_rate = settings.AUDIO_MAX_SECONDS, stream.codec_context.sample_rate or stream.rate
     samples, peak = 0, 0.0
@@ -205,22 +214,25 @@ def _measure_audio(container, kind: AudioKind, extension: str) -> CheckedAudio:
             samples += frame.samples
             peak = max(peak, _peak(frame))
             if samples / sample_rate > max_seconds:
-                raise UploadRejected("audio_too_long", f"The audio is longer than {_clock(max_seconds)}.")
+                raise UploadRejected("audio_too_long", _("The audio is longer than %(limit)s.") % {
+                    "limit": _clock(max_seconds)})
     except av.FFmpegError:
         position = samples / sample_rate if sample_rate else 0
         raise UploadRejected(
-            "unreadable_audio", f"The audio is damaged: decoding failed after {_clock(position)}."
+            "unreadable_audio", _("The audio is damaged: decoding failed after %(position)s.") % {
+                "position": _clock(position)}
         ) from None
 
     duration = samples / sample_rate if sample_rate else 0.0
     if duration == 0:
-        raise UploadRejected("empty_audio", "The file contains no audio samples.")
+        raise UploadRejected("empty_audio", _("The file contains no audio samples."))
     if duration < settings.AUDIO_MIN_SECONDS:
         raise UploadRejected(
-            "audio_too_short", f"The audio lasts {duration:.2f} s; at least {settings.AUDIO_MIN_SECONDS} s is needed."
+            "audio_too_short", _("The audio lasts %(duration)s s; at least %(minimum)s s is needed.") % {
+                "duration": number_format(duration, 2), "minimum": number_format(settings.AUDIO_MIN_SECONDS)}
         )
     if peak < SILENCE_PEAK:
-        raise UploadRejected("silent_audio", "The audio is silent: nothing above -60 dB was found.")
+        raise UploadRejected("silent_audio", _("The audio is silent: nothing above -60 dB was found."))
     return CheckedAudio(
         extension=kind.extension,
         content_type=kind.content_type,

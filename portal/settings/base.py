@@ -44,9 +44,13 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Picks the language from the switcher's cookie, else the browser's Accept-Language (URLs carry no prefix).
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: a signed-in user's saved language and time zone win over the browser's.
+    "portal.accounts.preferences.user_preferences",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -65,6 +69,8 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.template.context_processors.tz",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -303,10 +309,18 @@ SPECTACULAR_SETTINGS = {
 IDEMPOTENCY_KEY_HOURS = env.int("IDEMPOTENCY_KEY_HOURS", default=24)
 
 # --- Misc --------------------------------------------------------------------------------------------------
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# Each language needs a catalogue in locale/ (README "Languages and time zones"); zh-hans is Simplified Chinese.
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# English dates stay "9 Dec 2026" (portal/formats/en); other languages use Django's own formats ("2026年12月9日").
+FORMAT_MODULE_PATH = ["portal.formats"]
+# Stored and computed in UTC; each request shows times in the user's zone (portal/accounts/preferences.py).
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# The browser's time zone, written by static/js/timezone.js (an IANA name such as "Asia/Shanghai").
+TIME_ZONE_COOKIE_NAME = "tz"
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 LOGGING = {

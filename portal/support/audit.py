@@ -1,5 +1,7 @@
 """The audit log: every support action and every plan change, with who, why and what changed."""
 
+from django.utils.translation import gettext
+
 from portal.support.models import AuditEvent
 
 
@@ -15,12 +17,13 @@ def record(action: str, *, actor=None, user=None, job=None, reason: str = "", so
 
 
 def user_facing(event: AuditEvent) -> str:
-    """How the job's owner reads it on their job page."""
-    reason = f": {event.reason}" if event.reason else ""
+    """How the job's owner reads it on their job page (in their language; support's reason as support wrote it)."""
     if event.action == AuditEvent.Action.CANCEL:
-        return f"Canceled by support{reason}"
-    if event.action == AuditEvent.Action.REFUND:
-        return f"Support refunded {event.changes.get('seconds', 0)} s of render time{reason}"
-    if event.action == AuditEvent.Action.RETRY:
-        return f"Support rendered this video again{reason}"
-    return ""
+        what = gettext("Canceled by support")
+    elif event.action == AuditEvent.Action.REFUND:
+        what = gettext("Support refunded %(seconds)s s of render time") % {"seconds": event.changes.get("seconds", 0)}
+    elif event.action == AuditEvent.Action.RETRY:
+        what = gettext("Support rendered this video again")
+    else:
+        return ""
+    return gettext("%(what)s: %(reason)s") % {"what": what, "reason": event.reason} if event.reason else what

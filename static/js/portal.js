@@ -1,4 +1,16 @@
 // Small progressive enhancements; every page works without JavaScript.
+
+// Texts come from Django's JavaScript catalogue (/i18n/js/, loaded before this file) in the page's language; numbers
+// are written with Intl in that language too. Without the catalogue (it failed to load) the English texts are shown.
+if (!window.gettext) {
+  window.gettext = (text) => text;
+  window.interpolate = (text, values) => text.replace(/%\((\w+)\)s/g, (whole, name) => String(values[name]));
+}
+const pageLanguage = document.documentElement.lang || "en";
+const fill = (text, values) => interpolate(text, values, true);
+const decimal = new Intl.NumberFormat(pageLanguage, { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+const percentage = new Intl.NumberFormat(pageLanguage, { style: "percent", maximumFractionDigits: 0 });
+
 document.addEventListener("submit", (event) => {
   const form = event.target;
   if (form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
@@ -30,7 +42,7 @@ function uploadWithProgress(form) {
       window.location.reload();
       return;
     }
-    let message = "The upload failed. Check your connection and try again.";
+    let message = gettext("The upload failed. Check your connection and try again.");
     let code = "upload_failed";
     try {
       const body = JSON.parse(request.responseText);
@@ -65,7 +77,7 @@ if (polled) {
         return;
       }
       bar.value = state.progress;
-      percent.textContent = `${Math.round(state.progress * 100)}%`;
+      percent.textContent = percentage.format(state.progress);
       stage.textContent = state.stage_label;
       eta.textContent = state.time_left;
     } catch (ignored) { /* offline for a moment: try again on the next tick */ }
@@ -82,7 +94,7 @@ if (jobForm) {
     if (!jobForm.portrait.value || !jobForm.audio.value) return;
     const data = new FormData(jobForm);
     data.set("action", "preflight");
-    panel.textContent = "Checking…";
+    panel.textContent = gettext("Checking…");
     // getAttribute: the form's buttons are named "action", which shadows form.action.
     let body;
     try {
@@ -91,7 +103,7 @@ if (jobForm) {
       });
       body = await response.json();
     } catch (ignored) {
-      body = { error: { message: "The check could not run; try the Check button." } };
+      body = { error: { message: gettext("The check could not run; try the Check button.") } };
     }
     panel.replaceChildren(preflightList(body));
   };
@@ -112,10 +124,12 @@ function preflightList(body) {
     add(body.error.message, "bad");
     return list;
   }
-  if (body.face_error) add(`Face: ${body.face_error.message}`, "bad");
-  else add(body.faces_found > 1 ? `Face found (${body.faces_found} faces: the largest is animated)` : "Face found", "good");
-  add(`Audio: ${body.audio_duration_seconds.toFixed(1)} s`);
-  add(`Cost: ${body.quota_seconds} s of your render quota`);
+  if (body.face_error) add(fill(gettext("Face: %(message)s"), { message: body.face_error.message }), "bad");
+  else if (body.faces_found > 1) {
+    add(fill(gettext("Face found (%(count)s faces: the largest is animated)"), { count: body.faces_found }), "good");
+  } else add(gettext("Face found"), "good");
+  add(fill(gettext("Audio: %(seconds)s s"), { seconds: decimal.format(body.audio_duration_seconds) }));
+  add(fill(gettext("Cost: %(seconds)s s of your render quota"), { seconds: body.quota_seconds }));
   body.warnings.forEach((warning) => add(warning, "warn"));
   return list;
 }

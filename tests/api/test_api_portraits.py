@@ -67,6 +67,24 @@ def test_image_without_a_face_is_stored_and_says_no_face(api, marketer):
     assert len(stored_files()) == 2  # the image and its thumbnail
 
 
+def test_a_tilted_head_is_stored_and_says_why_it_cannot_be_animated(api, marketer):
+    """The animator moves the jaw straight down the picture: a head tilted 40 degrees is refused at upload, in
+    the user's language, rather than rendered badly."""
+    import cv2
+
+    portrait = cv2.imread(str(FIXTURES / "portrait.jpg"))
+    tilted = cv2.warpAffine(portrait, cv2.getRotationMatrix2D((256, 256), 40, 1), (512, 512))
+    content = cv2.imencode(".png", tilted)[1].tobytes()
+    response = api.post(URL, {"file": upload("tilted.png", content)}, format="multipart")
+    assert response.status_code == 201, response.content
+    face = response.json()["face"]
+    assert face["error"]["code"] == "face_not_frontal" and "tilted" in face["error"]["message"]
+    assert face["box"] is None
+
+    listed = api.get(one(response.json()["id"]), HTTP_ACCEPT_LANGUAGE="zh-CN").json()["face"]["error"]
+    assert listed["code"] == "face_not_frontal" and "倾斜" in listed["message"]
+
+
 def test_exif_orientation_is_applied_to_the_reported_size(api):
     response = send(api, "phone.jpg", image_bytes("JPEG", (400, 500), exif_orientation=6))
     assert response.status_code == 201

@@ -1,17 +1,20 @@
 import math
 
 from django import template
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 register = template.Library()
 
 
 @register.filter
 def duration_clock(seconds) -> str:
-    """7.34 -> "7.3 s"; 65.2 -> "1:05"; 3725 -> "1:02:05"."""
+    """7.34 -> "7.3 s"; 65.2 -> "1:05"; 3725 -> "1:02:05" (the decimal mark and unit in the user's language)."""
     if seconds is None:
         return ""
     if seconds < 60:
-        return f"{seconds:.1f} s"
+        return _("%(seconds)s s") % {"seconds": number_format(seconds, 1)}
     minutes, secs = divmod(math.floor(seconds), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
@@ -23,6 +26,8 @@ def time_left(seconds) -> str:
     if seconds is None:
         return ""
     if seconds < 60:
-        return "less than a minute left"
+        return _("less than a minute left")
     minutes = round(seconds / 60)
-    return f"about {minutes} min left" if minutes < 90 else f"about {minutes / 60:.1f} h left"
+    if minutes < 90:
+        return ngettext("about %(minutes)d min left", "about %(minutes)d min left", minutes) % {"minutes": minutes}
+    return _("about %(hours)s h left") % {"hours": number_format(minutes / 60, 1)}
