@@ -12,6 +12,7 @@ rendered alone matches the same frames of a whole-file render.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -41,7 +42,7 @@ CHIN_LEVER = 1.2  # the chin is further from the jaw's hinge than the lower lip:
 SPREAD_AMOUNT = 0.11  # corner travel outwards for "ee", of the mouth width
 ROUND_AMOUNT = 0.14  # corner travel inwards for "oo"
 ROUND_LENS = 0.72  # a rounded opening is this much narrower than a neutral one
-TEETH_DEFAULT = np.array([196, 210, 222], np.float32)  # BGR: slightly warm off-white, for portraits showing none
+TEETH_DEFAULT = np.array([176, 202, 224], np.float32)  # BGR: warm ivory, for portraits showing none
 TONGUE_TINT = np.array([118, 122, 205], np.float32)  # BGR: the pink the lip colour is pulled towards
 UPPER_TEETH_LINES = (0.0, 0.27, 0.5, 0.7)  # where neighbouring teeth meet, in half-widths of the opening
 LOWER_TEETH_LINES = (0.0, 0.18, 0.36, 0.54)  # lower incisors are narrower
@@ -207,6 +208,12 @@ class MouthRig:
         self._map_x = np.empty_like(self.grid_x)
         self._map_y = np.empty_like(self.grid_y)
         self.xs = xs
+        self.upper_teeth_lines = self._teeth_lines(UPPER_TEETH_LINES)
+        lips = self.colours.lips
+        # The inside's colours: the cavity deep in (near black) and by the lips, the tongue, the teeth.
+        self.palette = np.stack([lips * 0.2 + 4, lips * 0.6, lips * 0.55 + TONGUE_TINT * 0.45,
+                                 self.colours.teeth]).astype(np.float32)
+        self.lower_teeth_lines = self._teeth_lines(LOWER_TEETH_LINES)
 
     def _lens(self, xs: np.ndarray, shape: str) -> np.ndarray:
         """The opening's height profile across the mouth: widest in the middle, closed at the corners."""
@@ -252,8 +259,9 @@ class MouthRig:
             lens = self.lens["neutral"] * (1 - rounding) + self.lens["round"] * rounding
             self._paint_interior(target[r.slices], drop, lens, rounding)
 
-    def _teeth_lines(self, u: np.ndarray, where: tuple[float, ...]) -> np.ndarray:
-        """Brightness across a row of teeth: faint darker lines where two teeth meet."""
+    def _teeth_lines(self, where: tuple[float, ...]) -> np.ndarray:
+        """Brightness across a row of teeth, per column: faint darker lines where two teeth meet."""
+        u = (self.xs - self.center_x) / self.inner_half
         lines = np.ones_like(u)
         for at in where:
             lines -= 0.07 * np.exp(-(((np.abs(u) - at) * self.inner_half) ** 2) / 0.4)
@@ -275,15 +283,15 @@ class MouthRig:
         gap = np.maximum(b - t, 1e-3)
         u = (self.xs[c0:c1] - self.center_x) / self.inner_half
         core = np.clip(1.3 * lens[c0:c1], 0, 1)  # fades everything but the cavity towards the corners
-        lips, teeth_colour = self.colours.lips, self.colours.teeth
         width = self.mouth_width
 
+        # Every pixel mixes four colours (the cavity's deep and rim shades, the tongue, the teeth), layer over
+        # layer; the layers are kept as per-pixel weights and mixed in one product, which is what keeps this fast.
         # Cavity: the lips' own colour, darkened, next to them, near black deeper in; mottled, never flat.
         from_edge = np.minimum(ys - t, b - ys)
-        near_lip = np.exp(-np.maximum(from_edge, 0) / (0.18 * gap + 1.0))
-        deep, rim = lips * 0.2 + 4, lips * 0.6
-        colour = deep + (rim - deep) * np.maximum(near_lip, np.abs(u) ** 4)[..., None]
-        colour = colour * (1 + 0.12 * self.texture[r0:r1, c0:c1])[..., None]
+        rim_share = np.maximum(np.exp(-np.maximum(from_edge, 0) / (0.18 * gap + 1.0)), np.abs(u) ** 4)
+        mottle = 1 + 0.12 * self.texture[r0:r1, c0:c1]
+        w_deep, w_rim = (1 - rim_share) * mottle, rim_share * mottle
 
         # Tongue: a rounded pink shape low in the mouth, lit from the front, lower in a rounded mouth.
         tongue_top = b - gap * 0.42 * (1 - 0.45 * rounding)
@@ -291,29 +299,31 @@ class MouthRig:
         reach = np.maximum(b - tongue_top, 1e-3)
         tongue_shape = _smoothstep(1.0, 0.8, np.sqrt((u / tongue_half) ** 2 + ((ys - b) / reach) ** 2))
         tongue_light = 0.7 + 0.3 * np.clip(1 - (ys - tongue_top) / reach, 0, 1)
-        tongue_colour = (lips * 0.55 + TONGUE_TINT * 0.45) * tongue_light[..., None] * 0.9
-        visible = min(1.0, drop / (0.12 * width))
-        colour += (tongue_colour - colour) * (0.85 * visible * tongue_shape)[..., None]
+        over = 0.85 * min(1.0, drop / (0.12 * width)) * tongue_shape
+        w_deep, w_rim = w_deep * (1 - over), w_rim * (1 - over)
+        w_tongue = over * 0.9 * tongue_light
 
         # Teeth: a lower row rising from the lower lip, in shadow, and (when the portrait shows none) an upper
         # row under the upper lip; both narrower than the opening, with faint lines where two teeth meet.
         span = _smoothstep(0.85, 0.6, np.abs(u))
         lower_height = np.minimum(0.2 * gap, 0.06 * width) * span
-        lower_teeth = _smoothstep(b - lower_height - 0.6, b - lower_height + 0.6, ys) * (lower_height > 0.5)
+        over = 0.95 * _smoothstep(b - lower_height - 0.6, b - lower_height + 0.6, ys) * (lower_height > 0.5)
         lower_shade = 0.8 + 0.12 * np.clip((ys - (b - lower_height)) / np.maximum(lower_height, 1), 0, 1)
-        lower_lines = self._teeth_lines(u, LOWER_TEETH_LINES)
-        colour += (teeth_colour * (lower_shade * lower_lines)[..., None] - colour) * (0.95 * lower_teeth)[..., None]
+        w_deep, w_rim, w_tongue = w_deep * (1 - over), w_rim * (1 - over), w_tongue * (1 - over)
+        w_teeth = over * lower_shade * self.lower_teeth_lines[c0:c1]
         if not self.colours.shows_teeth:
-            upper_height = np.minimum(0.3 * gap, 0.085 * width) * span
-            upper_teeth = _smoothstep(t + upper_height + 0.6, t + upper_height - 0.6, ys) * (upper_height > 0.5)
-            upper_shade = (0.8 + 0.2 * lens[c0:c1]) * self._teeth_lines(u, UPPER_TEETH_LINES)
-            colour += (teeth_colour * upper_shade[..., None] - colour) * (0.95 * upper_teeth)[..., None]
+            upper_height = np.minimum(0.24 * gap, 0.075 * width) * span
+            over = 0.95 * _smoothstep(t + upper_height + 0.6, t + upper_height - 0.6, ys) * (upper_height > 0.5)
+            upper_shade = (0.8 + 0.2 * lens[c0:c1]) * self.upper_teeth_lines[c0:c1]
+            w_deep, w_rim, w_tongue = w_deep * (1 - over), w_rim * (1 - over), w_tongue * (1 - over)
+            w_teeth = w_teeth * (1 - over) + over * upper_shade
 
         alpha = _smoothstep(t - 0.7, t + 0.7, ys) * _smoothstep(b + 0.7, b - 0.7, ys)
         alpha *= np.clip(gap / 1.5, 0, 1) * np.maximum(core, 0.6)
+        weights = np.stack([w_deep, w_rim, w_tongue, w_teeth], axis=-1) * alpha[..., None]
         region = patch[r0:r1, c0:c1].astype(np.float32)
-        blended = region + (np.clip(colour, 0, 255) - region) * alpha[..., None]
-        patch[r0:r1, c0:c1] = blended.astype(np.uint8)
+        blended = region * (1 - alpha)[..., None] + weights @ self.palette
+        patch[r0:r1, c0:c1] = np.clip(blended, 0, 255).astype(np.uint8)
 
 
 class EyeRig:
@@ -417,6 +427,11 @@ class HeadRig:
         return self._map_x, self._map_y
 
 
+@functools.lru_cache(maxsize=4096)
+def _blink_start(seed: int, slot: int) -> float:
+    return slot * BLINK_SLOT_SECONDS + 1.0 + 2.0 * np.random.default_rng([seed, slot]).random()
+
+
 def blink_closure(t: float, seed: int) -> float:
     """Eyelid closure (0 open .. 1 shut) at absolute time t; blink times depend only on seed and slot."""
     slot = int(np.floor(t / BLINK_SLOT_SECONDS))
@@ -424,7 +439,7 @@ def blink_closure(t: float, seed: int) -> float:
     for k in (slot - 1, slot):
         if k < 0:
             continue
-        start = k * BLINK_SLOT_SECONDS + 1.0 + 2.0 * np.random.default_rng([seed, k]).random()
+        start = _blink_start(seed, k)
         dt = t - start
         if 0 <= dt < BLINK_CLOSE:
             closure = max(closure, dt / BLINK_CLOSE)

@@ -174,7 +174,10 @@ def drivers_from_features(features: FrameFeatures, loudness_ref_db: float) -> Mo
     mouth_open = np.where(voiced, jaw, 0.0) ** 1.2
     # Lips meet for "m" (murmur) and in the silence of a pause or of a "b"/"p" before its burst, even where the
     # portrait smiles with its teeth showing; the jaw rests.
-    closure = _smooth3(np.where(voiced, murmur, REST_CLOSURE))
+    # Only the closing after speech is eased (half way on the first quiet frame): easing the opening too would
+    # hold the lips shut into the first frame of a word, and the mouth would start late.
+    after_speech = np.concatenate([[False], voiced[:-1]]) if len(voiced) else voiced
+    closure = np.where(voiced, murmur, np.where(after_speech, 0.5, 1.0) * REST_CLOSURE)
     energy = _gaussian_smooth(level, sigma=0.35 * features.fps)
     return MotionDrivers(
         mouth_open=mouth_open.astype(np.float32),
