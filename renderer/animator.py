@@ -202,6 +202,7 @@ class MouthRig:
         below_mid = np.clip(((lower_y + reach) - ys) / np.maximum((lower_y + reach) - mid, 1.0), 0, 1)
         close = np.where(ys < mid, (mid - upper_y) * above_mid, -(lower_y - mid) * below_mid)
         self.close_field = (close * self.lens["neutral"]).astype(np.float32)
+        self.lips_parted = float(np.abs(self.close_field).max()) > 0.25  # else pressing them changes no pixel
 
         self.source = np.ascontiguousarray(image[r.slices])
         self.texture = self._texture(self.source.shape[:2])
@@ -234,7 +235,7 @@ class MouthRig:
         drop = self.max_drop * scale * mouth_open
         rounding = max(0.0, -spread)
         travel = self.mouth_width * scale * (SPREAD_AMOUNT * max(0.0, spread) - ROUND_AMOUNT * rounding)
-        closure = min(1.0, closure * scale)
+        closure = min(1.0, closure * scale) if self.lips_parted else 0.0
         if drop < 0.05 and abs(travel) < 0.05 and closure < 0.02:
             target[r.slices] = self.source
             return

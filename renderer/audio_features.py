@@ -173,9 +173,8 @@ def drivers_from_features(features: FrameFeatures, loudness_ref_db: float) -> Mo
     jaw = _smooth3(level) * (0.5 + 0.5 * openness) * (1.0 - murmur)
     mouth_open = np.where(voiced, jaw, 0.0) ** 1.2
     # Lips meet for "m" (murmur) and in the silence of a pause or of a "b"/"p" before its burst, even where the
-    # portrait smiles with its teeth showing; the jaw rests.
-    # Only the closing after speech is eased (half way on the first quiet frame): easing the opening too would
-    # hold the lips shut into the first frame of a word, and the mouth would start late.
+    # portrait smiles with its teeth showing. Only the closing after speech is eased (half way on the first quiet
+    # frame): easing the opening too would hold the lips shut into a word's first frame and start the mouth late.
     after_speech = np.concatenate([[False], voiced[:-1]]) if len(voiced) else voiced
     closure = np.where(voiced, murmur, np.where(after_speech, 0.5, 1.0) * REST_CLOSURE)
     energy = _gaussian_smooth(level, sigma=0.35 * features.fps)
