@@ -18,6 +18,7 @@ from django.core import signing
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.utils.http import content_disposition_header
 
 logger = logging.getLogger(__name__)
 
@@ -115,7 +116,7 @@ def serve(request, name: str, content_type: str, download_name: str | None = Non
     if not _is_local(default_storage):
         parameters = {"ResponseContentType": content_type}
         if download_name:
-            parameters["ResponseContentDisposition"] = f'attachment; filename="{download_name}"'
+            parameters["ResponseContentDisposition"] = content_disposition_header(True, download_name)
         return HttpResponseRedirect(default_storage.url(name, parameters=parameters))
 
     size = default_storage.size(name)
@@ -135,7 +136,7 @@ def serve(request, name: str, content_type: str, download_name: str | None = Non
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
         response["Content-Length"] = str(end - start + 1)
         if download_name:
-            response["Content-Disposition"] = f'attachment; filename="{download_name}"'
+            response["Content-Disposition"] = content_disposition_header(True, download_name)
     response["Accept-Ranges"] = "bytes"
     response["Cache-Control"] = "private, max-age=3600"
     response["X-Content-Type-Options"] = "nosniff"

@@ -23,10 +23,24 @@ def test_range_requests_let_the_player_seek(client, owner):
     assert b"".join(response.streaming_content) == job.output.open().read()[1000:2000]
 
 
-def test_download_parameter_makes_it_an_attachment(client, owner):
-    job = finished_job(owner)
+def test_download_parameter_makes_it_an_attachment_named_after_the_title(client, owner):
+    job = finished_job(owner, title="Lesson 1: greetings")
     response = client.get(link(job) + "?download=1")
-    assert response["Content-Disposition"] == f'attachment; filename="sonic-{str(job.id)[:8]}.mp4"'
+    assert response["Content-Disposition"] == 'attachment; filename="Lesson 1 greetings.mp4"'
+    ranged = client.get(link(job) + "?download=1", headers={"Range": "bytes=0-99"})
+    assert ranged.status_code == 206 and ranged["Content-Disposition"] == response["Content-Disposition"]
+
+
+def test_a_chinese_title_downloads_under_that_name(client, owner):
+    job = finished_job(owner, title="第一课 / 问候")
+    response = client.get(link(job) + "?download=1")
+    encoded = "%E7%AC%AC%E4%B8%80%E8%AF%BE%20%E9%97%AE%E5%80%99"  # "第一课 问候": the slash cannot be in a file name
+    assert response["Content-Disposition"] == f"attachment; filename*=utf-8''{encoded}.mp4"
+
+
+def test_the_player_gets_the_video_inline(client, owner):
+    response = client.get(link(finished_job(owner, title="Lesson")))
+    assert "Content-Disposition" not in response or "attachment" not in response["Content-Disposition"]
 
 
 def test_tampered_link_is_refused_with_a_friendly_page(client, owner):

@@ -1,3 +1,4 @@
+import re
 import uuid
 
 from django.conf import settings
@@ -21,6 +22,9 @@ STAGE_LABELS = {
     "waiting to join parts": _("Joining the parts"),
     "joining parts": _("Joining the parts"),
 }
+
+
+TITLE_MAX_LENGTH = 120
 
 
 class Job(models.Model):
@@ -57,6 +61,8 @@ class Job(models.Model):
     cancel_requested = models.BooleanField(default=False)
     error_code = models.CharField(max_length=64, blank=True, db_index=True)
     error_message = models.TextField(blank=True)
+    # What the user calls the video; empty: the audio's file name stands in (display_title).
+    title = models.CharField(max_length=TITLE_MAX_LENGTH, blank=True)
     warnings = models.JSONField(default=list, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
@@ -123,6 +129,22 @@ class Job(models.Model):
 
     def __str__(self):
         return f"job {self.id}"
+
+    @property
+    def display_title(self) -> str:
+        """The user's title, else the audio's file name without its extension."""
+        if self.title:
+            return self.title
+        if self.audio is not None and self.audio.original_name:
+            return self.audio.original_name.rsplit(".", 1)[0] or self.audio.original_name
+        return gettext("Video")
+
+    @property
+    def download_name(self) -> str:
+        """The MP4's file name when downloaded: the title, minus characters file systems refuse."""
+        cleaned = " ".join(re.sub(r'[\\/:*?"<>|\x00-\x1f]+', " ", self.display_title).split()).strip(" .")
+        cleaned = cleaned or "video"
+        return f"{cleaned[:100]}.mp4"
 
     @property
     def is_finished(self) -> bool:

@@ -14,6 +14,7 @@ urlpatterns = [
     path("<uuid:job_id>/rerun/", views.rerun_job, name="rerun"),
     path("<uuid:job_id>/delete/", views.delete_job, name="delete"),
     path("<uuid:job_id>/link/", views.renew_link, name="renew_link"),
+    path("<uuid:job_id>/title/", views.rename_job, name="rename"),
     path("download/<str:token>/", views.download, name="download"),
     path("webhook/", views.webhook_settings, name="webhook"),
 ]

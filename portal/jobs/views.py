@@ -17,7 +17,7 @@ from portal.errors import Refusal, shown_error
 from portal.http import wants_json
 from portal.jobs import retention, services, webhooks
 from portal.jobs.forms import JobForm
-from portal.jobs.models import Job, WebhookEndpoint
+from portal.jobs.models import TITLE_MAX_LENGTH, Job, WebhookEndpoint
 from portal.library.templatetags.library import time_left
 from portal.support import audit
 
@@ -78,7 +78,8 @@ def job_detail(request, job_id):
         links["expires_at"] = timezone.now() + timedelta(seconds=settings.DOWNLOAD_LINK_SECONDS)
     notes = [audit.user_facing(event) for event in job.audit_events.order_by("created_at")]
     return render(request, "jobs/detail.html", {"job": job, "links": links, "kept_until": retention.expires_at(job),
-                                                "support_notes": [note for note in notes if note]})
+                                                "support_notes": [note for note in notes if note],
+                                                "title_max_length": TITLE_MAX_LENGTH})
 
 
 @login_required
@@ -147,6 +148,23 @@ def delete_job(request, job_id):
 
 @login_required
 @require_POST
+def rename_job(request, job_id):
+    """The video's title: shown in the portal and used as the downloaded file's name; empty goes back to the
+    audio's name."""
+    job = _get_job_for_user(request, job_id)
+    title = " ".join(request.POST.get("title", "").split())
+    if len(title) > TITLE_MAX_LENGTH:
+        messages.error(request, _("A title can be at most %(count)s characters.") % {"count": TITLE_MAX_LENGTH},
+                       extra_tags="title_too_long")
+        return redirect("jobs:detail", job_id=job.id)
+    job.title = title
+    job.save(update_fields=["title"])
+    messages.success(request, _("Renamed."))
+    return redirect("jobs:detail", job_id=job.id)
+
+
+@login_required
+@require_POST
 def renew_link(request, job_id):
     _get_job_for_user(request, job_id)
     messages.success(request, _("Here is a fresh download link."))
@@ -166,7 +184,7 @@ def download(request, token):
     if job is None or grant.name not in (job.output.name, job.poster.name):
         return render(request, "jobs/link_problem.html", {"gone": True}, status=410)
     content_type = "video/mp4" if grant.name == job.output.name else "image/jpeg"
-    download_name = f"sonic-{str(job.id)[:8]}.mp4" if "download" in request.GET else None
+    download_name = job.download_name if "download" in request.GET and grant.name == job.output.name else None
     return storage.serve(request, grant.name, content_type, download_name=download_name)
 
 
