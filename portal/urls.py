@@ -2,6 +2,7 @@ from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import cache_control
 from django.views.i18n import JavaScriptCatalog
 
 from portal import metrics, views
@@ -29,7 +30,10 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # The language switcher posts to i18n/setlang/; URLs carry no language prefix (Accept-Language and the cookie).
     path("i18n/", include("django.conf.urls.i18n")),
-    path("i18n/js/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
+    # Every page loads it: the browser keeps it an hour (the page's language is in its URL, so switching fetches
+    # the other catalogue instead of reusing this one).
+    path("i18n/js/", cache_control(private=True, max_age=3600)(JavaScriptCatalog.as_view()),
+         name="javascript-catalog"),
 ]
 
 handler500 = "portal.views.server_error"

@@ -139,9 +139,9 @@ class MouthRig:
         height, width = image.shape[:2]
         upper_in, lower_in = points[UPPER_INNER_LIP], points[LOWER_INNER_LIP]
         upper_out, lower_out = points[UPPER_OUTER_LIP], points[LOWER_OUTER_LIP]
-        self.left, self.right = sorted((float(upper_out[0, 0]), float(upper_out[-1, 0])))
-        self.mouth_width = self.right - self.left
-        self.center_x = (self.left + self.right) / 2
+        left, right = sorted((float(upper_out[0, 0]), float(upper_out[-1, 0])))
+        self.mouth_width = right - left
+        self.center_x = (left + right) / 2
         chin_y = float(points[CHIN, 1])
         nose_y = float(points[SUBNASALE, 1])
         jaw_half = 0.5 * abs(float(points[CHEEK_RIGHT, 0] - points[CHEEK_LEFT, 0])) * 0.75
@@ -210,11 +210,11 @@ class MouthRig:
         self._map_y = np.empty_like(self.grid_y)
         self.xs = xs
         self.upper_teeth_lines = self._teeth_lines(UPPER_TEETH_LINES)
+        self.lower_teeth_lines = self._teeth_lines(LOWER_TEETH_LINES)
         lips = self.colours.lips
         # The inside's colours: the cavity deep in (near black) and by the lips, the tongue, the teeth.
         self.palette = np.stack([lips * 0.2 + 4, lips * 0.6, lips * 0.55 + TONGUE_TINT * 0.45,
                                  self.colours.teeth]).astype(np.float32)
-        self.lower_teeth_lines = self._teeth_lines(LOWER_TEETH_LINES)
 
     def _lens(self, xs: np.ndarray, shape: str) -> np.ndarray:
         """The opening's height profile across the mouth: widest in the middle, closed at the corners."""

@@ -164,12 +164,12 @@ class MouthShape:
                 values.append(np.nan)
             return
         points = face.points @ transform[:, :2].T + transform[:, 2]
+        width = float(np.linalg.norm(points[MOUTH_CORNER_RIGHT] - points[MOUTH_CORNER_LEFT]))
         if self.unit is None:
-            self.unit = max(1.0, float(np.linalg.norm(points[MOUTH_CORNER_RIGHT] - points[MOUTH_CORNER_LEFT])))
-            self.chin_rest = float(points[CHIN, 1])
+            self.unit, self.chin_rest = max(1.0, width), float(points[CHIN, 1])
         self.chin.append((float(points[CHIN, 1]) - self.chin_rest) / self.unit)
         self.gap.append(float(np.linalg.norm(points[INNER_LIP_BOTTOM] - points[INNER_LIP_TOP])) / self.unit)
-        self.width.append(float(np.linalg.norm(points[MOUTH_CORNER_RIGHT] - points[MOUTH_CORNER_LEFT])) / self.unit)
+        self.width.append(width / self.unit)
         self.flat_share.append(_flat_share(frame, face.points[INNER_LIP_RING]))
 
     def jaw(self, speech: np.ndarray) -> tuple[float, float]:
@@ -224,10 +224,9 @@ def _flat_share(frame: np.ndarray, ring: np.ndarray) -> float:
     return float(counts.max() / len(bins))
 
 
-def audio_spread(path: str | Path, fps: float, frames: int) -> np.ndarray:
-    """log10 of high-band over low-band energy of the file's audio per video frame: high for "ee" and "s",
-    low for "oo" and "ah" (the front/back and spread/rounded axis of vowels); NaN in frames with no energy."""
-    samples = np.concatenate([chunk[0] for chunk in AudioReader(path, rate=ANALYSIS_RATE)] or [np.zeros(0)])
+def audio_spread(samples: np.ndarray, fps: float, frames: int) -> np.ndarray:
+    """log10 of high-band over low-band energy of the audio per video frame: high for "ee" and "s", low for
+    "oo" and "ah" (the front/back and spread/rounded axis of vowels); NaN in frames with no energy."""
     per_frame = ANALYSIS_RATE / fps
     size = 512
     freqs = np.fft.rfftfreq(size, 1 / ANALYSIS_RATE)
@@ -255,9 +254,13 @@ def _one_minus_zncc(a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 - float((a * b).sum()) / scale if scale > 1e-6 else np.nan
 
 
-def audio_envelope(path: str | Path, fps: float, frames: int) -> np.ndarray:
-    """Level in dB of the file's audio during each video frame."""
-    samples = np.concatenate([chunk[0] for chunk in AudioReader(path, rate=ANALYSIS_RATE)] or [np.zeros(0)])
+def decoded_audio(path: str | Path) -> np.ndarray:
+    """The file's first audio channel at ANALYSIS_RATE, decoded once for every audio measure."""
+    return np.concatenate([chunk[0] for chunk in AudioReader(path, rate=ANALYSIS_RATE)] or [np.zeros(0)])
+
+
+def audio_envelope(samples: np.ndarray, fps: float, frames: int) -> np.ndarray:
+    """Level in dB of the audio during each video frame."""
     per_frame = ANALYSIS_RATE / fps
     levels = np.full(frames, -100.0)
     for index in range(frames):
@@ -307,7 +310,8 @@ def measure(path: str | Path, reference_audio_duration: float | None = None) -> 
     if np.isnan(opening).all():
         opening[:] = 0.0
     opening = np.where(np.isnan(opening), np.nanmin(opening), opening)
-    level = audio_envelope(path, probe.fps, len(opening))
+    samples = decoded_audio(path)
+    level = audio_envelope(samples, probe.fps, len(opening))
     loud = np.percentile(level, 95) if len(level) else 0.0
     envelope = np.clip((level - (loud - SILENCE_DB)) / SILENCE_DB, 0, 1)
     lags = {lag: _lagged(opening, envelope, lag) for lag in range(-MAX_LAG_FRAMES, MAX_LAG_FRAMES + 1)}
@@ -320,7 +324,7 @@ def measure(path: str | Path, reference_audio_duration: float | None = None) -> 
     drift_mean, drift_max = drift.summary()
     speech = ~silent & ~np.isnan(np.array(mouth, np.float64))
     jaw_follow, jaw_ratio = shape.jaw(speech)
-    shape_correlation, width_range = shape.shape(speech, audio_spread(path, probe.fps, len(opening)))
+    shape_correlation, width_range = shape.shape(speech, audio_spread(samples, probe.fps, len(opening)))
     return QualityReport(
         frames=probe.frames,
         width=probe.width,

@@ -206,6 +206,21 @@ def test_without_a_language_pages_are_english(client):
     assert '<html lang="en">' in page and "Give a photo a voice." in page
 
 
+def test_the_script_catalogue_is_cached_per_language(client):
+    """Every page loads it: the browser keeps it, and a page in another language asks for another URL."""
+    english = re.search(r'<script src="([^"]+)"', client.get("/").content.decode().split("timezone.js")[1])[1]
+    chinese = re.search(r'<script src="([^"]+)"', client.get("/", **ZH).content.decode().split("timezone.js")[1])[1]
+    assert english.endswith("?language=en") and chinese.endswith("?language=zh-hans")
+    response = client.get(html.unescape(chinese), **ZH)
+    assert response.status_code == 200 and "max-age=3600" in response["Cache-Control"]
+    assert "private" in response["Cache-Control"]
+    def has_chinese(body: str) -> bool:
+        return json.dumps("正在检查……") in body or "正在检查……" in body
+
+    assert has_chinese(response.content.decode())
+    assert not has_chinese(client.get(html.unescape(english)).content.decode())
+
+
 def test_the_switcher_cookie_wins_over_the_browser(client):
     client.post(reverse("set_language"), {"language": "en", "next": "/"}, **ZH)
     assert client.cookies[settings.LANGUAGE_COOKIE_NAME].value == "en"
