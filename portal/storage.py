@@ -30,6 +30,23 @@ def new_key(user, kind: str, extension: str) -> str:
     return f"users/{user.storage_prefix}/{kind}/{uuid.uuid4().hex}{extension}"
 
 
+def upload_part_key(user, upload_id, offset: int) -> str:
+    """One received part of a resumable upload, named by where it starts (a resent part gets a new name)."""
+    return f"users/{user.storage_prefix}/incoming/{uuid.UUID(str(upload_id)).hex}/{offset:015d}-{uuid.uuid4().hex[:8]}"
+
+
+def assemble(names, path: Path) -> int:
+    """Concatenate stored parts into one local file, a block at a time (flat memory for any size); its length."""
+    written = 0
+    with open(path, "wb") as target:
+        for name in names:
+            with default_storage.open(name, "rb") as part:
+                while block := part.read(_CHUNK * 16):
+                    target.write(block)
+                    written += len(block)
+    return written
+
+
 # --- Signed download links ----------------------------------------------------------------------------------
 # A link names one stored file of one job and expires; changing any character of it makes it invalid.
 

@@ -8,6 +8,7 @@ from django.views.i18n import JavaScriptCatalog
 from portal import metrics, views
 from portal.accounts import views as account_views
 from portal.api import pages
+from portal.jobs import views as job_views
 
 admin.site.site_header = admin.site.site_title = gettext_lazy("Sonic Portal support")
 admin.site.index_title = gettext_lazy("Find a job, an account or an audit event")
@@ -26,6 +27,10 @@ urlpatterns = [
     path("api/v1/", include("portal.api.urls")),
     path("library/", include("portal.library.urls")),
     path("jobs/", include("portal.jobs.urls")),
+    # Shared videos: public, no session needed; the token is the whole secret.
+    path("watch/<str:token>/", job_views.shared_video, name="shared_video"),
+    path("watch/<str:token>/video.mp4", job_views.shared_video_file, name="shared_video_file"),
+    path("watch/<str:token>/poster.jpg", job_views.shared_video_poster, name="shared_video_poster"),
     path("billing/", include("billing.urls")),
     path("admin/", admin.site.urls),
     # The language switcher posts to i18n/setlang/; URLs carry no language prefix (Accept-Language and the cookie).

@@ -1,18 +1,26 @@
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from redis import Redis
 from redis.exceptions import RedisError
 
+from billing.plans import all_plans
+from billing.quota import usage_summary
 from portal import tracing
 from portal.api.errors import server_error_body
+from portal.jobs.models import Job
+
+RECENT_VIDEOS = 6
 
 
 def home(request):
-    if request.user.is_authenticated:
-        return redirect("library:index")
-    return render(request, "home.html")
+    """What the product does (a sample it made, the plans); signed in: "New video" first, usage, recent videos."""
+    if not request.user.is_authenticated:
+        return render(request, "home.html", {"plans": all_plans()})
+    usage = usage_summary(request.user)
+    recent = Job.objects.filter(owner=request.user).select_related("audio")[:RECENT_VIDEOS]
+    return render(request, "home.html", {"plan": usage["plan"], "usage": usage, "recent_jobs": recent})
 
 
 def _database_reachable() -> bool:

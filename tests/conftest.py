@@ -41,6 +41,36 @@ def browser(live_server):
 PASSWORD = "correct horse battery staple"
 
 
+@pytest.fixture
+def screenshots() -> Path:
+    """Where browser tests save what they saw: SCREENSHOT_DIR, else var/screenshots (kept after the run, for people
+    to look at; .ci/run says where)."""
+    folder = Path(os.environ.get("SCREENSHOT_DIR") or Path(settings.BASE_DIR) / "var" / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def outside_the_browser(query):
+    """Run an ORM query from a browser test's body: in its own thread, whose connection is closed after (in the test's
+    thread it would run in Playwright's greenlet and leave a connection open)."""
+    import threading
+
+    from django.db import connections
+
+    result = {}
+
+    def run():
+        try:
+            result["value"] = query()
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    return result["value"]
+
+
 def log_in(browser, base_url: str, email: str):
     """A new browser page, signed in through the login form, on the user's library."""
     import re

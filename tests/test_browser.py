@@ -1,8 +1,6 @@
 """A new user, in a real (headless Chromium) browser: sign up, verify, upload, see, delete; outsiders see nothing."""
 
-import os
 import re
-from pathlib import Path
 
 from django.core import mail
 
@@ -12,7 +10,8 @@ pytestmark = BROWSER_TESTS
 
 
 
-def test_new_user_signs_up_uploads_sees_and_deletes(outsider, browser, live_server, settings, tmp_path):
+def test_new_user_signs_up_uploads_sees_and_deletes(outsider, worker, browser, live_server, settings, tmp_path,
+                                                    screenshots):
     settings.SITE_URL = live_server.url
     page = browser.new_page()
     page.on("dialog", lambda dialog: dialog.accept())
@@ -44,17 +43,24 @@ def test_new_user_signs_up_uploads_sees_and_deletes(outsider, browser, live_serv
     page.locator("tr.clip").wait_for()
     assert re.fullmatch(r"\d+\.\d s", page.locator("tr.clip .duration").inner_text())
 
-    # A text file named like a photo is refused, with its reason next to the form.
+    # A text file named like a photo is sent, checked and refused, with its reason under the form until dismissed.
     fake = tmp_path / "holiday.png"
     fake.write_text("not really a picture")
-    portrait_form.locator("input[type=file]").set_input_files(str(fake))
-    portrait_form.locator("button").click()
-    error = portrait_form.locator(".error")
+    page.locator("form.upload").nth(0).locator("input[type=file]").set_input_files(str(fake))
+    page.locator("form.upload").nth(0).locator("button").click()
+    error = page.locator(".upload-state.refused .error")
     error.wait_for()
     assert error.get_attribute("data-code") == "unreadable_image"
+    assert "holiday.png" in page.locator(".upload-state.refused").inner_text()
     assert page.locator(".portrait").count() == 1
+    # A name we do not take at all is refused before a byte is sent, next to the form.
+    notes = tmp_path / "notes.txt"
+    notes.write_text("lesson plan")
+    page.locator("form.upload").nth(0).locator("input[type=file]").set_input_files(str(notes))
+    page.locator("form.upload").nth(0).locator("button").click()
+    page.locator("form.upload .error[data-code=unsupported_type]").wait_for()
 
-    page.screenshot(path=str(Path(os.environ.get("SCREENSHOT_DIR", tmp_path)) / "library.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "library.png"), full_page=True)
     thumbnail_url = thumbnail.get_attribute("src")
 
     # Someone else, signed in on another browser, cannot fetch the first user's files.
@@ -62,6 +68,8 @@ def test_new_user_signs_up_uploads_sees_and_deletes(outsider, browser, live_serv
     assert other.locator(".portrait").count() == 0
     assert other.goto(f"{live_server.url}{thumbnail_url}").status == 404
 
+    page.locator(".upload-state.refused button").click()
+    page.locator(".upload-state").wait_for(state="detached")
     page.locator(".portrait button.danger").click()
     page.wait_for_selector("text=Deleted portrait portrait.jpg")
     assert page.locator(".portrait").count() == 0

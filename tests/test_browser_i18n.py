@@ -1,10 +1,8 @@
 """A browser set to Chinese in Shanghai: pages in Chinese, its time zone reported by our JavaScript and used for
 times, Chinese file names shown, and the switcher turns the portal to English."""
 
-import os
 import re
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from django.core.files.base import ContentFile
@@ -33,9 +31,8 @@ def teacher_with_a_chinese_lecture(transactional_db):
     return job
 
 
-def test_a_chinese_browser_in_shanghai(teacher_with_a_chinese_lecture, browser, live_server, tmp_path):
+def test_a_chinese_browser_in_shanghai(teacher_with_a_chinese_lecture, browser, live_server, screenshots):
     job = teacher_with_a_chinese_lecture
-    shots = Path(os.environ.get("SCREENSHOT_DIR", tmp_path))
     context = browser.new_context(locale="zh-CN", timezone_id="Asia/Shanghai")
     page = context.new_page()
 
@@ -55,13 +52,13 @@ def test_a_chinese_browser_in_shanghai(teacher_with_a_chinese_lecture, browser, 
     page.wait_for_url(re.compile(r"/jobs/$"))
     assert page.inner_text("h1") == "您的视频"
     assert "第一课：问候" in page.inner_text("table.jobs")  # the title: the audio's name without ".wav"
-    page.screenshot(path=str(shots / "jobs-zh-hans.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "jobs-zh-hans.png"), full_page=True)
 
     page.click("text=第一课：问候")
     page.wait_for_url(re.compile(r"/jobs/[0-9a-f-]{36}/$"))
     assert page.inner_text(".created-at") == "2025年12月9日 10:49"
     assert "已完成" in page.inner_text(".status") and "下载 MP4" in page.inner_text(".download")
-    page.screenshot(path=str(shots / "job-zh-hans.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "job-zh-hans.png"), full_page=True)
 
     # The switcher: English from now on, for this account on any device.
     page.select_option("#language-choice", "en")

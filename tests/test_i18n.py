@@ -24,6 +24,7 @@ from portal.jobs import retention
 from portal.jobs.models import Job
 from tests.catalogue_helpers import placeholders, read_po
 from tests.jobs_helpers import finished_job
+from tests.library_helpers import run_check
 from tests.media import upload
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,7 +102,7 @@ def regenerated_catalogues(copy: Path) -> dict[str, Path]:
     for domain in ("django", "djangojs"):
         subprocess.run(
             [sys.executable, "manage.py", "makemessages", "-d", domain, "-l", "zh_Hans", "--no-obsolete",
-             "--ignore=var", "--ignore=*.egg-info"],
+             "--ignore=var", "--ignore=*.egg-info", "--ignore=static/vendor"],
             cwd=copy, check=True, capture_output=True, text=True,
             env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "portal.settings.base", "PYTHONPATH": str(copy)},
         )
@@ -192,7 +193,7 @@ def test_pages_answer_in_chinese_for_a_chinese_browser(owner_client, owner):
         reverse("billing:usage"): "套餐与用量",
         reverse("api_keys"): "API 密钥",
         reverse("account_email"): "邮箱地址",
-        reverse("account_preferences"): "语言和时区",
+        reverse("account_preferences"): "偏好设置",
     }
     for path, text in signed_in.items():
         response = owner_client.get(path, **ZH)
@@ -260,7 +261,7 @@ def test_the_preferences_page_saves_language_and_time_zone(owner_client, owner):
     owner.refresh_from_db()
     assert (owner.language, owner.time_zone) == ("zh-hans", "Asia/Shanghai")
     page = response.content.decode()
-    assert "已保存您的语言和时区。" in page and '<strong class="current-time-zone">Asia/Shanghai</strong>' in page
+    assert "已保存您的偏好设置。" in page and '<strong class="current-time-zone">Asia/Shanghai</strong>' in page
 
 
 def test_the_preferences_page_refuses_an_unknown_time_zone(owner_client, owner):
@@ -315,8 +316,13 @@ def test_api_errors_keep_their_code_and_translate_their_message(client):
 def test_upload_refusals_keep_their_code_and_translate_their_message(owner_client):
     response = owner_client.post(reverse("library:upload_portrait"), {"file": upload("holiday.png", b"not a picture")},
                                  HTTP_ACCEPT="application/json", **ZH)
-    error = response.json()["error"]
+    run_check(response.json()["id"])  # in the worker, in the uploader's language
+    error = owner_client.get(response["Location"], **ZH).json()["error"]
     assert error["code"] == "unreadable_image" and error["message"] == "无法将文件读取为图片。"
+    refused_at_the_door = owner_client.post(reverse("library:upload_portrait"), {"file": upload("a.gif", b"GIF")},
+                                            HTTP_ACCEPT="application/json", **ZH).json()["error"]
+    assert refused_at_the_door["code"] == "unsupported_type" and "JPEG" in refused_at_the_door["message"]
+    assert refused_at_the_door["message"] != "Portraits must be JPEG, PNG or WebP images (.jpg, .png, .webp)."
 
 
 def test_a_renderer_failure_is_shown_in_the_readers_language(owner_client, owner):

@@ -92,7 +92,7 @@ def test_render_worker_listens_only_to_the_queues_of_backends_this_machine_runs(
     finally:
         process.terminate()
         process.wait(timeout=30)
-    assert "Queues: builtin-paid builtin-free webhooks" in lines, lines
+    assert "Queues: builtin-paid builtin-free webhooks uploads" in lines, lines
     assert any(line.startswith("sonic") and "not here" in line for line in lines), lines
 
 

@@ -89,6 +89,47 @@ def test_audio_longer_than_the_plan_allows(owner):
     assert refusal.value.code == "job_too_long"
 
 
+def test_preflight_refuses_a_lecture_longer_than_the_plan_with_the_way_to_upgrade(owner_client, owner):
+    portrait, _ = fixture_inputs(owner)
+    lecture = uploads.add_audio(owner, upload("lecture.mp3", audio_bytes(".mp3", seconds=61)))
+    body = owner_client.post(URL, {**form_data(portrait, lecture), "action": "preflight"},
+                             headers={"Accept": "application/json"}).json()
+    assert body["ok"] is False and body["refusal"]["code"] == "job_too_long" and body["upgrade_would_help"]
+    page = owner_client.post(URL, {**form_data(portrait, lecture), "action": "preflight"}).content.decode()
+    assert 'data-code="job_too_long"' in page and f'href="{reverse("billing:usage")}">See plans</a>' in page
+
+
+def test_preflight_uses_the_face_found_when_the_portrait_was_checked(owner_client, owner):
+    portrait, audio = fixture_inputs(owner)
+    # What the upload's check stored is what the pre-flight says, without decoding the portrait again.
+    type(portrait).objects.filter(pk=portrait.pk).update(faces_found=None, face_box=None, face_error_code="no_face",
+                                                         face_error_message="No face was found in the portrait; use "
+                                                         "a photo with one clearly visible face.")
+    body = owner_client.post(URL, {**form_data(portrait, audio), "action": "preflight"},
+                             headers={"Accept": "application/json"}).json()
+    assert body["ok"] is False and body["face_error"]["code"] == "no_face"
+
+
+def test_a_library_of_one_portrait_and_one_audio_is_chosen_already(owner_client, owner):
+    portrait, audio = fixture_inputs(owner)
+    form = owner_client.get(URL).context["form"]
+    assert (form["portrait"].value(), form["audio"].value()) == (portrait.pk, audio.pk)
+    uploads.add_audio(owner, upload("second.wav", audio_bytes(".wav")))
+    form = owner_client.get(URL).context["form"]
+    assert form["portrait"].value() == portrait.pk and not form["audio"].value()
+
+
+def test_the_page_has_each_inputs_preview_and_folds_the_advanced_options(owner_client, owner):
+    portrait, audio = fixture_inputs(owner)
+    response = owner_client.get(URL)
+    previews = response.context["previews"]
+    assert previews["portraits"][str(portrait.id)]["face_box"] == portrait.face_box
+    assert len(previews["audio"][str(audio.id)]["waveform"]) == 200
+    page = response.content.decode()
+    advanced = page[page.index('<details class="advanced"'):page.index("</details>")]
+    assert 'name="dynamic_scale"' in advanced and 'name="seed"' in advanced and 'name="portrait"' not in advanced
+
+
 def test_concurrency_limit_of_the_plan(owner_client, owner):
     portrait, audio = fixture_inputs(owner)
     services.submit(owner, portrait, audio, {"resolution": 256})

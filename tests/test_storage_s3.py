@@ -9,6 +9,7 @@ from django.urls import reverse
 from moto.server import ThreadedMotoServer
 
 from portal.library.models import Portrait
+from tests.library_helpers import send_whole
 from tests.media import audio_bytes, image_bytes, upload
 
 BUCKET = "sonic-media"
@@ -58,11 +59,10 @@ def keys(s3):
 
 def test_upload_view_and_delete_through_s3(owner_client, owner, s3_storage, django_capture_on_commit_callbacks):
     content = image_bytes("PNG")
-    response = owner_client.post(
-        reverse("library:upload_portrait"), {"file": upload("me.png", content)}, headers={"Accept": "application/json"}
-    )
-    assert response.status_code == 201
-    portrait = Portrait.objects.get(id=response.json()["id"])
+    sent = send_whole(owner_client, reverse("library:upload_portrait"), "me.png", content)
+    assert sent.status == "ready"
+    portrait = Portrait.objects.get(id=sent.item_id)
+    # The part it arrived in went once the portrait was stored.
     assert keys(s3_storage) == sorted([portrait.file.name, portrait.thumbnail.name])
     assert all(key.startswith(f"users/{owner.storage_prefix}/") for key in keys(s3_storage))
 
@@ -88,13 +88,11 @@ def test_outsider_gets_404_not_a_presigned_url(outsider_client, owner, s3_storag
 
 def test_audio_is_stored_in_s3_and_played_through_a_presigned_url(owner_client, owner, s3_storage):
     content = audio_bytes(".mp3")
-    response = owner_client.post(
-        reverse("library:upload_audio"), {"file": upload("talk.mp3", content)}, headers={"Accept": "application/json"}
-    )
-    assert response.status_code == 201
+    sent = send_whole(owner_client, reverse("library:upload_audio"), "talk.mp3", content)
+    assert sent.status == "ready"
     (key,) = keys(s3_storage)
     assert key.startswith(f"users/{owner.storage_prefix}/audio/") and key.endswith(".mp3")
-    redirect = owner_client.get(reverse("library:audio_file", args=[response.json()["id"]]))
+    redirect = owner_client.get(reverse("library:audio_file", args=[sent.item_id]))
     with urllib.request.urlopen(redirect.url) as fetched:
         assert fetched.headers["Content-Type"] == "audio/mpeg"
         assert fetched.read() == content

@@ -8,19 +8,22 @@ from django.urls import reverse
 
 from portal.library.models import AudioClip
 from tests.conftest import FIXTURES, stored_files
+from tests.library_helpers import send_whole
 from tests.media import audio_bytes, image_bytes, upload
 
 URL = reverse("library:upload_audio")
 
 
 def post(client, name, content):
-    return client.post(URL, {"file": upload(name, content)}, headers={"Accept": "application/json"})
+    return send_whole(client, URL, name, content)
 
 
-def assert_rejected(response, code, owner, status=400):
-    assert response.status_code == status, response.content
-    assert response.json()["error"]["code"] == code
-    assert response.json()["error"]["message"]
+def assert_rejected(sent, code, owner, status=None):
+    assert sent.status == "refused", sent
+    assert sent.error["code"] == code
+    assert sent.error["message"]
+    if status:
+        assert sent.http_status == status
     assert not AudioClip.objects.exists()
     assert stored_files() == []
     owner.refresh_from_db()
@@ -43,8 +46,8 @@ def assert_rejected(response, code, owner, status=400):
 def test_owner_uploads_each_format_and_duration_is_measured(owner_client, owner, extension, content_type):
     content = audio_bytes(extension, seconds=3.0)
     response = post(owner_client, f"lecture{extension}", content)
-    assert response.status_code == 201, response.content
-    clip = AudioClip.objects.get(id=response.json()["id"])
+    assert response.status == "ready", response
+    clip = AudioClip.objects.get(id=response.item_id)
     # AAC and Opus add encoder priming samples; the measured duration stays within 60 ms of the truth.
     assert clip.duration_seconds == pytest.approx(3.0, abs=0.06)
     assert clip.content_type == content_type
@@ -56,17 +59,13 @@ def test_owner_uploads_each_format_and_duration_is_measured(owner_client, owner,
 
 def test_committed_speech_fixture(owner_client):
     response = post(owner_client, "speech.wav", (FIXTURES / "speech.wav").read_bytes())
-    clip = AudioClip.objects.get(id=response.json()["id"])
+    clip = AudioClip.objects.get(id=response.item_id)
     assert clip.sample_rate == 16000 and clip.duration_seconds > 3
 
 
 def test_duration_claimed_by_the_client_is_ignored(owner_client):
-    response = owner_client.post(
-        URL,
-        {"file": upload("a.wav", audio_bytes(".wav", seconds=2.0)), "duration_seconds": "9999"},
-        headers={"Accept": "application/json"},
-    )
-    assert AudioClip.objects.get(id=response.json()["id"]).duration_seconds == pytest.approx(2.0, abs=0.01)
+    response = send_whole(owner_client, URL, "a.wav", audio_bytes(".wav", seconds=2.0), duration_seconds="9999")
+    assert AudioClip.objects.get(id=response.item_id).duration_seconds == pytest.approx(2.0, abs=0.01)
 
 
 def test_wav_header_lying_about_length_is_measured_by_decoding(owner_client):
@@ -74,7 +73,7 @@ def test_wav_header_lying_about_length_is_measured_by_decoding(owner_client):
     data_chunk = content.index(b"data")
     content[data_chunk + 4 : data_chunk + 8] = struct.pack("<I", 16000 * 2 * 600)  # claims 10 minutes
     response = post(owner_client, "a.wav", bytes(content))
-    assert AudioClip.objects.get(id=response.json()["id"]).duration_seconds == pytest.approx(2.0, abs=0.01)
+    assert AudioClip.objects.get(id=response.item_id).duration_seconds == pytest.approx(2.0, abs=0.01)
 
 
 def test_unsupported_type(owner_client, owner):
@@ -93,14 +92,14 @@ def test_unsupported_type(owner_client, owner):
 )
 def test_wrong_extension_or_disguised_content(owner_client, owner, name, content):
     response = post(owner_client, name, content)
-    assert response.json()["error"]["code"] in {"format_mismatch", "unreadable_audio", "not_audio"}
-    assert_rejected(response, response.json()["error"]["code"], owner)
+    assert response.error["code"] in {"format_mismatch", "unreadable_audio", "not_audio"}
+    assert_rejected(response, response.error["code"], owner)
 
 
 def test_mp3_named_wav_says_what_it_really_is(owner_client, owner):
     response = post(owner_client, "talk.wav", audio_bytes(".mp3"))
     assert_rejected(response, "format_mismatch", owner)
-    assert "MP3" in response.json()["error"]["message"]
+    assert "MP3" in response.error["message"]
 
 
 def test_unreadable_audio(owner_client, owner):
@@ -129,14 +128,14 @@ def test_silent_audio(owner_client, owner):
 
 
 def test_quiet_speech_is_not_silence(owner_client):
-    assert post(owner_client, "talk.wav", audio_bytes(".wav", amplitude=0.01)).status_code == 201
+    assert post(owner_client, "talk.wav", audio_bytes(".wav", amplitude=0.01)).status == "ready"
 
 
 @override_settings(AUDIO_MAX_SECONDS=2.5)
 def test_audio_too_long(owner_client, owner):
     response = post(owner_client, "talk.mp3", audio_bytes(".mp3", seconds=3.0))
     assert_rejected(response, "audio_too_long", owner)
-    assert "2.5 s" in response.json()["error"]["message"]
+    assert "2.5 s" in response.error["message"]
 
 
 def test_audio_too_short(owner_client, owner):
@@ -151,11 +150,11 @@ def test_file_too_large(owner_client, owner):
 def test_truncated_mp3_keeps_what_decodes_or_refuses_clearly(owner_client):
     content = audio_bytes(".mp3", seconds=3.0)
     response = post(owner_client, "talk.mp3", content[: len(content) // 2])
-    if response.status_code == 201:
-        clip = AudioClip.objects.get(id=response.json()["id"])
+    if response.status == "ready":
+        clip = AudioClip.objects.get(id=response.item_id)
         assert clip.duration_seconds < 2.0, "a cut file must not report its original length"
     else:
-        assert response.json()["error"]["code"] == "unreadable_audio"
+        assert response.error["code"] == "unreadable_audio"
 
 
 def test_anonymous_is_sent_to_login(client):

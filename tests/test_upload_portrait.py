@@ -1,27 +1,28 @@
 import io
-import json
 
 import pytest
 from django.test import override_settings
 from django.urls import reverse
 from PIL import Image
 
-from portal.library.models import Portrait
+from portal.library.models import Portrait, Upload
 from tests.conftest import FIXTURES, stored_files
+from tests.library_helpers import run_check, send_whole
 from tests.media import image_bytes, upload
 
 URL = reverse("library:upload_portrait")
 
 
-def post(client, name, content, json_response=True):
-    headers = {"Accept": "application/json"} if json_response else {}
-    return client.post(URL, {"file": upload(name, content)}, headers=headers)
+def post(client, name, content):
+    return send_whole(client, URL, name, content)
 
 
-def assert_rejected(response, code, owner, status=400):
-    assert response.status_code == status, response.content
-    assert response.json()["error"]["code"] == code
-    assert response.json()["error"]["message"]
+def assert_rejected(sent, code, owner, status=None):
+    assert sent.status == "refused", sent
+    assert sent.error["code"] == code
+    assert sent.error["message"]
+    if status:
+        assert sent.http_status == status
     assert not Portrait.objects.exists()
     assert stored_files() == []
     owner.refresh_from_db()
@@ -33,8 +34,8 @@ def assert_rejected(response, code, owner, status=400):
 )
 def test_owner_uploads_each_format(owner_client, owner, name, image_format):
     response = post(owner_client, name, image_bytes(image_format))
-    assert response.status_code == 201
-    portrait = Portrait.objects.get(id=response.json()["id"])
+    assert response.status == "ready"
+    portrait = Portrait.objects.get(id=response.item_id)
     assert (portrait.owner, portrait.original_name, portrait.image_format) == (owner, name, image_format)
     assert (portrait.width, portrait.height) == (400, 500)
     # Stored under the owner's prefix with a server-made name, never the uploader's file name.
@@ -47,13 +48,13 @@ def test_owner_uploads_each_format(owner_client, owner, name, image_format):
 
 def test_committed_fixture_portrait_is_accepted(owner_client):
     response = post(owner_client, "astronaut.jpg", (FIXTURES / "portrait.jpg").read_bytes())
-    assert response.status_code == 201
+    assert response.status == "ready"
 
 
 def test_exif_orientation_is_applied_and_metadata_dropped(owner_client):
     # Orientation 6: the camera was turned; the 400×500 pixels are shown rotated to 500×400.
     response = post(owner_client, "phone.jpg", image_bytes("JPEG", (400, 500), exif_orientation=6))
-    portrait = Portrait.objects.get(id=response.json()["id"])
+    portrait = Portrait.objects.get(id=response.item_id)
     assert (portrait.width, portrait.height) == (500, 400)
     stored = Image.open(portrait.file.open())
     assert stored.size == (500, 400)
@@ -63,23 +64,39 @@ def test_exif_orientation_is_applied_and_metadata_dropped(owner_client):
     assert red > 200 and green < 60
 
 
-def test_html_form_upload_redirects_to_library_with_message(owner_client):
-    response = post(owner_client, "me.png", image_bytes("PNG"), json_response=False)
+def test_html_form_upload_redirects_to_library_which_shows_it_checking_then_ready(owner_client):
+    response = owner_client.post(URL, {"file": upload("me.png", image_bytes("PNG"))})
     assert response.status_code == 302 and response.url == reverse("library:index")
     page = owner_client.get(response.url).content.decode()
-    assert "Added portrait me.png" in page
+    assert "Checking me.png; it appears in your library when it is ready." in page
+    assert 'class="upload-state checking"' in page
+    run_check(Upload.objects.get().id)
+    page = owner_client.get(response.url).content.decode()
+    assert 'class="upload-state' not in page and 'alt="me.png"' in page
 
 
 def test_html_form_rejection_shows_code_and_message(owner_client):
-    response = post(owner_client, "notes.txt", b"hello", json_response=False)
+    response = owner_client.post(URL, {"file": upload("notes.txt", b"hello")})
     page = owner_client.get(response.url).content.decode()
     assert 'data-code="unsupported_type"' in page
     assert "Portraits must be JPEG, PNG or WebP" in page
 
 
+def test_refusal_after_the_check_is_shown_until_dismissed(owner_client, owner):
+    owner_client.post(URL, {"file": upload("cat.png", image_bytes("PNG", (100, 300)))})
+    run_check(Upload.objects.get().id)
+    page = owner_client.get(reverse("library:index")).content.decode()
+    assert 'data-code="image_too_small"' in page and "cat.png" in page
+    dismiss = reverse("library:dismiss_upload", args=[Upload.objects.get().id])
+    assert owner_client.post(dismiss).status_code == 302
+    assert not Upload.objects.exists()
+    assert "cat.png" not in owner_client.get(reverse("library:index")).content.decode()
+
+
 def test_no_file(owner_client, owner):
     response = owner_client.post(URL, {}, headers={"Accept": "application/json"})
-    assert_rejected(response, "no_file", owner)
+    assert response.status_code == 400 and response.json()["error"]["code"] == "no_file"
+    assert not Upload.objects.exists()
 
 
 def test_empty_file(owner_client, owner):
@@ -90,7 +107,7 @@ def test_empty_file(owner_client, owner):
 def test_file_too_large(owner_client, owner):
     response = post(owner_client, "me.png", image_bytes("PNG", (400, 400)) + b"\0" * 1000)
     assert_rejected(response, "file_too_large", owner, status=413)
-    assert "limit is 1000" in response.json()["error"]["message"]
+    assert "limit is 1000" in response.error["message"]
 
 
 def test_unsupported_type(owner_client, owner):
@@ -128,7 +145,7 @@ def test_animated_image(owner_client, owner):
 def test_image_too_small(owner_client, owner):
     response = post(owner_client, "me.jpg", image_bytes("JPEG", (191, 400)))
     assert_rejected(response, "image_too_small", owner)
-    assert "191×400" in response.json()["error"]["message"]
+    assert "191×400" in response.error["message"]
 
 
 def test_image_too_large(owner_client, owner):
@@ -146,11 +163,11 @@ def test_decompression_bomb_refused_without_decoding(owner_client, owner):
 
 @override_settings(STORAGE_QUOTA_BYTES=50_000)
 def test_storage_quota_exceeded(owner_client, owner):
-    assert post(owner_client, "small.png", image_bytes("PNG", (200, 200))).status_code == 201
+    assert post(owner_client, "small.png", image_bytes("PNG", (200, 200))).status == "ready"
     used = owner.__class__.objects.get(pk=owner.pk).storage_used_bytes
     response = post(owner_client, "big.jpg", image_bytes("JPEG", (600, 600), noise=True, quality=100))
-    assert response.status_code == 413
-    assert response.json()["error"]["code"] == "storage_quota_exceeded"
+    assert response.http_status == 413, "refused on its declared size, before it is stored"
+    assert response.error["code"] == "storage_quota_exceeded"
     assert Portrait.objects.count() == 1 and len(stored_files()) == 2
     owner.refresh_from_db()
     assert owner.storage_used_bytes == used
@@ -167,5 +184,4 @@ def test_get_is_not_allowed(owner_client):
 
 
 def test_rejection_body_is_stable_json(owner_client):
-    body = json.loads(post(owner_client, "me.jpg", b"").content)
-    assert body == {"error": {"code": "empty_file", "message": "The file is empty."}}
+    assert post(owner_client, "me.jpg", b"").body == {"error": {"code": "empty_file", "message": "The file is empty."}}

@@ -19,7 +19,7 @@ class UserAdmin(DjangoUserAdmin):
     readonly_fields = ["storage_prefix", "storage_used_bytes", "jobs", "last_login", "date_joined", "account_timeline"]
     fieldsets = [
         (None, {"fields": ["email", "password", "name"]}),
-        ("Language and time zone", {"fields": ["language", "time_zone"]}),
+        ("Preferences", {"fields": ["language", "time_zone", "email_when_finished"]}),
         ("Account timeline", {"fields": ["account_timeline"]}),
         ("Storage and jobs", {"fields": ["storage_prefix", "storage_used_bytes", "jobs"]}),
         ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups", "user_permissions"]}),

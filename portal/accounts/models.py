@@ -52,6 +52,10 @@ class User(AbstractUser):
         _("time zone"), max_length=64, blank=True, help_text=_("An IANA name such as Asia/Shanghai; empty: the "
                                                                "browser's time zone."),
     )
+    email_when_finished = models.BooleanField(
+        _("email me when a video is ready or has failed"), default=True,
+        help_text=_("Useful for long lectures: you can close the page while it renders."),
+    )
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS = []

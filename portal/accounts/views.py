@@ -10,16 +10,18 @@ from portal.accounts.forms import PreferencesForm
 
 @login_required
 def preferences(request):
-    """Language and time zone, saved on the account (so every device and every email uses them)."""
+    """Language, time zone and emails, saved on the account (so every device and every email uses them)."""
     user = request.user
-    form = PreferencesForm(request.POST or None, initial={"language": user.language, "time_zone": user.time_zone})
+    form = PreferencesForm(request.POST or None, initial={"language": user.language, "time_zone": user.time_zone,
+                                                          "email_when_finished": user.email_when_finished})
     if request.method == "POST" and form.is_valid():
         user.language, user.time_zone = form.cleaned_data["language"], form.cleaned_data["time_zone"]
-        user.save(update_fields=["language", "time_zone"])
+        user.email_when_finished = form.cleaned_data["email_when_finished"]
+        user.save(update_fields=["language", "time_zone", "email_when_finished"])
         # The confirmation is already in the language just chosen; "browser's language" means the Accept-Language.
         language = user.language or translation.get_language_from_request(request)
         translation.activate(language)
-        messages.success(request, _("Saved your language and time zone."))
+        messages.success(request, _("Saved your preferences."))
         response = redirect("account_preferences")
         if user.language:
             response.set_cookie(settings.LANGUAGE_COOKIE_NAME, user.language, max_age=settings.LANGUAGE_COOKIE_AGE,

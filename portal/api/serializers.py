@@ -13,7 +13,7 @@ import renderer
 from billing.plans import plan_for
 from portal.errors import shown_error
 from portal.jobs import retention, services
-from portal.jobs.models import Job, WebhookDelivery
+from portal.jobs.models import TITLE_MAX_LENGTH, Job, WebhookDelivery
 from portal.library.models import AudioClip, Portrait
 
 
@@ -126,6 +126,9 @@ class JobRequestSerializer(StrictSerializer):
     backend = serializers.ChoiceField(choices=renderer.BACKEND_NAMES, default=services.DEFAULT_BACKEND,
                                       help_text="Which renderer; the plan and this server decide which are offered.")
     options = RenderOptionsSerializer(required=False, default=dict)
+    title = serializers.CharField(required=False, default="", allow_blank=True, max_length=TITLE_MAX_LENGTH,
+                                  help_text="The video's name: on its page and in the downloaded file's name. "
+                                            "Empty: the audio's file name.")
 
     def inputs(self, user):
         """The owner's portrait and audio (None for an id that is not theirs: the services refuse it)."""
@@ -139,6 +142,8 @@ class PreflightSerializer(serializers.Serializer):
     ok = serializers.BooleanField(help_text="Whether a job with these inputs would be accepted now.")
     refusal = serializers.DictField(child=serializers.CharField(), allow_null=True,
                                     help_text="{code, message} of what would refuse it (plan limits, quota, ...).")
+    upgrade_would_help = serializers.BooleanField(
+        help_text="The refusal is a limit of your plan that a bigger plan raises (length, resolution, quota, ...).")
     params = serializers.DictField(help_text="The render parameters, defaults filled in.")
     audio_duration_seconds = serializers.FloatField()
     quota_seconds = serializers.IntegerField(help_text="What the job would cost, in render seconds.")
@@ -165,14 +170,16 @@ class JobSerializer(serializers.ModelSerializer):
     render_seconds = serializers.FloatField(allow_null=True)
     download = serializers.SerializerMethodField()
     expires_at = serializers.SerializerMethodField(help_text="When the video is deleted (the plan's retention).")
+    title = serializers.CharField(source="display_title", read_only=True,
+                                  help_text="The title given, else the audio's file name without its extension.")
 
     class Meta:
         model = Job
         fields = [
-            "id", "status", "stage", "progress", "backend", "portrait", "audio", "options", "error", "warnings",
-            "support_code", "trace_id", "audio_duration_seconds", "quota_seconds", "output_duration_seconds",
-            "queue_wait_seconds", "render_seconds", "faces_found", "segment_count", "created_at", "started_at",
-            "finished_at", "expires_at", "download",
+            "id", "title", "status", "stage", "progress", "backend", "portrait", "audio", "options", "error",
+            "warnings", "support_code", "trace_id", "audio_duration_seconds", "quota_seconds",
+            "output_duration_seconds", "queue_wait_seconds", "render_seconds", "faces_found", "segment_count",
+            "created_at", "started_at", "finished_at", "expires_at", "download",
         ]
 
     def get_error(self, job) -> dict[str, str] | None:

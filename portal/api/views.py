@@ -203,7 +203,7 @@ def _job_request(request) -> tuple:
         services.validated_params(options)
     except JobRejected as refusal:  # the renderer names its parameter; the API names where it was sent
         raise JobRejected(refusal.code, refusal.message, refusal.status, field=f"options.{refusal.field}") from None
-    return portrait, audio, options, body.validated_data["backend"]
+    return portrait, audio, options, body.validated_data["backend"], body.validated_data["title"]
 
 
 @extend_schema(tags=["jobs"], methods=["GET"], operation_id="jobs_list", parameters=[s.JobFiltersSerializer],
@@ -217,8 +217,8 @@ def _job_request(request) -> tuple:
 @idempotent
 def jobs(request):
     if request.method == "POST":
-        portrait, audio, options, backend = _job_request(request)
-        job = services.submit(request.user, portrait, audio, options, backend=backend)
+        portrait, audio, options, backend, title = _job_request(request)
+        job = services.submit(request.user, portrait, audio, options, backend=backend, title=title)
         return _created(s.JobSerializer(job).data, "api:job", job.id)
     filters = s.JobFiltersSerializer(data=request.query_params)
     filters.is_valid(raise_exception=True)
@@ -243,7 +243,7 @@ def jobs(request):
 @parser_classes([JSONParser])
 @idempotent
 def preflight(request):
-    portrait, audio, options, backend = _job_request(request)
+    portrait, audio, options, backend, _title = _job_request(request)
     return Response(services.preflight(request.user, portrait, audio, options, backend=backend).as_dict())
 
 

@@ -16,6 +16,7 @@ from redis.exceptions import RedisError
 from portal import tracing
 from portal.jobs import tasks
 from portal.jobs.models import Job, JobSegment
+from portal.library import tasks as library_tasks
 
 logger = logging.getLogger(__name__)
 BROKER_ERRORS = (RedisError, DramatiqError, OSError)
@@ -23,12 +24,13 @@ BROKER_ERRORS = (RedisError, DramatiqError, OSError)
 
 TIERS = tasks.TIERS
 WEBHOOK_QUEUE = tasks.deliver_webhook.queue_name
+UPLOAD_CHECK_QUEUE = library_tasks.CHECK_QUEUE
 WEBHOOK_RETRIES = tasks.WEBHOOK_RETRIES
 
 
 def queue_names() -> list[str]:
-    """Every queue this app sends to (render queues of every backend and tier, then webhooks)."""
-    return [*tasks.RENDER_QUEUES, WEBHOOK_QUEUE]
+    """Every queue a worker takes from (render queues of every backend and tier, webhooks, upload checks)."""
+    return [*tasks.RENDER_QUEUES, WEBHOOK_QUEUE, UPLOAD_CHECK_QUEUE]
 
 
 def queue_for(backend: str, tier: str) -> str:

@@ -15,16 +15,22 @@ class JobForm(forms.Form):
     audio = forms.ModelChoiceField(queryset=AudioClip.objects.none(), label=_("Audio"), empty_label=_("Choose audio"))
     resolution = forms.TypedChoiceField(coerce=int, initial=512, label=_("Resolution"),
                                         help_text=_("The video's shorter side, in pixels."))
-    dynamic_scale = forms.FloatField(initial=1.0, label=_("Mouth motion"), help_text=_("0.5 (subtle) to 2.0 (strong)."))
-    motion_scale = forms.FloatField(initial=1.0, label=_("Head motion"), help_text=_("0 (still) to 2.0."))
-    expand_ratio = forms.FloatField(initial=0.5, label=_("Crop margin"), help_text=_("Space around the face, 0 to 1."))
-    crop_face = forms.BooleanField(initial=True, required=False, label=_("Crop around the face"))
-    seed = forms.IntegerField(required=False, label=_("Seed"),
-                              help_text=_("Same seed, same blinks and head motion. Empty: default."))
+    dynamic_scale = forms.FloatField(initial=1.0, label=_("Mouth motion"), help_text=_(
+        "How far the mouth moves with the speech: 0.5 subtle, 1 natural, 2 strong."))
+    motion_scale = forms.FloatField(initial=1.0, label=_("Head motion"), help_text=_(
+        "How much the head nods and turns: 0 still, 1 natural, 2 lively."))
+    expand_ratio = forms.FloatField(initial=0.5, label=_("Crop margin"), help_text=_(
+        "How much of the photo around the face the video shows: 0 close, 1 wide."))
+    crop_face = forms.BooleanField(initial=True, required=False, label=_("Crop around the face"), help_text=_(
+        "Off: the whole photo is the video's picture."))
+    seed = forms.IntegerField(required=False, label=_("Seed"), help_text=_(
+        "The same number gives the same blinks and head motion each time; leave it empty for the usual ones."))
     backend = forms.ChoiceField(label=_("Renderer"), required=False, help_text=_(
         "builtin: fast, on any machine; sonic: the Sonic model on a GPU (slower, more lifelike)."))
 
     OPTION_FIELDS = ("resolution", "dynamic_scale", "motion_scale", "expand_ratio", "crop_face", "seed")
+    # Folded away under "Advanced options": the defaults suit almost every portrait.
+    ADVANCED_FIELDS = ("dynamic_scale", "motion_scale", "expand_ratio", "crop_face", "seed", "backend")
 
     def __init__(self, user, max_resolution: int, *args, backends=("builtin",), **kwargs):
         super().__init__(*args, **kwargs)
@@ -35,10 +41,20 @@ class JobForm(forms.Form):
         self.fields["audio"].queryset = AudioClip.objects.filter(owner=user)
         self.fields["audio"].label_from_instance = lambda clip: gettext("%(name)s (%(seconds)s s)") % {
             "name": clip.original_name, "seconds": number_format(clip.duration_seconds, 1)}
+        for name in ("portrait", "audio"):  # a library of one: nothing to choose
+            choices = self.fields[name].queryset
+            if not self.is_bound and not self.initial.get(name) and choices.count() == 1:
+                self.initial[name] = choices.get().pk
         allowed = [size for size in renderer.RESOLUTIONS if size <= max_resolution]
         self.fields["resolution"].choices = [(size, _("%(size)s px") % {"size": size}) for size in allowed]
         if 512 not in allowed:
             self.fields["resolution"].initial = allowed[-1]
+
+    def main_fields(self):
+        return [self[name] for name in self.fields if name not in self.ADVANCED_FIELDS]
+
+    def advanced_fields(self):
+        return [self[name] for name in self.fields if name in self.ADVANCED_FIELDS]
 
     @property
     def chosen_backend(self) -> str:

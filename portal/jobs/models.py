@@ -1,4 +1,5 @@
 import re
+import secrets
 import uuid
 
 from django.conf import settings
@@ -291,3 +292,29 @@ class WebhookDelivery(models.Model):
 
     def __str__(self):
         return f"{self.event} to {self.url}"
+
+
+def new_share_token() -> str:
+    """192 random bits, URL-safe: the whole of a share link's secret; it names nothing and decodes to nothing."""
+    return secrets.token_urlsafe(24)
+
+
+class ShareLink(models.Model):
+    """A public page that plays one finished video to whoever has its address, until it expires or is revoked."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    job = models.ForeignKey(Job, on_delete=models.CASCADE, related_name="share_links")
+    token = models.CharField(max_length=64, unique=True, default=new_share_token, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    views = models.PositiveIntegerField(default=0, help_text="How often the public page was opened.")
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"share link of {self.job_id}"
+
+    def is_active(self, now=None) -> bool:
+        return self.revoked_at is None and (now or timezone.now()) < self.expires_at

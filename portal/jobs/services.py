@@ -20,9 +20,11 @@ from portal.accounts.models import User
 from portal.errors import Refusal, shown_error, shown_warning
 from portal.jobs import dispatch, transitions, worker_presence
 from portal.jobs.errors import JobRejected
-from portal.jobs.models import Job, JobSegment
+from portal.jobs.models import TITLE_MAX_LENGTH, Job, JobSegment
 
 DEFAULT_BACKEND = "builtin"
+UPGRADABLE_REFUSALS = frozenset({"job_too_long", "resolution_not_in_plan", "quota_exceeded", "backend_not_in_plan",
+                                 "too_many_jobs"})
 
 
 @dataclass
@@ -42,10 +44,16 @@ class Preflight:
     def ok(self) -> bool:
         return self.face_error is None and self.refusal is None
 
+    @property
+    def upgrade_would_help(self) -> bool:
+        """Refused for a limit a bigger plan raises (length, resolution, render time, renderer, jobs at once)."""
+        return bool(self.refusal) and self.refusal["code"] in UPGRADABLE_REFUSALS
+
     def as_dict(self) -> dict:
         return {
             "ok": self.ok,
             "refusal": self.refusal,
+            "upgrade_would_help": self.upgrade_would_help,
             "remaining_seconds": self.remaining_seconds,
             "params": self.params,
             "audio_duration_seconds": round(self.audio_duration_seconds, 3),
@@ -89,6 +97,14 @@ def preflight(user, portrait, audio, options: dict, backend: str = DEFAULT_BACKE
         _check_plan(user, seconds, params, backend, remaining=result.remaining_seconds)
     except Refusal as refusal:
         result.refusal = refusal.as_dict()
+    if portrait.face_checked and params.face_index is None:
+        # Searched by the worker that checked the upload, with the same detector and limits: nothing to decode here.
+        if portrait.face_error_code:
+            result.face_error = {"code": portrait.face_error_code,
+                                 "message": shown_error(portrait.face_error_code, portrait.face_error_message)}
+        else:
+            result.faces_found = portrait.faces_found
+        return result
     with tempfile.TemporaryDirectory(prefix="preflight-") as workdir:
         local = storage.download_to(portrait.file.name, Path(workdir))
         try:
@@ -136,7 +152,7 @@ def check_backend(user, backend: str) -> None:
                                                    "builtin.") % {"backend": backend}, status=503, field="backend")
 
 
-def submit(user, portrait, audio, options: dict, backend: str = DEFAULT_BACKEND) -> Job:
+def submit(user, portrait, audio, options: dict, backend: str = DEFAULT_BACKEND, title: str = "") -> Job:
     """Validate, reserve quota and create the job in one transaction; the message is sent once it commits.
 
     Raises JobRejected, or billing's QuotaError when the plan does not allow it (both are Refusals)."""
@@ -155,6 +171,7 @@ def submit(user, portrait, audio, options: dict, backend: str = DEFAULT_BACKEND)
         plan = plan_for(user)
         job = Job.objects.create(
             owner=user,
+            title=" ".join(title.split())[:TITLE_MAX_LENGTH],
             portrait=portrait,
             audio=audio,
             params=params.as_dict(),

@@ -15,6 +15,8 @@ urlpatterns = [
     path("<uuid:job_id>/delete/", views.delete_job, name="delete"),
     path("<uuid:job_id>/link/", views.renew_link, name="renew_link"),
     path("<uuid:job_id>/title/", views.rename_job, name="rename"),
+    path("<uuid:job_id>/share/", views.share_job, name="share"),
+    path("<uuid:job_id>/share/<uuid:link_id>/revoke/", views.revoke_share, name="revoke_share"),
     path("download/<str:token>/", views.download, name="download"),
     path("webhook/", views.webhook_settings, name="webhook"),
 ]

@@ -4,10 +4,11 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db.models import F
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -15,10 +16,11 @@ from billing import quota
 from portal import storage
 from portal.errors import Refusal, shown_error
 from portal.http import wants_json
-from portal.jobs import retention, services, webhooks
+from portal.jobs import retention, services, sharing, webhooks
 from portal.jobs.forms import JobForm
-from portal.jobs.models import TITLE_MAX_LENGTH, Job, WebhookEndpoint
-from portal.library.templatetags.library import time_left
+from portal.jobs.models import TITLE_MAX_LENGTH, Job, ShareLink, WebhookEndpoint
+from portal.library.models import AudioClip, Portrait
+from portal.library.templatetags.library import duration_clock, time_left
 from portal.support import audit
 
 PAGE_SIZE = 20
@@ -65,7 +67,28 @@ def new_job(request):
     elif request.method == "POST" and wants_json(request):
         return JsonResponse({"error": {"code": "invalid_form", "message": _("Check the form."), "fields": form.errors}},
                             status=400)
-    return render(request, "jobs/new.html", {"form": form, "check": check, "plan": plan})
+    return render(request, "jobs/new.html", {"form": form, "check": check, "plan": plan,
+                                             "previews": _input_previews(request.user)})
+
+
+def _input_previews(user) -> dict:
+    """What the New video page draws for each choice: the portrait with its face box, the audio's waveform."""
+    portraits = {
+        str(portrait.id): {
+            "image": reverse("library:portrait_thumbnail", args=[portrait.id]),
+            "width": portrait.width, "height": portrait.height, "face_box": portrait.face_box,
+            "faces_found": portrait.faces_found,
+            "face_error": shown_error(portrait.face_error_code, portrait.face_error_message)
+            if portrait.face_error_code else None,
+        }
+        for portrait in Portrait.objects.filter(owner=user)
+    }
+    audio = {
+        str(clip.id): {"duration": clip.duration_seconds, "clock": duration_clock(clip.duration_seconds),
+                       "waveform": clip.waveform}
+        for clip in AudioClip.objects.filter(owner=user)
+    }
+    return {"portraits": portraits, "audio": audio}
 
 
 @login_required
@@ -77,9 +100,15 @@ def job_detail(request, job_id):
         links = {"video": services.download_path(job, job.output.name)}
         links["expires_at"] = timezone.now() + timedelta(seconds=settings.DOWNLOAD_LINK_SECONDS)
     notes = [audit.user_facing(event) for event in job.audit_events.order_by("created_at")]
+    now = timezone.now()
+    share_links = [link for link in job.share_links.all() if link.is_active(now)]
+    for link in share_links:
+        link.url = request.build_absolute_uri(reverse("shared_video", args=[link.token]))
     return render(request, "jobs/detail.html", {"job": job, "links": links, "kept_until": retention.expires_at(job),
                                                 "support_notes": [note for note in notes if note],
-                                                "title_max_length": TITLE_MAX_LENGTH})
+                                                "title_max_length": TITLE_MAX_LENGTH, "share_links": share_links,
+                                                "share_lifetimes": sharing.LIFETIMES,
+                                                "default_lifetime": sharing.DEFAULT_LIFETIME})
 
 
 @login_required
@@ -186,6 +215,61 @@ def download(request, token):
     content_type = "video/mp4" if grant.name == job.output.name else "image/jpeg"
     download_name = job.download_name if "download" in request.GET and grant.name == job.output.name else None
     return storage.serve(request, grant.name, content_type, download_name=download_name)
+
+
+@login_required
+@require_POST
+def share_job(request, job_id):
+    job = _get_job_for_user(request, job_id)
+    try:
+        days = int(request.POST.get("days", sharing.DEFAULT_LIFETIME))
+    except ValueError:
+        days = 0
+    try:
+        link = sharing.create(job, days)
+    except Refusal as refusal:
+        messages.error(request, refusal.message, extra_tags=refusal.code)
+    else:
+        messages.success(request, _("Anyone with the link can watch this video until %(date)s.")
+                         % {"date": formats.date_format(timezone.localtime(link.expires_at), "DATETIME_FORMAT")})
+    return redirect("jobs:detail", job_id=job.id)
+
+
+@login_required
+@require_POST
+def revoke_share(request, job_id, link_id):
+    job = _get_job_for_user(request, job_id)
+    sharing.revoke(get_object_or_404(ShareLink, id=link_id, job=job))
+    messages.success(request, _("The link no longer works."))
+    return redirect("jobs:detail", job_id=job.id)
+
+
+def _no_index(response):
+    """A shared video is for the people it was sent to, not for search engines or the next site's Referer."""
+    response["X-Robots-Tag"] = "noindex, nofollow"
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@require_GET
+def shared_video(request, token):
+    link = sharing.active_link(token)
+    ShareLink.objects.filter(pk=link.pk).update(views=F("views") + 1)
+    return _no_index(render(request, "jobs/shared.html", {"link": link, "job": link.job}))
+
+
+@require_GET
+def shared_video_file(request, token):
+    job = sharing.active_link(token).job
+    return _no_index(storage.serve(request, job.output.name, "video/mp4"))
+
+
+@require_GET
+def shared_video_poster(request, token):
+    job = sharing.active_link(token).job
+    if not job.poster:
+        raise Http404("no poster")
+    return _no_index(storage.serve(request, job.poster.name, "image/jpeg"))
 
 
 @login_required

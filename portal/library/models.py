@@ -52,6 +52,51 @@ class AudioClip(StoredUpload):
     channels = models.PositiveSmallIntegerField()
     codec = models.CharField(max_length=32)
     content_type = models.CharField(max_length=64)
+    waveform = models.JSONField(default=list, blank=True, help_text="Peak level per slice of the audio, 0-100.")
 
     class Meta(StoredUpload.Meta):
         verbose_name = "audio clip"
+
+
+class Upload(models.Model):
+    """A file on its way into the library: received in parts (resumable, the tus protocol), then checked by a worker.
+
+    Its declared length is counted against the owner's storage from the start, so a full library is refused before a
+    byte is sent; the parts are deleted once the file is in the library or refused.
+    """
+
+    class Kind(models.TextChoices):
+        PORTRAIT = "portrait", "portrait"
+        AUDIO = "audio", "audio"
+
+    class Status(models.TextChoices):
+        RECEIVING = "receiving", "receiving"
+        CHECKING = "checking", "checking"
+        READY = "ready", "ready"
+        REFUSED = "refused", "refused"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    original_name = models.CharField(max_length=255)
+    length = models.BigIntegerField(help_text="Bytes the client said it would send.")
+    received = models.BigIntegerField(default=0)
+    part_names = models.JSONField(default=list, blank=True, help_text="Stored parts, in order, until assembled.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVING, db_index=True)
+    error_code = models.CharField(max_length=32, blank=True)
+    error_message = models.CharField(max_length=300, blank=True)
+    language = models.CharField(max_length=16, blank=True, help_text="The uploader's language: refusals are in it.")
+    portrait = models.ForeignKey(Portrait, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    audio = models.ForeignKey(AudioClip, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.original_name
+
+    @property
+    def percent(self) -> int:
+        return int(100 * self.received / self.length) if self.length else 100

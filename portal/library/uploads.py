@@ -30,14 +30,24 @@ def face_search(checked: validation.CheckedPortrait) -> dict:
     return {"faces_found": face.faces_found, "face_box": list(face.box)}
 
 
+def _count_storage(user, nbytes: int, reserved: int) -> None:
+    """Count the stored size against the quota, in place of what an upload in parts held for it (`reserved`)."""
+    if reserved:
+        usage.release(user.pk, reserved)
+    usage.reserve(user, nbytes)
+
+
 def add_portrait(user, upload) -> Portrait:
     checked = validation.check_portrait(upload)
-    face = face_search(checked)
+    return store_portrait(user, upload, checked, face_search(checked))
+
+
+def store_portrait(user, upload, checked: validation.CheckedPortrait, face: dict, reserved: int = 0) -> Portrait:
     size = len(checked.content) + len(checked.thumbnail)
     stored: list[str] = []
     try:
         with transaction.atomic():
-            usage.reserve(user, size)
+            _count_storage(user, size, reserved)
             stored.append(storage.save_bytes(storage.new_key(user, "portraits", checked.extension), checked.content))
             stored.append(storage.save_bytes(storage.new_key(user, "thumbnails", ".jpg"), checked.thumbnail))
             return Portrait.objects.create(
@@ -57,11 +67,14 @@ def add_portrait(user, upload) -> Portrait:
 
 
 def add_audio(user, upload) -> AudioClip:
-    checked = validation.check_audio(upload)
+    return store_audio(user, upload, validation.check_audio(upload))
+
+
+def store_audio(user, upload, checked: validation.CheckedAudio, reserved: int = 0) -> AudioClip:
     stored: list[str] = []
     try:
         with transaction.atomic():
-            usage.reserve(user, upload.size)
+            _count_storage(user, upload.size, reserved)
             stored.append(storage.save_file(storage.new_key(user, "audio", checked.extension), upload))
             return AudioClip.objects.create(
                 owner=user,
@@ -73,6 +86,7 @@ def add_audio(user, upload) -> AudioClip:
                 channels=checked.channels,
                 codec=checked.codec,
                 content_type=checked.content_type,
+                waveform=checked.waveform,
             )
     except BaseException:
         storage.delete_files(stored)

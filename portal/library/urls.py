@@ -11,6 +11,9 @@ urlpatterns = [
     path("portraits/<uuid:portrait_id>/thumbnail/", views.portrait_thumbnail, name="portrait_thumbnail"),
     path("portraits/<uuid:portrait_id>/delete/", views.delete_portrait, name="delete_portrait"),
     path("audio/", views.upload_audio, name="upload_audio"),
+    path("uploads/", views.uploads, name="uploads"),
+    path("uploads/<uuid:upload_id>/", views.upload, name="upload"),
+    path("uploads/<uuid:upload_id>/dismiss/", views.dismiss_upload, name="dismiss_upload"),
     path("audio/<uuid:audio_id>/file/", views.audio_file, name="audio_file"),
     path("audio/<uuid:audio_id>/delete/", views.delete_audio, name="delete_audio"),
 ]

@@ -50,6 +50,7 @@ AUDIO_KINDS = {
 }
 # Below this peak level (-60 dBFS) a recording has nothing for a face to say.
 SILENCE_PEAK = 10 ** (-60 / 20)
+WAVEFORM_POINTS = 200
 
 
 @dataclass(frozen=True)
@@ -70,30 +71,59 @@ class CheckedAudio:
     duration_seconds: float
     sample_rate: int
     channels: int
+    waveform: list[int]
 
 
 def _extension(upload) -> str:
-    return PurePath(upload.name or "").suffix.lower()
+    return _name_extension(upload.name)
 
 
-def _check_size(upload, max_bytes: int) -> None:
-    if upload.size == 0:
+def _name_extension(name: str | None) -> str:
+    return PurePath(name or "").suffix.lower()
+
+
+def _check_size(size: int, max_bytes: int) -> None:
+    if size == 0:
         raise UploadRejected("empty_file", _("The file is empty."))
-    if upload.size > max_bytes:
+    if size > max_bytes:
         raise UploadRejected(
             "file_too_large",
-            _("The file is %(size)s; the limit is %(limit)s.") % {"size": filesizeformat(upload.size),
+            _("The file is %(size)s; the limit is %(limit)s.") % {"size": filesizeformat(size),
                                                                    "limit": filesizeformat(max_bytes)},
             status=413,
         )
 
 
-def check_portrait(upload) -> CheckedPortrait:
-    _check_size(upload, settings.PORTRAIT_MAX_BYTES)
-    extension = _extension(upload)
+def _portrait_format(extension: str) -> str:
     expected_format = IMAGE_FORMAT_BY_EXTENSION.get(extension)
     if expected_format is None:
         raise UploadRejected("unsupported_type", _("Portraits must be JPEG, PNG or WebP images (.jpg, .png, .webp)."))
+    return expected_format
+
+
+def _audio_kind(extension: str) -> AudioKind:
+    kind = AUDIO_KINDS.get(extension)
+    if kind is None:
+        raise UploadRejected(
+            "unsupported_type", _("Audio must be WAV, MP3, M4A/AAC, OGG/Opus, FLAC or WebM (.wav, .mp3, .m4a, ...).")
+        )
+    return kind
+
+
+def check_declared(kind: str, name: str, size: int) -> None:
+    """What is refused before a byte is received: a file type we do not take by its name, and its declared size."""
+    if kind == "portrait":
+        _check_size(size, settings.PORTRAIT_MAX_BYTES)
+        _portrait_format(_name_extension(name))
+    else:
+        _check_size(size, settings.AUDIO_MAX_BYTES)
+        _audio_kind(_name_extension(name))
+
+
+def check_portrait(upload) -> CheckedPortrait:
+    _check_size(upload.size, settings.PORTRAIT_MAX_BYTES)
+    extension = _extension(upload)
+    expected_format = _portrait_format(extension)
 
     upload.seek(0)
     with warnings.catch_warnings():
@@ -168,13 +198,9 @@ def _thumbnail(image: Image.Image) -> bytes:
 
 
 def check_audio(upload) -> CheckedAudio:
-    _check_size(upload, settings.AUDIO_MAX_BYTES)
+    _check_size(upload.size, settings.AUDIO_MAX_BYTES)
     extension = _extension(upload)
-    kind = AUDIO_KINDS.get(extension)
-    if kind is None:
-        raise UploadRejected(
-            "unsupported_type", _("Audio must be WAV, MP3, M4A/AAC, OGG/Opus, FLAC or WebM (.wav, .mp3, .m4a, ...).")
-        )
+    kind = _audio_kind(extension)
     upload.seek(0)
     try:
         container = av.open(upload, mode="r", metadata_errors="ignore")
@@ -207,12 +233,14 @@ def _measure_audio(container, kind: AudioKind, extension: str) -> CheckedAudio:
         raise UploadRejected("format_mismatch", message)
 
     max_seconds, sample_rate = settings.AUDIO_MAX_SECONDS, stream.codec_context.sample_rate or stream.rate
-    samples, peak = 0, 0.0
+    samples, peak, frame_peaks = 0, 0.0, []
     try:
         for frame in container.decode(stream):
             sample_rate = frame.sample_rate or sample_rate
             samples += frame.samples
-            peak = max(peak, _peak(frame))
+            frame_peak = _peak(frame)
+            frame_peaks.append((samples, frame_peak))
+            peak = max(peak, frame_peak)
             if samples / sample_rate > max_seconds:
                 raise UploadRejected("audio_too_long", _("The audio is longer than %(limit)s.") % {
                     "limit": _clock(max_seconds)})
@@ -240,7 +268,20 @@ def _measure_audio(container, kind: AudioKind, extension: str) -> CheckedAudio:
         duration_seconds=duration,
         sample_rate=sample_rate,
         channels=stream.codec_context.channels,
+        waveform=_waveform(frame_peaks, samples),
     )
+
+
+def _waveform(frame_peaks: list[tuple[int, float]], total_samples: int) -> list[int]:
+    """The loudest level of each of WAVEFORM_POINTS equal slices of time, 0-100, for drawing the audio."""
+    points = [0.0] * WAVEFORM_POINTS
+    start = 0
+    for end, level in frame_peaks:  # a frame longer than a slice (a short clip) fills every slice it covers
+        for index in range(start * WAVEFORM_POINTS // total_samples, (end - 1) * WAVEFORM_POINTS // total_samples + 1):
+            points[index] = max(points[index], level)
+        start = end
+    loudest = max(points) or 1.0
+    return [round(100 * point / loudest) for point in points]
 
 
 def _peak(frame) -> float:

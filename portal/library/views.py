@@ -1,15 +1,24 @@
+import base64
+import binascii
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal import storage
 from portal.http import wants_json
-from portal.library import uploads, usage
+from portal.library import receiving, usage
 from portal.library.errors import UploadRejected
-from portal.library.models import AudioClip, Portrait
+from portal.library.models import AudioClip, Portrait, Upload
+
+TUS_VERSION = "1.0.0"
+TUS_CONTENT_TYPE = "application/offset+octet-stream"
 
 
 def _get_portrait_for_user(request, portrait_id) -> Portrait:
@@ -20,6 +29,9 @@ def _get_audio_for_user(request, audio_id) -> AudioClip:
     return get_object_or_404(AudioClip, id=audio_id, owner=request.user)
 
 
+def _get_upload_for_user(request, upload_id) -> Upload:
+    return get_object_or_404(Upload, id=upload_id, owner=request.user)
+
 
 @login_required
 @require_GET
@@ -27,19 +39,20 @@ def index(request):
     context = {
         "portraits": Portrait.objects.filter(owner=request.user),
         "audio_clips": AudioClip.objects.filter(owner=request.user),
+        "pending_uploads": Upload.objects.filter(owner=request.user).exclude(status=Upload.Status.READY),
         "storage_used": request.user.storage_used_bytes,
         "storage_quota": usage.storage_quota_bytes(request.user),
     }
     return render(request, "library/index.html", context)
 
 
-def _upload(request, add, what: str, added: str):
-    """`what` names the kind of upload and `added` confirms one (a message with %(name)s), in the user's language."""
+def _posted_whole(request, kind: str, what: str):
+    """A file posted in one request by a form without JavaScript; `what` names the kind in the user's language."""
     upload = request.FILES.get("file")
     try:
         if upload is None:
             raise UploadRejected("no_file", _("Choose a file to upload."))
-        item = add(request.user, upload)
+        received = receiving.receive_whole(request.user, kind, upload)
     except UploadRejected as rejection:
         if wants_json(request):
             return JsonResponse({"error": rejection.as_dict()}, status=rejection.status)
@@ -47,21 +60,144 @@ def _upload(request, add, what: str, added: str):
                                                               "problem": rejection.message}, extra_tags=rejection.code)
         return redirect("library:index")
     if wants_json(request):
-        return JsonResponse({"id": str(item.id), "name": item.original_name}, status=201)
-    messages.success(request, added % {"name": item.original_name})
+        response = JsonResponse(_upload_state(received), status=202)
+        response["Location"] = reverse("library:upload", args=[received.id])
+        return response
+    messages.info(request, _("Checking %(name)s; it appears in your library when it is ready.")
+                  % {"name": received.original_name})
     return redirect("library:index")
 
 
 @login_required
 @require_POST
 def upload_portrait(request):
-    return _upload(request, uploads.add_portrait, _("portrait"), _("Added portrait %(name)s."))
+    return _posted_whole(request, Upload.Kind.PORTRAIT, _("portrait"))
 
 
 @login_required
 @require_POST
 def upload_audio(request):
-    return _upload(request, uploads.add_audio, _("audio"), _("Added audio %(name)s."))
+    return _posted_whole(request, Upload.Kind.AUDIO, _("audio"))
+
+
+# --- Uploads in parts: the tus protocol (tus.io, v1.0.0, with its creation and termination extensions) ---------
+# The browser's tus-js-client sends 8 MiB parts and, after a dropped connection, asks where to go on (HEAD).
+
+def _tus(response: HttpResponse) -> HttpResponse:
+    response["Tus-Resumable"] = TUS_VERSION
+    return response
+
+
+def _tus_refusal(rejection: UploadRejected) -> HttpResponse:
+    return _tus(JsonResponse({"error": rejection.as_dict()}, status=rejection.status))
+
+
+def _upload_state(upload: Upload) -> dict:
+    state = {"id": str(upload.id), "kind": upload.kind, "name": upload.original_name, "status": upload.status,
+             "length": upload.length, "received": upload.received}
+    if upload.status == Upload.Status.REFUSED:
+        # Written in the uploader's language when it was checked; the few catalogued ones translate to the reader's.
+        state["error"] = {"code": upload.error_code, "message": _(upload.error_message) if upload.error_message else ""}
+    item_id = upload.portrait_id or upload.audio_id
+    if item_id:
+        state["item"] = str(item_id)
+    return state
+
+
+def _upload_metadata(header: str) -> dict[str, str]:
+    """Upload-Metadata: comma-separated `key base64(value)` pairs."""
+    metadata = {}
+    for pair in filter(None, (item.strip() for item in header.split(","))):
+        key, _space, value = pair.partition(" ")
+        try:
+            metadata[key] = base64.b64decode(value, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise UploadRejected("invalid_metadata", _("The upload's metadata could not be read.")) from None
+    return metadata
+
+
+def _header_int(request, name: str) -> int:
+    value = request.headers.get(name, "")
+    if not value.isdigit() or len(value) > 15:
+        raise UploadRejected("invalid_header", _("The %(header)s header must be a whole number.") % {"header": name})
+    return int(value)
+
+
+@login_required
+@require_http_methods(["OPTIONS", "POST"])
+def uploads(request):
+    if request.method == "OPTIONS":
+        response = _tus(HttpResponse(status=204))
+        response["Tus-Version"] = TUS_VERSION
+        response["Tus-Extension"] = "creation,termination"
+        response["Tus-Max-Size"] = str(settings.AUDIO_MAX_BYTES)
+        return response
+    if request.headers.get("Tus-Resumable") != TUS_VERSION:
+        return _tus(JsonResponse({"error": {"code": "unsupported_version",
+                                            "message": _("Only tus 1.0.0 is supported.")}}, status=412))
+    try:
+        metadata = _upload_metadata(request.headers.get("Upload-Metadata", ""))
+        upload = receiving.start(request.user, metadata.get("kind", ""), metadata.get("filename", ""),
+                                 _header_int(request, "Upload-Length"))
+    except UploadRejected as rejection:
+        return _tus_refusal(rejection)
+    response = _tus(JsonResponse(_upload_state(upload), status=201))
+    response["Location"] = reverse("library:upload", args=[upload.id])
+    return response
+
+
+@login_required
+@never_cache
+@require_http_methods(["GET", "HEAD", "PATCH", "DELETE"])
+def upload(request, upload_id):
+    upload = _get_upload_for_user(request, upload_id)
+    if request.method == "GET":
+        return JsonResponse(_upload_state(upload))
+    if request.method == "HEAD":
+        response = _tus(HttpResponse(status=200))
+        response["Upload-Offset"] = str(upload.received)
+        response["Upload-Length"] = str(upload.length)
+        return response
+    if request.method == "DELETE":
+        if not receiving.cancel(upload):
+            return _tus(JsonResponse({"error": {"code": "upload_arrived", "message": _(
+                "The whole file has arrived; delete it from the library once it is there.")}}, status=409))
+        return _tus(HttpResponse(status=204))
+    return _receive_part(request, upload)
+
+
+def _receive_part(request, upload: Upload) -> HttpResponse:
+    if request.content_type != TUS_CONTENT_TYPE:
+        return _tus(HttpResponse(status=415))
+    try:
+        offset = _header_int(request, "Upload-Offset")
+        if "Content-Length" not in request.headers:
+            raise UploadRejected("length_required", _("Send each part with its Content-Length."), status=411)
+        part_length = _header_int(request, "Content-Length")
+        if part_length > settings.UPLOAD_PART_MAX_BYTES:
+            # Refused on the header: nothing of the body is read.
+            raise UploadRejected("part_too_large", _("A part may be at most %(limit)s bytes.")
+                                 % {"limit": settings.UPLOAD_PART_MAX_BYTES}, status=413)
+        new_offset = receiving.receive(upload, offset, request, part_length)
+    except UploadRejected as rejection:
+        return _tus_refusal(rejection)
+    except receiving.OffsetMismatch as mismatch:
+        response = _tus(JsonResponse({"error": {"code": "offset_mismatch", "message": _(
+            "This part does not start where the upload stopped; resume from the server's offset.")}}, status=409))
+        response["Upload-Offset"] = str(mismatch.offset)
+        return response
+    response = _tus(HttpResponse(status=204))
+    response["Upload-Offset"] = str(new_offset)
+    return response
+
+
+@login_required
+@require_POST
+def dismiss_upload(request, upload_id):
+    """Cancel an upload that stopped half-way, or clear a refusal once read (the form behind each)."""
+    upload = _get_upload_for_user(request, upload_id)
+    receiving.cancel(upload)
+    return redirect("library:index")
 
 
 @login_required

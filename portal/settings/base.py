@@ -204,6 +204,15 @@ PORTRAIT_MAX_SIDE = env.int("PORTRAIT_MAX_SIDE", default=4096)
 AUDIO_MAX_BYTES = env.int("AUDIO_MAX_BYTES", default=500 * 1024 * 1024)
 AUDIO_MIN_SECONDS = env.float("AUDIO_MIN_SECONDS", default=0.3)
 AUDIO_MAX_SECONDS = env.float("AUDIO_MAX_SECONDS", default=3 * 60 * 60)
+# Uploads arrive in parts (tus, portal/library/receiving.py); the browser sends 8 MiB, a longer part is refused
+# before its body is read.
+UPLOAD_PART_MAX_BYTES = env.int("UPLOAD_PART_MAX_BYTES", default=16 * 1024 * 1024)
+UPLOADS_UNFINISHED_MAX = env.int("UPLOADS_UNFINISHED_MAX", default=5)
+UPLOAD_ABANDONED_HOURS = env.int("UPLOAD_ABANDONED_HOURS", default=24)
+UPLOAD_REFUSAL_KEPT_DAYS = env.int("UPLOAD_REFUSAL_KEPT_DAYS", default=7)
+# A worker's check of an arrived upload whose message was lost is sent again after this, and refused after the other.
+UPLOAD_CHECK_RESEND_SECONDS = env.int("UPLOAD_CHECK_RESEND_SECONDS", default=15 * 60)
+UPLOAD_CHECK_GIVE_UP_SECONDS = env.int("UPLOAD_CHECK_GIVE_UP_SECONDS", default=60 * 60)
 # Storage of the Free plan; paid plans' storage is in billing/plans.py.
 STORAGE_QUOTA_BYTES = env.int("STORAGE_QUOTA_BYTES", default=2 * 1024**3)
 

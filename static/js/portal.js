@@ -17,49 +17,172 @@ document.addEventListener("submit", (event) => {
     event.preventDefault();
     return;
   }
-  if (form.classList.contains("upload")) {
+  if (form.classList.contains("upload") && window.tus && window.tus.isSupported) {
     event.preventDefault();
-    uploadWithProgress(form);
+    uploadInParts(form);
   }
 });
 
-// Lectures are large: show upload progress, and the server's error next to the form.
-function uploadWithProgress(form) {
-  const bar = form.querySelector("progress");
+// Lectures are large and connections drop: files go up in 8 MiB parts (the tus protocol), and an upload that stops
+// goes on from the last part the server has, after a retry, when the browser is back online, or when the same file
+// is chosen again later. Without tus (no JavaScript) the form posts the whole file.
+const megabytes = new Intl.NumberFormat(pageLanguage, { maximumFractionDigits: 1 });
+const sizeText = (bytes) => fill(gettext("%(size)s MB"), { size: megabytes.format(bytes / 1e6) });
+
+function uploadInParts(form, chosen) {
+  const file = chosen || form.querySelector("input[type=file]").files[0];
+  if (!file) return;
   const button = form.querySelector("button");
+  const transfer = form.querySelector(".transfer");
+  const bar = transfer.querySelector("progress");
+  const text = transfer.querySelector(".transfer-text");
   const old = form.querySelector(".error");
   if (old) old.remove();
-  const request = new XMLHttpRequest();
-  request.open("POST", form.action);
-  request.setRequestHeader("Accept", "application/json");
-  request.upload.addEventListener("progress", (e) => {
-    if (e.lengthComputable) bar.value = (100 * e.loaded) / e.total;
-  });
-  request.addEventListener("loadend", () => {
-    button.disabled = false;
-    bar.hidden = true;
-    if (request.status === 201) {
-      window.location.reload();
-      return;
-    }
-    let message = gettext("The upload failed. Check your connection and try again.");
-    let code = "upload_failed";
-    try {
-      const body = JSON.parse(request.responseText);
-      message = body.error.message;
-      code = body.error.code;
-    } catch (ignored) { /* not our JSON: keep the generic message */ }
+  const showError = (code, message) => {
     const error = document.createElement("p");
     error.className = "error";
     error.dataset.code = code;
     error.textContent = message;
     form.append(error);
+  };
+  const upload = new tus.Upload(file, {
+    endpoint: form.dataset.endpoint,
+    chunkSize: 8 * 1024 * 1024,
+    retryDelays: [0, 1000, 3000, 5000, 10000, 20000, 30000],
+    metadata: { filename: file.name, kind: form.dataset.kind },
+    headers: { "X-CSRFToken": form.querySelector("[name=csrfmiddlewaretoken]").value },
+    removeFingerprintOnSuccess: true,
+    onProgress(sent, total) {
+      bar.value = (100 * sent) / total;
+      text.textContent = fill(gettext("%(sent)s of %(total)s sent"), { sent: sizeText(sent), total: sizeText(total) });
+    },
+    onSuccess() {
+      text.textContent = gettext("Sent; checking the file…");
+      window.location.reload();
+    },
+    onError(error) {
+      const response = error.originalResponse;
+      if (!response) {
+        // The connection is gone and the retries are spent: go on from the server's offset once it is back.
+        text.textContent = gettext("Connection lost; the upload goes on when you are back online.");
+        let resumed = false;
+        const goOn = () => {
+          if (resumed) return;
+          resumed = true;
+          upload.start();
+        };
+        window.addEventListener("online", goOn, { once: true });
+        window.setTimeout(goOn, 30000);
+        return;
+      }
+      transfer.hidden = true;
+      button.disabled = false;
+      let code = "upload_failed";
+      let message = gettext("The upload failed. Check your connection and try again.");
+      try {
+        const body = JSON.parse(response.getBody());
+        code = body.error.code;
+        message = body.error.message;
+      } catch (ignored) { /* not our JSON: keep the generic message */ }
+      showError(code, message);
+    },
   });
   button.disabled = true;
-  bar.hidden = false;
+  transfer.hidden = false;
   bar.value = 0;
-  request.send(new FormData(form));
+  text.textContent = gettext("Starting…");
+  upload.findPreviousUploads().then((previous) => {
+    if (previous.length) upload.resumeFromPreviousUpload(previous[0]);
+    upload.start();
+  });
 }
+
+// Speak a lesson straight into the library: record with a level meter, listen back, then save it like an upload.
+const recorder = document.querySelector(".recorder");
+if (recorder && window.MediaRecorder && navigator.mediaDevices && window.tus && window.tus.isSupported) {
+  recorder.hidden = false;
+  const part = (name) => recorder.querySelector(name);
+  const [record, stop, level, elapsed, take, error] = [".record", ".stop", ".level", ".elapsed", ".take", ".error"]
+    .map(part);
+  const meter = level.querySelector("meter");
+  let recording = null;
+  let blob = null;
+  const clock = new Intl.DateTimeFormat(pageLanguage, { dateStyle: "medium", timeStyle: "short" });
+  record.addEventListener("click", async () => {
+    error.hidden = true;
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+    } catch (refused) {
+      error.textContent = gettext("The microphone could not be used; allow it in the browser and try again.");
+      error.hidden = false;
+      return;
+    }
+    const context = new AudioContext();
+    const analyser = context.createAnalyser();
+    analyser.fftSize = 1024;
+    context.createMediaStreamSource(stream).connect(analyser);
+    const samples = new Float32Array(analyser.fftSize);
+    const chunks = [];
+    const started = Date.now();
+    recording = new MediaRecorder(stream);
+    recording.addEventListener("dataavailable", (event) => chunks.push(event.data));
+    recording.addEventListener("stop", () => {
+      stream.getTracks().forEach((track) => track.stop());
+      context.close();
+      blob = new Blob(chunks, { type: recording.mimeType || "audio/webm" });
+      take.querySelector("audio").src = URL.createObjectURL(blob);
+      part(".take-name").value = fill(gettext("Recording %(when)s"), { when: clock.format(new Date()) });
+      [take.hidden, record.hidden, stop.hidden, level.hidden] = [false, false, true, true];
+    });
+    const show = () => {
+      if (!recording || recording.state !== "recording") return;
+      analyser.getFloatTimeDomainData(samples);
+      meter.value = Math.min(1, Math.sqrt(samples.reduce((sum, x) => sum + x * x, 0) / samples.length) * 4);
+      const seconds = Math.floor((Date.now() - started) / 1000);
+      elapsed.textContent = `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+      window.requestAnimationFrame(show);
+    };
+    recording.start(1000);
+    [take.hidden, record.hidden, stop.hidden, level.hidden, elapsed.hidden] = [true, true, false, false, false];
+    show();
+  });
+  stop.addEventListener("click", () => recording && recording.stop());
+  part(".discard").addEventListener("click", () => {
+    blob = null;
+    take.hidden = true;
+  });
+  part(".save").addEventListener("click", () => {
+    const name = (part(".take-name").value.trim() || gettext("Recording")).replace(/[\\/]/g, " ");
+    // Chromium and Firefox record WebM or Ogg with Opus; Safari records AAC in MP4.
+    const extension = { ogg: ".ogg", mp4: ".m4a" }[blob.type.split(";")[0].split("/")[1]] || ".webm";
+    const file = new File([blob], name.endsWith(extension) ? name : name + extension, { type: blob.type });
+    take.hidden = true;
+    uploadInParts(document.querySelector("form.upload[data-kind=audio]"), file);
+  });
+}
+
+// Files a worker is checking: the library reloads when one is ready or refused.
+const checking = document.querySelectorAll(".upload-state[data-status=checking]");
+if (checking.length) {
+  const poll = async () => {
+    for (const item of checking) {
+      try {
+        const response = await fetch(item.dataset.stateUrl, { headers: { Accept: "application/json" } });
+        const state = await response.json();
+        if (state.status !== "checking") {
+          window.location.reload();
+          return;
+        }
+      } catch (ignored) { /* offline for a moment: try again on the next tick */ }
+    }
+    window.setTimeout(poll, 2000);
+  };
+  window.setTimeout(poll, 2000);
+}
+
+// A share link is selected whole when focused, ready to copy.
+document.querySelectorAll("input.share-url").forEach((input) => input.addEventListener("focus", () => input.select()));
 
 // Live progress on a job page without reloading; the page reloads once the job's status changes.
 const polled = document.querySelector("[data-poll-url]");
@@ -86,12 +209,25 @@ if (polled) {
   window.setTimeout(poll, 1500);
 }
 
-// Free pre-flight as soon as a portrait and audio are chosen.
+// Free pre-flight as soon as a portrait and audio are chosen; Render is offered only when it would be accepted.
 const jobForm = document.querySelector("form[data-preflight]");
 if (jobForm) {
   const panel = jobForm.querySelector(".preflight");
+  const render = jobForm.querySelector("button.render");
+  const blocked = jobForm.querySelector(".render-blocked");
+  const previews = JSON.parse(document.getElementById("input-previews").textContent);
+  const allow = (ok, reason) => {
+    render.disabled = !ok;
+    blocked.hidden = ok;
+    blocked.textContent = ok ? "" : reason;
+  };
   const check = async () => {
-    if (!jobForm.portrait.value || !jobForm.audio.value) return;
+    showPortrait(jobForm, previews.portraits[jobForm.portrait.value]);
+    showAudio(jobForm, previews.audio[jobForm.audio.value]);
+    if (!jobForm.portrait.value || !jobForm.audio.value) {
+      allow(false, gettext("Choose a portrait and audio first."));
+      return;
+    }
     const data = new FormData(jobForm);
     data.set("action", "preflight");
     panel.textContent = gettext("Checking…");
@@ -105,13 +241,51 @@ if (jobForm) {
     } catch (ignored) {
       body = { error: { message: gettext("The check could not run; try the Check button.") } };
     }
-    panel.replaceChildren(preflightList(body));
+    panel.replaceChildren(preflightList(body, jobForm.dataset.upgradeUrl));
+    allow(body.ok === true, body.ok ? "" : gettext("Render is available once the checks above pass."));
   };
   jobForm.addEventListener("change", check);
   check();
 }
 
-function preflightList(body) {
+function showPortrait(form, portrait) {
+  const figure = form.querySelector(".portrait-preview");
+  figure.hidden = !portrait;
+  if (!portrait) return;
+  const image = figure.querySelector("img");
+  const box = figure.querySelector(".face-box");
+  const caption = figure.querySelector("figcaption");
+  image.src = portrait.image;
+  image.alt = gettext("The chosen portrait");
+  box.hidden = !portrait.face_box;
+  if (portrait.face_box) {
+    const [left, top, right, bottom] = portrait.face_box;
+    Object.assign(box.style, {
+      left: `${(100 * left) / portrait.width}%`, top: `${(100 * top) / portrait.height}%`,
+      width: `${(100 * (right - left)) / portrait.width}%`, height: `${(100 * (bottom - top)) / portrait.height}%`,
+    });
+  }
+  if (portrait.face_error) caption.textContent = portrait.face_error;
+  else if (portrait.face_box) caption.textContent = gettext("The face in the box is animated.");
+  else caption.textContent = gettext("The face is searched when the check runs.");
+  caption.className = portrait.face_error ? "bad" : "";
+}
+
+function showAudio(form, audio) {
+  const figure = form.querySelector(".audio-preview");
+  figure.hidden = !audio;
+  if (!audio) return;
+  const svg = figure.querySelector("svg");
+  const levels = audio.waveform.length ? audio.waveform : [];
+  const bars = levels.map((level, index) => {
+    const height = Math.max(1, (40 * level) / 100);
+    return `<rect x="${index}" y="${(40 - height) / 2}" width="0.7" height="${height}"></rect>`;
+  });
+  svg.innerHTML = bars.join("");
+  figure.querySelector("figcaption").textContent = fill(gettext("Length: %(clock)s"), { clock: audio.clock });
+}
+
+function preflightList(body, upgradeUrl) {
   const list = document.createElement("ul");
   list.className = "checks";
   const add = (text, className) => {
@@ -119,6 +293,7 @@ function preflightList(body) {
     item.textContent = text;
     if (className) item.className = className;
     list.append(item);
+    return item;
   };
   if (body.error) {
     add(body.error.message, "bad");
@@ -130,6 +305,16 @@ function preflightList(body) {
   } else add(gettext("Face found"), "good");
   add(fill(gettext("Audio: %(seconds)s s"), { seconds: decimal.format(body.audio_duration_seconds) }));
   add(fill(gettext("Cost: %(seconds)s s of your render quota"), { seconds: body.quota_seconds }));
+  if (body.refusal) {
+    const item = add(body.refusal.message, "bad");
+    item.dataset.code = body.refusal.code;
+    if (body.upgrade_would_help) {
+      const link = document.createElement("a");
+      link.href = upgradeUrl;
+      link.textContent = gettext("See plans");
+      item.append(" ", link);
+    }
+  }
   body.warnings.forEach((warning) => add(warning, "warn"));
   return list;
 }

@@ -36,6 +36,16 @@ def test_creating_a_job_reserves_its_seconds_and_queues_it(api, inputs, django_c
     assert messages_in_queue(job.queue_name) == 1
 
 
+def test_a_job_can_be_named_when_created_and_is_named_after_its_audio_otherwise(api, inputs):
+    named = api.post("/api/v1/jobs/", {**body(*inputs), "title": "  Spring   launch  "}, format="json").json()
+    assert named["title"] == "Spring launch" and Job.objects.get(id=named["id"]).download_name == "Spring launch.mp4"
+    Job.objects.all().delete()
+    unnamed = api.post("/api/v1/jobs/", body(*inputs), format="json").json()
+    assert unnamed["title"] == inputs[1].original_name.rsplit(".", 1)[0]
+    too_long = api.post("/api/v1/jobs/", {**body(*inputs), "title": "x" * 121}, format="json")
+    assert too_long.status_code == 400 and too_long.json()["error"]["field"] == "title"
+
+
 @pytest.mark.parametrize(("payload", "status", "code", "field"), [
     ({"audio": "swap"}, 400, "missing_parameter", "portrait"),
     ({"options": {"dynamic_scale": 9}}, 400, "invalid_parameter", "options.dynamic_scale"),

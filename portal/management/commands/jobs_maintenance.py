@@ -5,6 +5,7 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 
 from portal.jobs import reconcile, retention
+from portal.library import receiving
 
 logger = logging.getLogger(__name__)
 
@@ -12,7 +13,8 @@ logger = logging.getLogger(__name__)
 class Command(BaseCommand):
     help = (
         "Periodic job upkeep: re-send work the queue lost, recover work whose worker died, and delete videos past "
-        "their plan's retention (telling their owners). Runs once, or every N seconds with --every."
+        "their plan's retention (telling their owners), resend or give up upload checks, forget abandoned "
+        "uploads. Runs once, or every N seconds with --every."
     )
 
     def add_arguments(self, parser):
@@ -35,6 +37,7 @@ class Command(BaseCommand):
     def run_once(self) -> None:
         outcome = reconcile.run()
         outcome.update(retention.run())
+        outcome.update(receiving.upkeep())
         if any(outcome.values()):
             self.stdout.write(", ".join(f"{name}: {len(ids)}" for name, ids in outcome.items()))
             self.stdout.flush()

@@ -1,0 +1,183 @@
+"""Uploads that arrive in parts and resume after a dropped connection, then wait for a worker's check.
+
+The web side of an upload only stores bytes: each part goes to media storage as it arrives (no web machine keeps
+anything, so any of them can take the next part), and the whole file is decoded, measured and searched for a face by
+a worker (portal/library/probing.py). A request therefore holds a web process only for as long as its part takes to
+arrive, whatever the file's size.
+"""
+
+import logging
+import tempfile
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+
+from portal import storage
+from portal.library import usage, validation
+from portal.library.errors import UploadRejected
+from portal.library.models import Upload
+
+logger = logging.getLogger(__name__)
+
+_READ_BLOCK = 64 * 1024
+# Parts up to this size are held in memory while they arrive, larger ones on the temp disk.
+_SPOOL_BYTES = 1024 * 1024
+
+
+class OffsetMismatch(Exception):
+    """The client's idea of how much arrived differs from ours: it must ask (HEAD) and resume from our offset."""
+
+    def __init__(self, offset: int):
+        super().__init__(offset)
+        self.offset = offset
+
+
+def start(user, kind: str, name: str, length: int) -> Upload:
+    """Refuse what is wrong before a byte is sent (type by name, size, storage left, too many at once)."""
+    if kind not in Upload.Kind.values:
+        raise UploadRejected("invalid_kind", _("Say whether the file is a portrait or audio."))
+    name = (name or "").strip()[-255:]
+    if not name:
+        raise UploadRejected("no_file", _("Choose a file to upload."))
+    validation.check_declared(kind, name, length)
+    unfinished = Upload.objects.filter(owner=user, status=Upload.Status.RECEIVING).count()
+    if unfinished >= settings.UPLOADS_UNFINISHED_MAX:
+        raise UploadRejected(
+            "too_many_uploads",
+            _("You have %(count)s uploads that have not finished; finish or cancel one first.") % {"count": unfinished},
+            status=429,
+        )
+    with transaction.atomic():
+        usage.reserve(user, length)
+        return Upload.objects.create(owner=user, kind=kind, original_name=name, length=length,
+                                     language=translation.get_language() or "")
+
+
+def receive(upload: Upload, offset: int, body, declared_length: int) -> int:
+    """Store one part that starts at `offset`; the new offset. What arrived before a dropped connection is kept."""
+    if upload.status != Upload.Status.RECEIVING:
+        raise OffsetMismatch(upload.received)
+    if offset != upload.received:
+        raise OffsetMismatch(upload.received)
+    if offset + declared_length > upload.length:
+        raise UploadRejected(
+            "upload_too_long", _("More bytes were sent than the upload declared."), status=413
+        )
+    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as part:
+        arrived = _copy_body(body, part, declared_length)
+        if arrived == 0:
+            return upload.received
+        part.seek(0)
+        return _store_part(upload, offset, part, arrived)
+
+
+def _copy_body(body, part, declared_length: int) -> int:
+    arrived = 0
+    while arrived < declared_length:
+        try:
+            block = body.read(min(_READ_BLOCK, declared_length - arrived))
+        except OSError:  # the client went away mid-part (UnreadablePostError is one)
+            break
+        if not block:
+            break
+        part.write(block)
+        arrived += len(block)
+    return arrived
+
+
+def _store_part(upload: Upload, offset: int, part, arrived: int) -> int:
+    name = storage.save_file(storage.upload_part_key(upload.owner, upload.pk, offset), part)
+    try:
+        with transaction.atomic():
+            locked = Upload.objects.select_for_update().get(pk=upload.pk)
+            if locked.status != Upload.Status.RECEIVING or locked.received != offset:
+                raise OffsetMismatch(locked.received)  # the same part arrived twice at once; the other one won
+            locked.part_names = [*locked.part_names, name]
+            locked.received = offset + arrived
+            if locked.received == locked.length:
+                locked.status = Upload.Status.CHECKING
+                transaction.on_commit(lambda: send_check(locked.pk))
+            locked.save(update_fields=["part_names", "received", "status", "updated_at"])
+    except BaseException:
+        storage.delete_files([name])
+        raise
+    return locked.received
+
+
+def receive_whole(user, kind: str, file) -> Upload:
+    """A file posted in one request (a form without JavaScript): stored as one part and checked like the others."""
+    upload = start(user, kind, file.name, file.size)
+    try:
+        file.seek(0)
+        receive(upload, 0, file, file.size)
+    except BaseException:
+        cancel(upload)
+        raise
+    upload.refresh_from_db()
+    return upload
+
+
+def send_check(upload_id) -> bool:
+    from portal.jobs.dispatch import BROKER_ERRORS
+    from portal.library import tasks
+
+    try:
+        tasks.check_upload.send(str(upload_id))
+    except BROKER_ERRORS:
+        logger.warning("upload %s: the broker did not take the check; the maintenance loop sends it", upload_id,
+                       exc_info=True)
+        return False
+    return True
+
+
+def cancel(upload: Upload) -> bool:
+    """Forget an upload that is still arriving or was refused (a cancel, a dismissed refusal): parts and quota go."""
+    with transaction.atomic():
+        locked = Upload.objects.select_for_update().filter(pk=upload.pk).first()
+        if locked is None or locked.status in (Upload.Status.CHECKING, Upload.Status.READY):
+            return False
+        locked.delete()  # its parts and the storage it held go with it (portal/library/signals.py)
+    return True
+
+
+def refuse(upload_id, code: str, message: str) -> None:
+    """A checked file that cannot go into the library: the reason is kept for the owner, the bytes and quota go."""
+    with transaction.atomic():
+        locked = Upload.objects.select_for_update().filter(pk=upload_id, status=Upload.Status.CHECKING).first()
+        if locked is None:
+            return
+        usage.release(locked.owner_id, locked.length)
+        names = list(locked.part_names)
+        locked.status, locked.error_code, locked.error_message = Upload.Status.REFUSED, code, message[:300]
+        locked.part_names = []
+        locked.save(update_fields=["status", "error_code", "error_message", "part_names", "updated_at"])
+    storage.delete_files(names)
+
+
+def upkeep(now=None) -> dict:
+    """Periodic: resend checks the broker lost, give up on checks that never end, forget abandoned uploads."""
+    now = now or timezone.now()
+    resent, gave_up, abandoned, forgotten = [], [], [], []
+    checking = Upload.objects.filter(status=Upload.Status.CHECKING)
+    for upload in checking.filter(updated_at__lt=now - timedelta(seconds=settings.UPLOAD_CHECK_GIVE_UP_SECONDS)):
+        with translation.override(upload.language or settings.LANGUAGE_CODE):
+            refuse(upload.pk, "check_failed", _("The file could not be checked; upload it again."))
+        gave_up.append(upload.pk)
+    for upload in checking.filter(updated_at__lt=now - timedelta(seconds=settings.UPLOAD_CHECK_RESEND_SECONDS)):
+        if send_check(upload.pk):
+            Upload.objects.filter(pk=upload.pk, status=Upload.Status.CHECKING).update(updated_at=now)
+            resent.append(upload.pk)
+    stale = now - timedelta(hours=settings.UPLOAD_ABANDONED_HOURS)
+    for upload in Upload.objects.filter(status=Upload.Status.RECEIVING, updated_at__lt=stale):
+        if cancel(upload):
+            abandoned.append(upload.pk)
+    done = Upload.objects.filter(status__in=(Upload.Status.READY, Upload.Status.REFUSED),
+                                 updated_at__lt=now - timedelta(days=settings.UPLOAD_REFUSAL_KEPT_DAYS))
+    for upload in done:
+        upload.delete()
+        forgotten.append(upload.pk)
+    return {"checks resent": resent, "checks given up": gave_up, "uploads abandoned": abandoned,
+            "uploads forgotten": forgotten}
