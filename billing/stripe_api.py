@@ -6,6 +6,7 @@ by setting STRIPE_API_BASE; nothing else about Stripe is replaced. Results are p
 
 import json
 import logging
+import time
 
 import stripe
 from django.conf import settings
@@ -58,6 +59,11 @@ def verify_event(payload: bytes, signature_header: str | None) -> dict:
             payload.decode("utf-8"), signature_header, settings.STRIPE_WEBHOOK_SECRET,
             tolerance=settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
         )
+        # Stripe's check only looks back: a timestamp far ahead would keep a captured delivery replayable for as
+        # long as it names. Ahead by more than the same tolerance (clock skew) is refused too.
+        if _signed_at(signature_header) > time.time() + settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS:
+            raise stripe.SignatureVerificationError("Timestamp outside the tolerance zone", signature_header,
+                                                    payload)
     except UnicodeDecodeError:
         raise BadSignature("invalid_payload", "The body is not UTF-8 text.") from None
     except stripe.SignatureVerificationError as error:
@@ -71,6 +77,15 @@ def verify_event(payload: bytes, signature_header: str | None) -> dict:
     if not isinstance(event, dict) or not event.get("id") or not event.get("type"):
         raise BadSignature("invalid_payload", "The body is not a Stripe event.")
     return event
+
+
+def _signed_at(signature_header: str) -> int:
+    """The first t= of a Stripe-Signature header: the timestamp Stripe's own check read."""
+    for item in signature_header.split(","):
+        key, _, value = item.strip().partition("=")
+        if key == "t":
+            return int(value)
+    return 0
 
 
 # --- Customers and subscriptions --------------------------------------------------------------------------------

@@ -6,24 +6,29 @@ HTTP Range support so players can seek); on S3-compatible storage the views redi
 URL. Switching is a settings change (MEDIA_STORAGE).
 """
 
+import base64
 import logging
 import re
 import shutil
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
-from django.core import signing
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.utils.crypto import salted_hmac
 from django.utils.http import content_disposition_header
 
 logger = logging.getLogger(__name__)
 
 _CHUNK = 64 * 1024
-_SINGLE_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# At most 18 digits a bound (no file is an exabyte): longer numbers are not a range we serve, and Python refuses to
+# convert more than 4,300 digits at all.
+_SINGLE_RANGE = re.compile(r"^bytes=(\d{0,18})-(\d{0,18})$")
 
 
 def new_key(user, kind: str, extension: str) -> str:
@@ -47,8 +52,9 @@ def assemble(names, path: Path) -> int:
     return written
 
 
-# --- Signed download links ----------------------------------------------------------------------------------
-# A link names one stored file of one job and expires; changing any character of it makes it invalid.
+# --- Download links ----------------------------------------------------------------------------------------
+# A link names one stored file of one job and expires; changing any character of it makes it invalid. Its token is
+# encrypted (Fernet: AES-CBC with an HMAC), so holding one reveals neither the job nor where the file is stored.
 
 _DOWNLOAD_SALT = "portal.storage.download"
 
@@ -67,33 +73,56 @@ class DownloadGrant:
     name: str  # the storage name the link was made for
 
 
+def _download_keys() -> MultiFernet:
+    """One key per SECRET_KEY (the current one first, then SECRET_KEY_FALLBACKS): rotating it keeps links working."""
+    secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    return MultiFernet([
+        Fernet(base64.urlsafe_b64encode(salted_hmac(_DOWNLOAD_SALT, "", secret=secret, algorithm="sha256").digest()))
+        for secret in secrets
+    ])
+
+
 def sign_download(job_id, name: str) -> str:
-    return signing.TimestampSigner(salt=_DOWNLOAD_SALT).sign_object({"job": str(job_id), "name": name}, compress=True)
+    return _download_keys().encrypt(f"{job_id}\n{name}".encode()).decode()
 
 
 def verify_download(token: str) -> DownloadGrant:
-    signer = signing.TimestampSigner(salt=_DOWNLOAD_SALT)
+    keys = _download_keys()
     try:
-        payload = signer.unsign_object(token, max_age=settings.DOWNLOAD_LINK_SECONDS)
-    except signing.SignatureExpired:
-        raise DownloadLinkExpired from None
-    except (signing.BadSignature, ValueError, TypeError):
+        payload = keys.decrypt(token.encode())
+        made_at = keys.extract_timestamp(token.encode())
+        job_id, name = payload.decode().split("\n", 1)
+    except (InvalidToken, ValueError, UnicodeError):
         raise DownloadLinkInvalid from None
-    return DownloadGrant(job_id=payload["job"], name=payload["name"])
+    if time.time() - made_at > settings.DOWNLOAD_LINK_SECONDS:
+        raise DownloadLinkExpired
+    return DownloadGrant(job_id=job_id, name=name)
+
+
+def _save(key: str, content) -> str:
+    """Store content under key; a save that fails half-way (a full disk) leaves no partial file behind."""
+    try:
+        return default_storage.save(key, content)
+    except BaseException:
+        try:  # keys are random, so a file under this key can only be the partial one
+            default_storage.delete(key)
+        except Exception:
+            logger.exception("could not delete the partial file %s", key)
+        raise
 
 
 def save_bytes(key: str, content: bytes) -> str:
-    return default_storage.save(key, ContentFile(content))
+    return _save(key, ContentFile(content))
 
 
 def save_file(key: str, file) -> str:
     file.seek(0)
-    return default_storage.save(key, file)
+    return _save(key, file)
 
 
 def save_local_file(key: str, path) -> str:
     with open(path, "rb") as handle:
-        return default_storage.save(key, File(handle))
+        return _save(key, File(handle))
 
 
 def download_to(name: str, directory: Path) -> Path:
@@ -147,6 +176,8 @@ def serve(request, name: str, content_type: str, download_name: str | None = Non
         response = FileResponse(
             handle, content_type=content_type, as_attachment=bool(download_name), filename=download_name or ""
         )
+        if not download_name:  # FileResponse would name the stored file (its storage key) inline
+            response.headers.pop("Content-Disposition", None)
     else:
         start, end = byte_range
         response = StreamingHttpResponse(_read_span(handle, start, end), status=206, content_type=content_type)

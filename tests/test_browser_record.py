@@ -30,7 +30,7 @@ def teacher(transactional_db):
 
 def test_record_listen_name_and_save_a_lesson(teacher, worker, browser_with_a_fake_microphone, live_server,
                                               screenshots):
-    context = browser_with_a_fake_microphone.new_context(permissions=["microphone"])
+    context = browser_with_a_fake_microphone.new_context(permissions=["microphone"], bypass_csp=True)
     page = context.new_page()
     page.goto(f"{live_server.url}/accounts/login/")
     page.fill("input[name=login]", "teacher@example.com")

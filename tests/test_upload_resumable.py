@@ -135,7 +135,7 @@ def test_a_part_over_the_limit_is_refused_before_its_body_is_sent(owner_client, 
         response = HTTPResponse(connection)
         response.begin()
         assert response.status == 413
-        assert b'"part_too_large"' in response.read()
+        assert b'"request_too_large"' in response.read()  # portal/request_limits.py, before the view
     assert offset_of(owner_client, location) == 0
 
 

@@ -25,7 +25,7 @@ from portal.jobs.transitions import MAX_ATTEMPTS
 
 logger = logging.getLogger(__name__)
 # Work is only re-sent when its message has been missing for a while: it may be between commit and send.
-SEND_GRACE = timedelta(seconds=60)
+SEND_GRACE = timedelta(seconds=settings.JOB_SEND_GRACE_SECONDS)
 WORKER_LOST = gettext_noop("The worker rendering this job stopped answering several times. Your quota was refunded; "
                            "please try again.")
 

@@ -186,7 +186,11 @@ def _finish_with_output(job: Job, token, video: Path, poster: Path | None, *, vi
     with renderer.stage("store_output") as running:
         stored = [storage.save_local_file(storage.new_key(job.owner, "renders", ".mp4"), video)]
         if poster is not None:
-            stored.append(storage.save_local_file(storage.new_key(job.owner, "posters", ".jpg"), poster))
+            try:
+                stored.append(storage.save_local_file(storage.new_key(job.owner, "posters", ".jpg"), poster))
+            except BaseException:  # the video alone is no result: it goes, and the attempt is tried again
+                storage.delete_files(stored)
+                raise
         running.set(bytes=video.stat().st_size)
     poster_name = stored[1] if poster is not None else job.poster.name
     poster_bytes = storage.size(poster_name)
@@ -266,9 +270,13 @@ def _render_part(job: Job, part: JobSegment, token, holding: Holding) -> None:
             facts = {"renderer_version": result.renderer_version, "faces_found": result.faces_found,
                      "warnings": list(dict.fromkeys(job.warnings + result.warnings))}
             if result.poster_path is not None:
-                facts["poster"] = storage.save_local_file(
-                    storage.new_key(job.owner, "posters", ".jpg"), result.poster_path
-                )
+                try:
+                    facts["poster"] = storage.save_local_file(
+                        storage.new_key(job.owner, "posters", ".jpg"), result.poster_path
+                    )
+                except BaseException:
+                    storage.delete_files([name])
+                    raise
             Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, poster="").update(**facts)
     if not transitions.part_done(part, token, name):
         storage.delete_files([name])

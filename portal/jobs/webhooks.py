@@ -4,6 +4,7 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import re
 import secrets
 import socket
 import time
@@ -55,6 +56,11 @@ def _public(ip) -> bool:
     return True
 
 
+# Characters that parsers disagree about (a backslash is a path separator to browsers and WHATWG, part of the user
+# name to urlsplit), and credentials in the URL: a URL with any of them is refused rather than read one way.
+_AMBIGUOUS = re.compile(r"[\\\s\x00-\x1f\x7f]")
+
+
 def _parts(url: str):
     """The URL's scheme, host and port, read once and by one parser (the same reading is checked and used)."""
     try:
@@ -65,6 +71,9 @@ def _parts(url: str):
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise JobRejected("invalid_webhook_url", gettext("The webhook URL must start with https:// (or http://)."),
                           field="url")
+    if _AMBIGUOUS.search(url) or "@" in parts.netloc or port == 0:
+        raise JobRejected("invalid_webhook_url", gettext(
+            "The webhook URL may not contain spaces, backslashes, a user name or password, or port 0."), field="url")
     return parts, port or (443 if parts.scheme == "https" else 80)
 
 

@@ -1,6 +1,7 @@
 """Settings shared by every environment; every value a deployment changes comes from the environment."""
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 
@@ -36,12 +37,14 @@ INSTALLED_APPS = [
     "portal.support",
     "portal",
     "billing",
+    "csp",
 ]
 
 MIDDLEWARE = [
     "portal.metrics.request_metrics",  # first, so that it times and counts what every other middleware does
     "portal.request_ids.request_ids",  # every response (errors included) carries its Request-Id
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     # Picks the language from the switcher's cookie, else the browser's Accept-Language (URLs carry no prefix).
@@ -49,6 +52,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Before anything reads a body (CSRF's view hook parses forms): too large for its endpoint is 413 unread.
+    "portal.request_limits.body_size_limit",
     # After authentication: a signed-in user's saved language and time zone win over the browser's.
     "portal.accounts.preferences.user_preferences",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -148,6 +153,7 @@ STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=VAR_DIR / "static")
 STATICFILES_DIRS = [BASE_DIR / "static"]
 
+MEDIA_ORIGINS: list[str] = []
 if MEDIA_STORAGE == "s3":
     _media_backend = {
         "BACKEND": "storages.backends.s3.S3Storage",
@@ -163,6 +169,9 @@ if MEDIA_STORAGE == "s3":
             "file_overwrite": False,
         },
     }
+    _endpoint = urlsplit(env("AWS_S3_ENDPOINT_URL", default="") or "https://s3.amazonaws.com")
+    # Media are played from presigned URLs on the bucket's host: the pages may load them from there.
+    MEDIA_ORIGINS = [f"{_endpoint.scheme}://{_endpoint.netloc}", f"{_endpoint.scheme}://*.{_endpoint.netloc}"]
 elif MEDIA_STORAGE == "filesystem":
     _media_backend = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
@@ -170,6 +179,24 @@ elif MEDIA_STORAGE == "filesystem":
     }
 else:
     raise environ.ImproperlyConfigured(f"MEDIA_STORAGE must be 'filesystem' or 's3', not {MEDIA_STORAGE!r}")
+
+# Content-Security-Policy (django-csp): scripts, styles and everything else from our own origin only, no inline script
+# or style; media may also come from the S3 bucket's presigned URLs; forms may lead on to Stripe's pages.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:", "blob:", *MEDIA_ORIGINS],
+        "media-src": ["'self'", "blob:", *MEDIA_ORIGINS],
+        "connect-src": ["'self'"],
+        "font-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'", "https://checkout.stripe.com", "https://billing.stripe.com"],
+    },
+}
 
 STORAGES = {
     "default": _media_backend,
@@ -183,6 +210,8 @@ SEGMENT_SECONDS = env.float("SEGMENT_SECONDS", default=60.0)
 # again (or failed, with a refund). Workers heartbeat every quarter of it (at most every 15 s) from a thread of
 # their own, however long a stage runs; waiting in a queue is never taken for dead.
 JOB_HEARTBEAT_TIMEOUT = env.float("JOB_HEARTBEAT_TIMEOUT", default=120)
+# Queued work whose message is not in Redis this long after it was sent is sent again (a Redis restart loses them).
+JOB_SEND_GRACE_SECONDS = env.float("JOB_SEND_GRACE_SECONDS", default=60)
 # Render backends users may ask for. `builtin` runs on every worker's CPU; add `sonic` only where GPU workers with
 # the Sonic checkout and weights run (non-commercial licence: README "Render engine").
 RENDER_BACKENDS = env.list("RENDER_BACKENDS", default=["builtin"])
@@ -244,6 +273,10 @@ ACCOUNT_EMAIL_SUBJECT_PREFIX = "[Sonic Portal] "
 # (portal/support/second_factor.py).
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "Sonic Portal"
+# Login limits count per client address. Behind proxies that each append the address they saw to X-Forwarded-For,
+# the client is that many places from its right end (production: the one proxy the README asks for); 0 uses the
+# connecting address. A count larger than the real number of proxies lets clients choose their own address.
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 # allauth's defaults throttle failed logins per IP and per account; stated here so they are not lost by accident.
 ACCOUNT_RATE_LIMITS = {
     "login_failed": "10/m/ip,5/5m/key",
