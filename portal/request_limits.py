@@ -46,8 +46,11 @@ def body_size_limit(get_response):
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        if length > body_limit(request):
-            return _too_large(request, body_limit(request))
+        # Most requests carry less than any limit: only a larger body costs the URL lookup.
+        if length > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
+            limit = body_limit(request)
+            if length > limit:
+                return _too_large(request, limit)
         return get_response(request)
 
     return middleware

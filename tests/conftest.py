@@ -89,11 +89,11 @@ def outside_the_browser(query):
     return result["value"]
 
 
-def log_in(browser, base_url: str, email: str):
-    """A new browser page, signed in through the login form, on the user's library."""
+def log_in(browser, base_url: str, email: str, page=None):
+    """A browser page (a new one unless given), signed in through the login form, on the user's library."""
     import re
 
-    page = browser.new_page()
+    page = page or browser.new_page()
     page.goto(f"{base_url}/accounts/login/")
     page.fill("input[name=login]", email)
     page.fill("input[name=password]", PASSWORD)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from portal.jobs import sharing
-from tests.conftest import BROWSER_TESTS, PASSWORD, make_user
+from tests.conftest import BROWSER_TESTS, log_in, make_user
 from tests.jobs_helpers import finished_job, fixture_inputs, give_plan
 
 pytestmark = BROWSER_TESTS
@@ -44,11 +44,7 @@ def test_every_page_passes_axe(marketer_with_a_shared_video, browser, live_serve
     for path in ["/", "/accounts/login/", "/accounts/signup/", f"/watch/{link.token}/"]:
         page.goto(f"{live_server.url}{path}")
         problems[path] = violations(page)
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=login]", job.owner.email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form button[type=submit]")
-    page.wait_for_url("**/library/")
+    log_in(None, live_server.url, job.owner.email, page=page)
     for path in [*SIGNED_IN, f"/jobs/{job.id}/"]:
         page.goto(f"{live_server.url}{path}")
         page.wait_for_load_state("networkidle")

@@ -6,7 +6,7 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import BROWSER_TESTS, PASSWORD, log_in, make_user
+from tests.conftest import BROWSER_TESTS, log_in, make_user
 from tests.jobs_helpers import fixture_inputs, give_plan
 
 pytestmark = BROWSER_TESTS
@@ -34,11 +34,7 @@ def test_render_share_and_watch_a_video(teacher_with_inputs, worker, browser, li
     text = TEXTS[language]
     suffix = "" if language == "en" else "-zh-hans"
     page = browser.new_context(locale=language, extra_http_headers={"Accept-Language": language}).new_page()
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=login]", "teacher@example.com")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form button[type=submit]")
-    page.wait_for_url("**/library/")
+    log_in(None, live_server.url, "teacher@example.com", page=page)
 
     page.get_by_role("link", name=text["videos"], exact=True).click()
     page.get_by_role("link", name=text["new"], exact=True).first.click()

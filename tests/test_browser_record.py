@@ -6,7 +6,7 @@ import os
 import pytest
 
 from portal.library.models import AudioClip
-from tests.conftest import BROWSER_TESTS, CHROMIUM, CHROMIUM_FLAGS, PASSWORD, make_user, outside_the_browser
+from tests.conftest import BROWSER_TESTS, CHROMIUM, CHROMIUM_FLAGS, log_in, make_user, outside_the_browser
 
 pytestmark = BROWSER_TESTS
 
@@ -32,11 +32,7 @@ def test_record_listen_name_and_save_a_lesson(teacher, worker, browser_with_a_fa
                                               screenshots):
     context = browser_with_a_fake_microphone.new_context(permissions=["microphone"], bypass_csp=True)
     page = context.new_page()
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=login]", "teacher@example.com")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form button[type=submit]")
-    page.wait_for_url("**/library/")
+    log_in(None, live_server.url, "teacher@example.com", page=page)
 
     page.click(".recorder .record")
     page.wait_for_function("document.querySelector('.recorder meter').value > 0.05")

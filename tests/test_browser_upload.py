@@ -5,7 +5,7 @@ where it stopped, with a progress bar, and the lecture lands in the library once
 import pytest
 
 from portal.library.models import AudioClip, Upload
-from tests.conftest import BROWSER_TESTS, PASSWORD, make_user, outside_the_browser
+from tests.conftest import BROWSER_TESTS, log_in, make_user, outside_the_browser
 from tests.media import audio_bytes
 
 pytestmark = BROWSER_TESTS
@@ -31,11 +31,7 @@ def test_an_upload_cut_off_half_way_goes_on_and_lands_in_the_library(teacher, wo
 
     context = browser.new_context(locale=language, extra_http_headers={"Accept-Language": language})
     page = context.new_page()
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=login]", "teacher@example.com")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form button[type=submit]")
-    page.wait_for_url("**/library/")
+    log_in(None, live_server.url, "teacher@example.com", page=page)
     network = page.context.new_cdp_session(page)
     network.send("Network.enable")
     throttle = {"offline": False, "latency": 20, "downloadThroughput": 50 * MB, "uploadThroughput": 4 * MB}

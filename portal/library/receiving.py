@@ -58,9 +58,7 @@ def start(user, kind: str, name: str, length: int) -> Upload:
 
 def receive(upload: Upload, offset: int, body, declared_length: int) -> int:
     """Store one part that starts at `offset`; the new offset. What arrived before a dropped connection is kept."""
-    if upload.status != Upload.Status.RECEIVING:
-        raise OffsetMismatch(upload.received)
-    if offset != upload.received:
+    if upload.status != Upload.Status.RECEIVING or offset != upload.received:
         raise OffsetMismatch(upload.received)
     if offset + declared_length > upload.length:
         raise UploadRejected(

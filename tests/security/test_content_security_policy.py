@@ -5,7 +5,7 @@ import pytest
 from django.test import Client
 
 from portal.jobs import sharing
-from tests.conftest import BROWSER_TESTS, PASSWORD, make_user
+from tests.conftest import BROWSER_TESTS, log_in, make_user
 from tests.jobs_helpers import finished_job, fixture_inputs, give_plan
 
 PAGES = ["/", "/accounts/login/", "/accounts/signup/", "/api/v1/docs/"]
@@ -55,11 +55,7 @@ def test_no_page_trips_the_policy_in_a_browser(staff_with_a_shared_video, browse
 
     for path in ["/", "/accounts/login/", f"/watch/{link.token}/", "/api/v1/docs/"]:
         visit(path)
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.fill("input[name=login]", job.owner.email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form button[type=submit]")
-    page.wait_for_url("**/library/")
+    log_in(None, live_server.url, job.owner.email, page=page)
     for path in ["/", "/library/", "/jobs/", "/jobs/new/", f"/jobs/{job.id}/", "/billing/", "/accounts/preferences/",
                  "/accounts/api-keys/", "/jobs/webhook/", "/accounts/2fa/", "/admin/", "/admin/jobs/job/",
                  f"/admin/jobs/job/{job.id}/change/", "/admin/accounts/user/"]:

@@ -38,14 +38,9 @@ from billing.models import BillingAccount, Reservation, UsageEntry
 from portal.accounts.models import User
 from portal.jobs import dispatch
 from portal.jobs.models import Job, JobSegment
+from portal.local_ports import free_port
 from portal.management.commands.busy_farm import FIXTURES, _database_url
 from renderer.qualify_cases import looped_speech
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Command(BaseCommand):
@@ -60,7 +55,7 @@ class Command(BaseCommand):
         self.processes: list[subprocess.Popen] = []
         self.workdir = Path(tempfile.mkdtemp(prefix="fault-drill-"))
         self.run_id = uuid.uuid4().hex[:8]
-        self.port = _free_port()
+        self.port = free_port()
         self.redis_url = f"redis://127.0.0.1:{self.port}/0"
         self.valkey = ValkeyServer(port=self.port)
         self.valkey.start()

@@ -25,6 +25,7 @@ from django.test import Client
 from billing.models import BillingAccount
 from portal.accounts.models import User
 from portal.library import uploads
+from portal.local_ports import free_port
 
 LOCUSTFILE = Path(settings.BASE_DIR) / "tests" / "load" / "locustfile.py"
 FIXTURES = Path(settings.BASE_DIR) / "tests" / "fixtures"
@@ -34,11 +35,6 @@ PORTRAIT = FIXTURES / "portrait.jpg"
 def _fixture(name: str) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, (FIXTURES / name).read_bytes())
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Command(BaseCommand):
@@ -74,7 +70,7 @@ class Command(BaseCommand):
                 user.delete()
 
     def _run(self, sessions, workdir: Path, users, seconds, workers, threads) -> list[dict]:
-        port = _free_port()
+        port = free_port()
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "portal.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
              # Keep-alive longer than a simulated user's pause (1-3 s), as a proxy in front would: with gunicorn's 2 s

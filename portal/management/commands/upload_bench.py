@@ -27,6 +27,7 @@ from billing.models import BillingAccount
 from portal.accounts.models import User
 from portal.library import probing
 from portal.library.models import Upload
+from portal.local_ports import free_port
 
 PART = 8 * 1024 * 1024
 SAMPLE_RATE = 44_100
@@ -46,11 +47,6 @@ def _lecture(path: Path, size: int) -> None:
             output.writeframes((signal_ * 32767).astype("<i2").tobytes())
             start, frames_left = start + count, frames_left - count
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class MemorySampler(threading.Thread):
@@ -95,7 +91,7 @@ class Command(BaseCommand):
             user.delete()
 
     def _send(self, user, lecture: Path) -> str:
-        port = _free_port()
+        port = free_port()
         server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "portal.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1",
              "--timeout", "30", "--log-level", "warning"],
