@@ -6,6 +6,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -14,7 +15,7 @@ from billing.plans import plan_for
 from portal.errors import shown_error
 from portal.jobs import retention, services
 from portal.jobs.models import TITLE_MAX_LENGTH, Job, WebhookDelivery
-from portal.library.models import AudioClip, Portrait
+from portal.library.models import AudioClip, Portrait, Upload
 
 
 def _api_url(name: str, *args) -> str:
@@ -49,7 +50,7 @@ class ErrorSerializer(serializers.Serializer):
 
 
 # --- Assets -------------------------------------------------------------------------------------------------
-class UploadSerializer(serializers.Serializer):  # documents the upload; the file itself is checked by the library
+class UploadFileSerializer(serializers.Serializer):  # documents the request; a worker checks the file itself
     file = serializers.FileField(help_text="The file, as multipart/form-data.", allow_empty_file=True)
 
 
@@ -105,6 +106,42 @@ class AudioSerializer(serializers.ModelSerializer):
 
     def get_file_url(self, clip) -> str:
         return _api_url("api:audio_file", clip.id)
+
+
+class UploadErrorSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable: the same codes as a refused upload on the web pages.")
+    message = serializers.CharField(help_text="For people, in the uploader's language.")
+
+
+class UploadSerializer(serializers.ModelSerializer):
+    """A file on its way into the library: stored at once, then decoded and measured by a worker."""
+
+    name = serializers.CharField(source="original_name")
+    size_bytes = serializers.IntegerField(source="length", help_text="The file's size as sent.")
+    status = serializers.ChoiceField(
+        choices=Upload.Status.values,
+        help_text="checking: a worker is decoding it (poll this upload; Retry-After says when); ready: it is in the "
+        "library as `portrait` or `audio`; refused: `error` says why and nothing of it is kept. receiving: a "
+        "browser upload still arriving in parts.")
+    error = serializers.SerializerMethodField()
+    portrait = PortraitSerializer(allow_null=True, help_text="Once ready, for a portrait.")
+    audio = AudioSerializer(allow_null=True, help_text="Once ready, for audio.")
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Upload
+        fields = ["id", "kind", "name", "size_bytes", "status", "error", "portrait", "audio", "url", "created_at",
+                  "updated_at"]
+
+    @extend_schema_field(UploadErrorSerializer(allow_null=True))
+    def get_error(self, upload):
+        if upload.status != Upload.Status.REFUSED:
+            return None
+        # Written in the uploader's language when it was checked; the catalogued ones translate to the reader's.
+        return {"code": upload.error_code, "message": _(upload.error_message) if upload.error_message else ""}
+
+    def get_url(self, upload) -> str:
+        return _api_url("api:upload", upload.id)
 
 
 # --- Jobs ---------------------------------------------------------------------------------------------------
@@ -211,6 +248,10 @@ class JobPageSerializer(serializers.Serializer):
     next = serializers.URLField(allow_null=True, help_text="The next (older) page; null on the last one.")
     previous = serializers.URLField(allow_null=True)
     results = JobSerializer(many=True)
+
+
+class UploadFiltersSerializer(StrictSerializer):
+    status = serializers.ChoiceField(choices=Upload.Status.values, required=False)
 
 
 class JobFiltersSerializer(StrictSerializer):

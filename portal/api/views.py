@@ -25,9 +25,9 @@ from portal.errors import Refusal
 from portal.jobs import services, webhooks
 from portal.jobs.errors import JobRejected
 from portal.jobs.models import Job, WebhookEndpoint
-from portal.library import uploads, usage
+from portal.library import receiving, usage
 from portal.library.errors import UploadRejected
-from portal.library.models import AudioClip, Portrait
+from portal.library.models import AudioClip, Portrait, Upload
 
 ERRORS = {code: OpenApiResponse(s.ErrorSerializer, description=text) for code, text in {
     400: "Invalid request (code names the problem)",
@@ -58,6 +58,10 @@ def _get_portrait_for_user(request, portrait_id) -> Portrait:
 
 def _get_audio_for_user(request, audio_id) -> AudioClip:
     return get_object_or_404(AudioClip, id=audio_id, owner=request.user)
+
+
+def _get_upload_for_user(request, upload_id) -> Upload:
+    return get_object_or_404(Upload.objects.select_related("portrait", "audio"), id=upload_id, owner=request.user)
 
 
 def _get_job_for_user(request, job_id) -> Job:
@@ -100,26 +104,34 @@ def usage_view(request):
 
 
 # --- Assets -------------------------------------------------------------------------------------------------
-def _upload(request, add, serializer_class, url_name: str) -> Response:
-    upload = request.FILES.get("file")
-    if upload is None:
+# A worker checks an upload within a second or two of its arrival for most files; a long lecture takes longer.
+CHECK_POLL_SECONDS = 2
+
+
+def _accepted_for_checking(request, kind: str) -> Response:
+    """Store the file as it arrived and leave the decoding to a worker: a file that decodes for long (or never)
+    costs this request nothing beyond its bytes."""
+    file = request.FILES.get("file")
+    if file is None:
         raise UploadRejected("no_file", _("Send the file as multipart/form-data in the field 'file'."), field="file")
-    item = add(request.user, upload)
-    return _created(serializer_class(item).data, url_name, item.id)
+    upload = receiving.receive_whole(request.user, kind, file)
+    return Response(s.UploadSerializer(upload).data, status=status.HTTP_202_ACCEPTED, headers={
+        "Location": reverse("api:upload", args=[upload.id]), "Retry-After": str(CHECK_POLL_SECONDS)})
 
 
 @extend_schema(tags=["portraits"], methods=["GET"], operation_id="portraits_list",
                responses={200: s.PortraitSerializer(many=True), **_errors()},
                summary="Your portraits, newest first")
-@extend_schema(tags=["portraits"], methods=["POST"], request={"multipart/form-data": s.UploadSerializer},
-               parameters=[IDEMPOTENCY_KEY], responses={201: s.PortraitSerializer, **_errors(413, 415, 422)},
-               summary="Upload a portrait (JPEG, PNG or WebP; its face is searched at once)")
+@extend_schema(tags=["portraits"], methods=["POST"], request={"multipart/form-data": s.UploadFileSerializer},
+               parameters=[IDEMPOTENCY_KEY], responses={202: s.UploadSerializer, **_errors(413, 415, 422)},
+               summary="Upload a portrait (JPEG, PNG or WebP): stored, then checked and its face searched by a "
+               "worker; poll the upload at Location")
 @api_view(["GET", "POST"])
 @parser_classes([MultiPartParser, FormParser])
 @idempotent
 def portraits(request):
     if request.method == "POST":
-        return _upload(request, uploads.add_portrait, s.PortraitSerializer, "api:portrait")
+        return _accepted_for_checking(request, Upload.Kind.PORTRAIT)
     return Response(s.PortraitSerializer(Portrait.objects.filter(owner=request.user), many=True).data)
 
 
@@ -155,15 +167,16 @@ def portrait_thumbnail(request, portrait_id):
 @extend_schema(tags=["audio"], methods=["GET"], operation_id="audio_list",
                responses={200: s.AudioSerializer(many=True), **_errors()},
                summary="Your audio clips, newest first")
-@extend_schema(tags=["audio"], methods=["POST"], request={"multipart/form-data": s.UploadSerializer},
-               parameters=[IDEMPOTENCY_KEY], responses={201: s.AudioSerializer, **_errors(413, 415, 422)},
-               summary="Upload audio (WAV, MP3, M4A/AAC, Ogg/Opus, FLAC, WebM; decoded whole to measure it)")
+@extend_schema(tags=["audio"], methods=["POST"], request={"multipart/form-data": s.UploadFileSerializer},
+               parameters=[IDEMPOTENCY_KEY], responses={202: s.UploadSerializer, **_errors(413, 415, 422)},
+               summary="Upload audio (WAV, MP3, M4A/AAC, Ogg/Opus, FLAC, WebM): stored, then decoded whole and "
+               "measured by a worker; poll the upload at Location")
 @api_view(["GET", "POST"])
 @parser_classes([MultiPartParser, FormParser])
 @idempotent
 def audio_clips(request):
     if request.method == "POST":
-        return _upload(request, uploads.add_audio, s.AudioSerializer, "api:audio")
+        return _accepted_for_checking(request, Upload.Kind.AUDIO)
     return Response(s.AudioSerializer(AudioClip.objects.filter(owner=request.user), many=True).data)
 
 
@@ -185,6 +198,36 @@ def audio_clip(request, audio_id):
 def audio_file(request, audio_id):
     clip = _get_audio_for_user(request, audio_id)
     return storage.serve(request, clip.file.name, clip.content_type)
+
+
+@extend_schema(tags=["uploads"], parameters=[s.UploadFiltersSerializer],
+               responses={200: s.UploadSerializer(many=True), **_errors()},
+               summary="Your uploads of the last days, newest first: checking, ready or refused")
+@api_view(["GET"])
+def uploads_list(request):
+    filters = s.UploadFiltersSerializer(data=request.query_params)
+    filters.is_valid(raise_exception=True)
+    found = Upload.objects.filter(owner=request.user).select_related("portrait", "audio")
+    if "status" in filters.validated_data:
+        found = found.filter(status=filters.validated_data["status"])
+    return Response(s.UploadSerializer(found[:100], many=True).data)
+
+
+@extend_schema(tags=["uploads"], methods=["GET"], responses={200: s.UploadSerializer, **_errors()},
+               summary="One upload: checking (Retry-After says when to ask again), ready with its portrait or "
+               "audio, or refused with the reason")
+@extend_schema(tags=["uploads"], methods=["DELETE"], responses={204: None, **_errors(409)},
+               summary="Dismiss a refused upload (a checking or ready one cannot be: delete the portrait or audio)")
+@api_view(["GET", "DELETE"])
+def upload(request, upload_id):
+    found = _get_upload_for_user(request, upload_id)
+    if request.method == "DELETE":
+        if not receiving.cancel(found):
+            raise UploadRejected("upload_arrived", _("The whole file has arrived; delete the portrait or audio once "
+                                                     "it is in the library."), status=409)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+    headers = {"Retry-After": str(CHECK_POLL_SECONDS)} if found.status == Upload.Status.CHECKING else {}
+    return Response(s.UploadSerializer(found).data, headers=headers)
 
 
 # --- Jobs ---------------------------------------------------------------------------------------------------

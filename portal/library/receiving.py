@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Count
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -35,19 +36,38 @@ class OffsetMismatch(Exception):
         self.offset = offset
 
 
+def _shown_name(sent: str | None) -> str:
+    """A file's name as the library shows it: its last path component, printable characters only (as Django's own
+    multipart parser leaves a form's file name), so every way in names a file the same."""
+    name = "".join(character for character in (sent or "").replace("\\", "/").rsplit("/", 1)[-1]
+                   if character.isprintable())
+    return "" if name.strip() in ("", ".", "..") else name.strip()[-255:]
+
+
 def start(user, kind: str, name: str, length: int) -> Upload:
     """Refuse what is wrong before a byte is sent (type by name, size, storage left, too many at once)."""
     if kind not in Upload.Kind.values:
         raise UploadRejected("invalid_kind", _("Say whether the file is a portrait or audio."))
-    name = (name or "").strip()[-255:]
+    name = _shown_name(name)
     if not name:
         raise UploadRejected("no_file", _("Choose a file to upload."))
     validation.check_declared(kind, name, length)
-    unfinished = Upload.objects.filter(owner=user, status=Upload.Status.RECEIVING).count()
+    pending = dict(Upload.objects.filter(owner=user, status__in=(Upload.Status.RECEIVING, Upload.Status.CHECKING))
+                   .values_list("status").annotate(count=Count("pk")))
+    unfinished = pending.get(Upload.Status.RECEIVING, 0)
     if unfinished >= settings.UPLOADS_UNFINISHED_MAX:
         raise UploadRejected(
             "too_many_uploads",
             _("You have %(count)s uploads that have not finished; finish or cancel one first.") % {"count": unfinished},
+            status=429,
+        )
+    # Each one waits for a worker's decode: a script that sends files faster than they are checked is slowed here,
+    # not left to fill the check queue.
+    checking = pending.get(Upload.Status.CHECKING, 0)
+    if checking >= settings.UPLOADS_CHECKING_MAX:
+        raise UploadRejected(
+            "too_many_uploads",
+            _("%(count)s of your files are still being checked; wait until one is ready.") % {"count": checking},
             status=429,
         )
     with transaction.atomic():

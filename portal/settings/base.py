@@ -237,6 +237,7 @@ AUDIO_MAX_SECONDS = env.float("AUDIO_MAX_SECONDS", default=3 * 60 * 60)
 # before its body is read.
 UPLOAD_PART_MAX_BYTES = env.int("UPLOAD_PART_MAX_BYTES", default=16 * 1024 * 1024)
 UPLOADS_UNFINISHED_MAX = env.int("UPLOADS_UNFINISHED_MAX", default=5)
+UPLOADS_CHECKING_MAX = env.int("UPLOADS_CHECKING_MAX", default=20)
 UPLOAD_ABANDONED_HOURS = env.int("UPLOAD_ABANDONED_HOURS", default=24)
 UPLOAD_REFUSAL_KEPT_DAYS = env.int("UPLOAD_REFUSAL_KEPT_DAYS", default=7)
 # A worker's check of an arrived upload whose message was lost is sent again after this, and refused after the other.

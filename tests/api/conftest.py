@@ -3,8 +3,11 @@ from rest_framework.test import APIClient
 
 from portal.accounts.models import User
 from portal.api import keys
+from portal.library.models import Upload
 from tests.conftest import make_user, stored_files
 from tests.jobs_helpers import give_plan
+from tests.library_helpers import run_check
+from tests.media import upload
 
 
 def key_client(key: str) -> APIClient:
@@ -61,9 +64,32 @@ def storage_used(user) -> int:
 
 
 def assert_upload_refused(response, status: int, code: str, user, model, field: str | None = None) -> dict:
-    """The API's error shape, and nothing of the upload kept: no row, no file, no storage counted."""
+    """Refused at the door, in the API's error shape, with nothing of the upload kept: no row, file or storage."""
     error = assert_error(response, status, code, field)
-    assert not model.objects.exists()
+    assert not model.objects.exists() and not Upload.objects.exists()
     assert stored_files() == []
     assert storage_used(user) == 0
     return error
+
+
+def send_checked(client, url: str, name: str, content: bytes) -> dict:
+    """POST a file as a script does (202, stored but not decoded), run the worker's check, then GET the upload."""
+    response = client.post(url, {"file": upload(name, content)}, format="multipart")
+    assert response.status_code == 202, (response.status_code, response.content[:500])
+    assert response.json()["status"] == "checking" and response["Retry-After"]
+    assert response["Location"] == f"/api/v1/uploads/{response.json()['id']}/"
+    run_check(response.json()["id"])
+    checked = client.get(response["Location"])
+    assert checked.status_code == 200 and "Retry-After" not in checked
+    return checked.json()
+
+
+def assert_check_refused(state: dict, code: str, user, model) -> dict:
+    """Refused by the worker's check: the upload says why, and nothing of the file is kept or counted."""
+    assert state["status"] == "refused", state
+    assert state["error"]["code"] == code and state["error"]["message"], state["error"]
+    assert state["portrait"] is None and state["audio"] is None
+    assert not model.objects.exists()
+    assert stored_files() == []
+    assert storage_used(user) == 0
+    return state["error"]

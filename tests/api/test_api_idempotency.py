@@ -10,10 +10,11 @@ from django.utils import timezone
 from billing.models import Reservation
 from portal.api.models import IdempotentRequest
 from portal.jobs.models import Job
-from portal.library.models import Portrait
+from portal.library.models import Portrait, Upload
 from tests.api.conftest import assert_error, key_client
 from tests.conftest import FIXTURES
 from tests.jobs_helpers import fixture_inputs
+from tests.library_helpers import run_check
 
 
 def job_body(portrait, audio, **options) -> dict:
@@ -66,7 +67,10 @@ def test_an_upload_retried_with_its_key_is_stored_once(api, marketer):
             return api.post("/api/v1/portraits/", {"file": image}, format="multipart", HTTP_IDEMPOTENCY_KEY="photo")
 
     first, retry = send(), send()
-    assert first.status_code == retry.status_code == 201 and retry.json()["id"] == first.json()["id"]
+    assert first.status_code == retry.status_code == 202 and retry.json()["id"] == first.json()["id"]
+    assert retry["Location"] == first["Location"] and retry["Idempotent-Replayed"] == "true"
+    assert Upload.objects.filter(owner=marketer).count() == 1
+    run_check(first.json()["id"])
     assert Portrait.objects.filter(owner=marketer).count() == 1
 
 

@@ -1,4 +1,5 @@
-"""/api/v1/portraits/: upload (with the face search), the same refusals as the web page, and owner-only access."""
+"""/api/v1/portraits/: upload (stored at once, then checked and its face searched by a worker), the same refusals
+as the web page, and owner-only access."""
 
 import io
 import uuid
@@ -9,7 +10,7 @@ from PIL import Image
 
 from portal.library import usage
 from portal.library.models import Portrait
-from tests.api.conftest import assert_error, assert_upload_refused, storage_used
+from tests.api.conftest import assert_check_refused, assert_error, assert_upload_refused, send_checked, storage_used
 from tests.conftest import FIXTURES, storage_has, stored_files
 from tests.library_helpers import add_portrait
 from tests.media import image_bytes, upload
@@ -25,17 +26,24 @@ def send(client, name: str, content: bytes):
     return client.post(URL, {"file": upload(name, content)}, format="multipart")
 
 
+def checked(client, name: str, content: bytes) -> dict:
+    return send_checked(client, URL, name, content)
+
+
 def assert_refused(response, status: int, code: str, user, field: str | None = None) -> dict:
     return assert_upload_refused(response, status, code, user, Portrait, field)
 
 
+def assert_check_refuses(client, name: str, content: bytes, code: str, user) -> dict:
+    return assert_check_refused(checked(client, name, content), code, user, Portrait)
+
+
 # --- Upload ---------------------------------------------------------------------------------------------------
-def test_upload_answers_201_with_location_size_and_the_face_found(api, marketer):
-    response = send(api, "astronaut.jpg", (FIXTURES / "portrait.jpg").read_bytes())
-    assert response.status_code == 201, response.content
-    body = response.json()
+def test_upload_is_checked_and_then_in_the_library_with_its_size_and_the_face_found(api, marketer):
+    state = checked(api, "astronaut.jpg", (FIXTURES / "portrait.jpg").read_bytes())
+    assert (state["status"], state["kind"], state["audio"]) == ("ready", "portrait", None)
+    body = state["portrait"]
     portrait = Portrait.objects.get(id=body["id"], owner=marketer)
-    assert response["Location"] == one(portrait.id)
     assert (body["name"], body["format"]) == ("astronaut.jpg", "JPEG")
     assert (body["width"], body["height"]) == (portrait.width, portrait.height)
     assert body["size_bytes"] == portrait.size_bytes == storage_used(marketer)
@@ -46,18 +54,23 @@ def test_upload_answers_201_with_location_size_and_the_face_found(api, marketer)
     assert face["faces_found"] >= 1
     left, top, right, bottom = face["box"]
     assert 0 <= left < right <= body["width"] and 0 <= top < bottom <= body["height"]
+    assert stored_files() == sorted([portrait.file.name, portrait.thumbnail.name])
 
 
-def test_location_of_a_new_portrait_answers_with_the_same_portrait(api):
-    created = send(api, "me.png", image_bytes("PNG"))
-    fetched = api.get(created["Location"])
-    assert fetched.status_code == 200 and fetched.json() == created.json()
+def test_the_request_stores_the_image_without_decoding_it(api):
+    response = send(api, "me.png", image_bytes("PNG"))
+    assert response.status_code == 202 and response.json()["status"] == "checking"
+    assert not Portrait.objects.exists()
+
+
+def test_the_ready_upload_names_the_same_portrait_as_its_own_url(api):
+    state = checked(api, "me.png", image_bytes("PNG"))
+    fetched = api.get(one(state["portrait"]["id"]))
+    assert fetched.status_code == 200 and fetched.json() == state["portrait"]
 
 
 def test_image_without_a_face_is_stored_and_says_no_face(api, marketer):
-    response = send(api, "wall.png", image_bytes("PNG", (400, 500)))
-    assert response.status_code == 201, response.content
-    body = response.json()
+    body = checked(api, "wall.png", image_bytes("PNG", (400, 500)))["portrait"]
     assert (body["width"], body["height"]) == (400, 500)
     face = body["face"]
     assert face["checked"] is True
@@ -75,23 +88,21 @@ def test_a_tilted_head_is_stored_and_says_why_it_cannot_be_animated(api, markete
     portrait = cv2.imread(str(FIXTURES / "portrait.jpg"))
     tilted = cv2.warpAffine(portrait, cv2.getRotationMatrix2D((256, 256), 40, 1), (512, 512))
     content = cv2.imencode(".png", tilted)[1].tobytes()
-    response = api.post(URL, {"file": upload("tilted.png", content)}, format="multipart")
-    assert response.status_code == 201, response.content
-    face = response.json()["face"]
+    body = checked(api, "tilted.png", content)["portrait"]
+    face = body["face"]
     assert face["error"]["code"] == "face_not_frontal" and "tilted" in face["error"]["message"]
     assert face["box"] is None
 
-    listed = api.get(one(response.json()["id"]), HTTP_ACCEPT_LANGUAGE="zh-CN").json()["face"]["error"]
+    listed = api.get(one(body["id"]), HTTP_ACCEPT_LANGUAGE="zh-CN").json()["face"]["error"]
     assert listed["code"] == "face_not_frontal" and "倾斜" in listed["message"]
 
 
 def test_exif_orientation_is_applied_to_the_reported_size(api):
-    response = send(api, "phone.jpg", image_bytes("JPEG", (400, 500), exif_orientation=6))
-    assert response.status_code == 201
-    assert (response.json()["width"], response.json()["height"]) == (500, 400)
+    body = checked(api, "phone.jpg", image_bytes("JPEG", (400, 500), exif_orientation=6))["portrait"]
+    assert (body["width"], body["height"]) == (500, 400)
 
 
-# --- Upload refusals: the web page's codes, in the API's error shape ---------------------------------------
+# --- Refused at the door, before anything is stored: the web page's codes, in the API's error shape ---------
 def test_no_file_is_refused_with_field_file(api, marketer):
     assert_refused(api.post(URL, {}, format="multipart"), 400, "no_file", marketer, field="file")
 
@@ -109,50 +120,10 @@ def test_unsupported_type_is_refused(api, marketer):
     assert_refused(send(api, "me.gif", image_bytes("GIF")), 400, "unsupported_type", marketer)
 
 
-@pytest.mark.parametrize(
-    "name, content",
-    [("me.jpg", image_bytes("PNG")), ("me.webp", image_bytes("JPEG")), ("me.png", image_bytes("GIF"))],
-    ids=["png-as-jpg", "jpeg-as-webp", "gif-as-png"],
-)
-def test_content_that_does_not_match_its_name_is_refused_as_format_mismatch(api, marketer, name, content):
-    assert_refused(send(api, name, content), 400, "format_mismatch", marketer)
-
-
 def test_file_over_the_size_limit_is_refused_with_413(api, marketer, settings):
     settings.PORTRAIT_MAX_BYTES = 1000
     error = assert_refused(send(api, "me.png", image_bytes("PNG") + b"\0" * 1000), 413, "file_too_large", marketer)
     assert "1000" in error["message"]
-
-
-def test_unreadable_image_is_refused(api, marketer):
-    assert_refused(send(api, "me.jpg", b"this is not an image at all" * 10), 400, "unreadable_image", marketer)
-
-
-def test_truncated_image_is_refused_as_unreadable(api, marketer):
-    content = image_bytes("PNG", (600, 600))
-    assert_refused(send(api, "me.png", content[: len(content) // 2]), 400, "unreadable_image", marketer)
-
-
-def test_animated_image_is_refused(api, marketer):
-    frames = [Image.new("RGB", (300, 300), color) for color in ("red", "blue")]
-    buffer = io.BytesIO()
-    frames[0].save(buffer, format="PNG", save_all=True, append_images=frames[1:])
-    assert_refused(send(api, "me.png", buffer.getvalue()), 400, "animated_image", marketer)
-
-
-def test_image_too_small_is_refused_and_says_its_size(api, marketer):
-    error = assert_refused(send(api, "me.jpg", image_bytes("JPEG", (191, 400))), 400, "image_too_small", marketer)
-    assert "191×400" in error["message"]
-
-
-def test_image_too_large_is_refused(api, marketer):
-    assert_refused(send(api, "me.png", image_bytes("PNG", (4097, 200))), 400, "image_too_large", marketer)
-
-
-def test_decompression_bomb_is_refused(api, marketer):
-    bomb = io.BytesIO()
-    Image.new("L", (20000, 20000)).save(bomb, format="PNG")
-    assert_refused(send(api, "me.png", bomb.getvalue()), 400, "decompression_bomb", marketer)
 
 
 def test_upload_over_the_storage_quota_is_refused_with_413_and_nothing_counted(api, marketer):
@@ -162,6 +133,47 @@ def test_upload_over_the_storage_quota_is_refused_with_413_and_nothing_counted(a
     assert_error(response, 413, "storage_quota_exceeded")
     assert not Portrait.objects.exists() and stored_files() == []
     assert storage_used(marketer) == nearly_full
+
+
+# --- Refused by the worker's check: the upload says why --------------------------------------------------------
+@pytest.mark.parametrize(
+    "name, content",
+    [("me.jpg", image_bytes("PNG")), ("me.webp", image_bytes("JPEG")), ("me.png", image_bytes("GIF"))],
+    ids=["png-as-jpg", "jpeg-as-webp", "gif-as-png"],
+)
+def test_content_that_does_not_match_its_name_is_refused_as_format_mismatch(api, marketer, name, content):
+    assert_check_refuses(api, name, content, "format_mismatch", marketer)
+
+
+def test_unreadable_image_is_refused(api, marketer):
+    assert_check_refuses(api, "me.jpg", b"this is not an image at all" * 10, "unreadable_image", marketer)
+
+
+def test_truncated_image_is_refused_as_unreadable(api, marketer):
+    content = image_bytes("PNG", (600, 600))
+    assert_check_refuses(api, "me.png", content[: len(content) // 2], "unreadable_image", marketer)
+
+
+def test_animated_image_is_refused(api, marketer):
+    frames = [Image.new("RGB", (300, 300), color) for color in ("red", "blue")]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="PNG", save_all=True, append_images=frames[1:])
+    assert_check_refuses(api, "me.png", buffer.getvalue(), "animated_image", marketer)
+
+
+def test_image_too_small_is_refused_and_says_its_size(api, marketer):
+    error = assert_check_refuses(api, "me.jpg", image_bytes("JPEG", (191, 400)), "image_too_small", marketer)
+    assert "191×400" in error["message"]
+
+
+def test_image_too_large_is_refused(api, marketer):
+    assert_check_refuses(api, "me.png", image_bytes("PNG", (4097, 200)), "image_too_large", marketer)
+
+
+def test_decompression_bomb_is_refused(api, marketer):
+    bomb = io.BytesIO()
+    Image.new("L", (20000, 20000)).save(bomb, format="PNG")
+    assert_check_refuses(api, "me.png", bomb.getvalue(), "decompression_bomb", marketer)
 
 
 # --- Reading -------------------------------------------------------------------------------------------------

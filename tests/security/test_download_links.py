@@ -81,3 +81,13 @@ def test_links_survive_a_secret_key_rotation(owner, settings):
 def test_odd_tokens_are_refused_not_500(token):
     response = Client().get(f"/jobs/download/{token}/")
     assert response.status_code in (403, 404)
+
+
+def test_a_captured_link_replayed_after_the_video_was_deleted_opens_nothing(owner, django_capture_on_commit_callbacks):
+    job = finished_job(owner)
+    path = services.download_path(job, job.output.name)
+    assert Client().get(path).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        services.delete(job)
+    replayed = Client().get(path)
+    assert replayed.status_code in (404, 410) and not getattr(replayed, "streaming", False)

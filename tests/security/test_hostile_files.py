@@ -1,6 +1,7 @@
 """Files built to hurt: audio that is small but decodes for a long time, images that declare more pixels than they
-hold, polyglots that are also HTML, zero-byte files. Web uploads are only stored in the request; the decoding, and
-so the cost of a hostile file, is a worker's, which stops at the limit and says why."""
+hold, polyglots that are also HTML, zero-byte files. Uploads, through the web pages and the REST API alike, are only
+stored in the request; the decoding, and so the cost of a hostile file, is a worker's, which stops at the limit and
+says why."""
 
 import io
 
@@ -39,6 +40,24 @@ def test_audio_that_decodes_for_long_costs_the_request_nothing_and_the_worker_st
     upload_id = response.json()["id"]
     run_check(upload_id)
     state = owner_client.get(response["Location"]).json()
+    assert state["status"] == "refused" and state["error"]["code"] == "audio_too_long"
+    assert not AudioClip.objects.exists()
+
+
+@override_settings(AUDIO_MAX_SECONDS=600)
+def test_audio_that_decodes_for_long_sent_through_the_api_is_only_stored_in_the_request(owner):
+    """The REST API takes the same path: 202 and a check on the `uploads` queue, never a decode in the request."""
+    from billing.models import BillingAccount
+    from portal.api import keys
+    from tests.api.conftest import key_client
+
+    BillingAccount.objects.create(user=owner, plan_override="pro")
+    api = key_client(keys.create(owner, "script")[1])
+    response = api.post("/api/v1/audio/", {"file": upload("loop.flac", constant_flac(seconds=1800))},
+                        format="multipart")
+    assert response.status_code == 202 and response.json()["status"] == "checking", "stored, not decoded, here"
+    run_check(response.json()["id"])
+    state = api.get(response["Location"]).json()
     assert state["status"] == "refused" and state["error"]["code"] == "audio_too_long"
     assert not AudioClip.objects.exists()
 
