@@ -54,22 +54,17 @@ def start(user, kind: str, name: str, length: int) -> Upload:
     validation.check_declared(kind, name, length)
     pending = dict(Upload.objects.filter(owner=user, status__in=(Upload.Status.RECEIVING, Upload.Status.CHECKING))
                    .values_list("status").annotate(count=Count("pk")))
-    unfinished = pending.get(Upload.Status.RECEIVING, 0)
-    if unfinished >= settings.UPLOADS_UNFINISHED_MAX:
-        raise UploadRejected(
-            "too_many_uploads",
-            _("You have %(count)s uploads that have not finished; finish or cancel one first.") % {"count": unfinished},
-            status=429,
-        )
-    # Each one waits for a worker's decode: a script that sends files faster than they are checked is slowed here,
-    # not left to fill the check queue.
-    checking = pending.get(Upload.Status.CHECKING, 0)
-    if checking >= settings.UPLOADS_CHECKING_MAX:
-        raise UploadRejected(
-            "too_many_uploads",
-            _("%(count)s of your files are still being checked; wait until one is ready.") % {"count": checking},
-            status=429,
-        )
+    limits = (
+        (Upload.Status.RECEIVING, settings.UPLOADS_UNFINISHED_MAX,
+         _("You have %(count)s uploads that have not finished; finish or cancel one first.")),
+        # Each of these waits for a worker's decode: a script that sends files faster than they are checked is
+        # slowed here, not left to fill the check queue.
+        (Upload.Status.CHECKING, settings.UPLOADS_CHECKING_MAX,
+         _("%(count)s of your files are still being checked; wait until one is ready.")),
+    )
+    for state, limit, message in limits:
+        if pending.get(state, 0) >= limit:
+            raise UploadRejected("too_many_uploads", message % {"count": pending[state]}, status=429)
     with transaction.atomic():
         usage.reserve(user, length)
         return Upload.objects.create(owner=user, kind=kind, original_name=name, length=length,
