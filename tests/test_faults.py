@@ -1,7 +1,8 @@
 """Faults injected into real processes (manage.py fault_drill): Redis stopped while work is queued and rendering and
 started again empty; media storage full when videos are stored; two workers with no shared disk on S3 (moto), one
-killed in the middle of a part. Every job must end succeeded (or failed with its
-reservation refunded and a reason), nothing charged twice, no file left without a row, the worker still running."""
+killed in the middle of a part; PostgreSQL refusing connections for a few seconds while a part renders. Every job
+must end succeeded (or failed with its reservation refunded and a reason), nothing charged twice, no file left
+without a row, the worker still running."""
 
 import os
 from io import StringIO
@@ -38,3 +39,12 @@ def test_a_lecture_split_across_two_machines_survives_losing_one(transactional_d
     report = out.getvalue()
     print(report)
     assert report.count("PASS ") == 6 and "FAIL" not in report and "machine 1 killed" in report
+
+
+def test_a_database_outage_while_a_part_renders_loses_no_job(transactional_db):
+    out = StringIO()
+    call_command("fault_drill", "db-outage", stdout=out)
+    report = out.getvalue()
+    print(report)
+    assert report.count("PASS ") == 6 and "FAIL" not in report and "db refused connections" in report
+    assert not User.objects.exists() and stored_files() == []

@@ -178,6 +178,7 @@ def test_the_maintenance_loop_survives_a_failing_pass(tmp_path):
         process.wait(timeout=10)
     assert sum("this pass failed" in line for line in lines) >= 3
     assert any("no_such_database" in line for line in lines)
+    assert sum("the database is away" in line for line in lines) == 1, "said once, not on every pass"
 
 
 def test_a_lecture_canceled_midway_and_retried_by_support_renders_whole(teacher, settings):

@@ -8,6 +8,7 @@ outage never turns a user's click into an error page.
 import logging
 from contextlib import nullcontext
 
+from django.db import DatabaseError, connection
 from django.utils import timezone
 from dramatiq.errors import DramatiqError
 from opentelemetry import trace
@@ -42,16 +43,14 @@ def send_job(job_id) -> bool:
     job = Job.objects.get(pk=job_id)
     sent = _send(tasks.RENDER_JOB[job.queue_name], job, str(job.pk))
     if sent:
-        Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(enqueued_at=timezone.now())
+        _note_sent(Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED))
     return sent
 
 
 def send_parts(job: Job, indexes) -> list[int]:
     """Render these queued parts of a lecture; returns the indexes the broker took."""
     sent = [index for index in indexes if _send(tasks.RENDER_SEGMENT[job.queue_name], job, str(job.pk), index)]
-    JobSegment.objects.filter(job=job, index__in=sent, status=JobSegment.Status.QUEUED).update(
-        enqueued_at=timezone.now()
-    )
+    _note_sent(JobSegment.objects.filter(job=job, index__in=sent, status=JobSegment.Status.QUEUED))
     return sent
 
 
@@ -59,8 +58,20 @@ def send_join(job: Job) -> bool:
     """Join a lecture whose parts are all rendered."""
     sent = _send(tasks.STITCH_JOB[job.queue_name], job, str(job.pk))
     if sent:
-        Job.objects.filter(pk=job.pk).update(enqueued_at=timezone.now())
+        _note_sent(Job.objects.filter(pk=job.pk))
     return sent
+
+
+def _note_sent(rows) -> None:
+    """When the message went (the reconciler's grace period starts again). Sends run after a commit, so a database
+    that went away since must not turn a sent message into an error for the transition that committed: the row
+    keeps the earlier time, and at worst the reconciler sends a copy that the claim drops."""
+    try:
+        rows.update(enqueued_at=timezone.now())
+    except DatabaseError:
+        logger.warning("could not note when a message was sent", exc_info=True)
+        if not connection.in_atomic_block:
+            connection.close()  # broken: the next query opens a new one
 
 
 def send_webhook(delivery_id: int) -> bool:

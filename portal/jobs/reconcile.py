@@ -5,7 +5,9 @@ message: it is sent again only when its current message (portal/jobs/message_ids
 after Redis restarted without its data or a send failed. Work that runs is judged by its attempt's heartbeat, which
 a thread keeps fresh however slow a stage is: no heartbeat for JOB_HEARTBEAT_TIMEOUT seconds means the worker died,
 and the work is queued again while attempts are left, otherwise the job fails with a refund. A lecture's liveness
-is its parts': the job itself is not judged while its parts render or wait.
+is its parts': the job itself is not judged while its parts render or wait. Nor is a heartbeat that could not be
+written: after the database was away, attempts are judged again only once it has answered for JOB_HEARTBEAT_TIMEOUT
+(the maintenance loop says when), so an outage longer than the timeout does not take every running worker for dead.
 
 Every step is a guarded UPDATE, so two reconcilers, or a reconciler and a late worker, cannot both act.
 """
@@ -95,14 +97,15 @@ def resend_lost_joins(now) -> list:
     return resent
 
 
-def recover_parts(now) -> dict:
+def recover_parts(now, judge_heartbeats: bool = True) -> dict:
     """Parts whose worker died go back to the queue (or end the job when their attempts are used up); parts whose
-    message was lost are sent again; lectures with parts waiting to be released get them released."""
+    message was lost are sent again; lectures with parts waiting to be released get them released. Without
+    `judge_heartbeats`, no part is taken for dead."""
     stale_before = now - timedelta(seconds=settings.JOB_HEARTBEAT_TIMEOUT)
     outcome = {"parts_requeued": [], "parts_resent": [], "parts_released": [], "failed": []}
     dead = JobSegment.objects.filter(
         status=JobSegment.Status.RUNNING, heartbeat_at__lt=stale_before, job__status=Job.Status.RUNNING
-    ).select_related("job")
+    ).select_related("job") if judge_heartbeats else []
     for part in dead:
         if part.attempts >= MAX_ATTEMPTS:
             if transitions.finish_from_part(part, part.attempt_token, Job.Status.FAILED, "worker_lost", WORKER_LOST):
@@ -150,10 +153,12 @@ def resend_lost_deliveries(now) -> list:
     return resent
 
 
-def run() -> dict:
+def run(judge_heartbeats: bool = True) -> dict:
+    """One pass. `judge_heartbeats` False: nothing is taken for dead by its heartbeat (the database was away a moment
+    ago, and the workers had no chance to write theirs); lost messages are still sent again."""
     now = timezone.now()
-    requeued, failed = recover_dead_job_attempts(now)
-    parts = recover_parts(now)
+    requeued, failed = recover_dead_job_attempts(now) if judge_heartbeats else ([], [])
+    parts = recover_parts(now, judge_heartbeats)
     return {
         "resent": resend_lost_queued_jobs(now),
         "requeued": requeued,

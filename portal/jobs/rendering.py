@@ -4,7 +4,8 @@ A job whose audio is longer than SEGMENT_SECONDS is split at pauses into parts: 
 any worker may take, released to the queue a few at a time (portal/jobs/transitions.py), and the last part to
 finish sends the join. Inputs and outputs go through Django storage, so workers on other machines work the same
 with S3. While a render runs, a thread heartbeats for it on its own, so a stage that reports no progress for
-minutes is not taken for a dead worker.
+minutes is not taken for a dead worker. The database being away for a while (a restart, a failover) costs no
+attempt: heartbeats and progress reports skip a beat, and what a finished attempt records waits for it to answer.
 """
 
 import logging
@@ -14,7 +15,7 @@ import time
 from pathlib import Path
 
 from django.conf import settings
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from opentelemetry import trace
 
 import renderer
@@ -25,6 +26,40 @@ from portal.jobs.transitions import MAX_ATTEMPTS, Verdict
 
 logger = logging.getLogger(__name__)
 PROGRESS_EVERY_SECONDS = 1.0
+# How long a finished attempt waits for an unreachable database to record what it did (then it gives up: the
+# reconciler takes the attempt for dead and the work is done again).
+DATABASE_WAIT_SECONDS = 600
+DATABASE_RETRY_SECONDS = 1.0
+DATABASE_AWAY = (OperationalError, InterfaceError)
+
+
+def _drop_broken_connection() -> None:
+    """After a connection error, this thread's next query opens a new connection (Django would otherwise keep using
+    the broken one until the message ends). Inside a transaction it is left to the transaction's owner."""
+    if not connection.in_atomic_block:
+        connection.close()
+
+
+def recorded(write, *, committed=lambda: False):
+    """Run `write`, a transition that records what this attempt did, however long the database is away (up to
+    DATABASE_WAIT_SECONDS): on a connection error it waits and tries again on a new connection. A try that lost its
+    connection may have lost only the answer to its COMMIT, so before trying again `committed()` is asked whether
+    the earlier try took effect after all (it is then not repeated and counts as done)."""
+    deadline = time.monotonic() + DATABASE_WAIT_SECONDS
+    interrupted = False
+    while True:
+        try:
+            if interrupted and committed():
+                return True
+            return write()
+        except DATABASE_AWAY as error:
+            if time.monotonic() >= deadline:
+                raise
+            if not interrupted:
+                logger.warning("the database is away (%s); waiting for it to record this attempt", error)
+            interrupted = True
+        _drop_broken_connection()
+        time.sleep(DATABASE_RETRY_SECONDS)
 
 
 class AttemptLost(Exception):
@@ -74,7 +109,11 @@ class Holding:
         if now - self.last_report < PROGRESS_EVERY_SECONDS and fraction < 1:
             return
         self.last_report = now
-        self._note(self.report(fraction, stage))
+        try:
+            self._note(self.report(fraction, stage))
+        except DATABASE_AWAY:  # the render goes on; the next report tries again, on a new connection
+            logger.warning("progress not recorded: the database is away", exc_info=True)
+            _drop_broken_connection()
 
     def should_cancel(self) -> bool:
         return self.verdict is not Verdict.GO
@@ -159,7 +198,10 @@ def _split(job: Job, token, holding: Holding) -> None:
             plan = renderer.plan_parts(audio, max_seconds=settings.SEGMENT_SECONDS, fps=job.params["fps"])
             running.set(segments=len(plan.segments))
     holding.check()
-    if not transitions.split_into_parts(job, token, plan.segments, plan.loudness_reference_db):
+    split = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, attempt_token__isnull=True,
+                               segment_count=len(plan.segments))
+    if not recorded(lambda: transitions.split_into_parts(job, token, plan.segments, plan.loudness_reference_db),
+                    committed=split.exists):
         raise AttemptLost()
 
 
@@ -168,17 +210,18 @@ def _after_job_error(job: Job, token, error: BaseException, retries_left: bool) 
     if isinstance(error, AttemptLost):
         logger.info("job %s: this worker no longer holds it; its work is dropped", job.pk)
     elif isinstance(error, renderer.CanceledError):
-        transitions.finish(job, Job.Status.CANCELED, "canceled", transitions.CANCELED_WHILE_RENDERING, token=token)
+        recorded(lambda: transitions.finish(job, Job.Status.CANCELED, "canceled", transitions.CANCELED_WHILE_RENDERING,
+                                            token=token))
     elif _is_permanent(error):
-        transitions.finish(job, Job.Status.FAILED, error.code, error.message, token=token)
+        recorded(lambda: transitions.finish(job, Job.Status.FAILED, error.code, error.message, token=token))
     elif retries_left:
         logger.warning("job %s: transient failure, will retry: %r", job.pk, error)
-        if transitions.hand_back_job(job, token):
+        if recorded(lambda: transitions.hand_back_job(job, token)):
             raise error
     else:
         logger.error("job %s: failed after %s attempts: %r", job.pk, MAX_ATTEMPTS, error)
-        transitions.finish(job, Job.Status.FAILED, getattr(error, "code", "render_failed"), transitions.GAVE_UP,
-                           token=token)
+        recorded(lambda: transitions.finish(job, Job.Status.FAILED, getattr(error, "code", "render_failed"),
+                                            transitions.GAVE_UP, token=token))
 
 
 def _finish_with_output(job: Job, token, video: Path, poster: Path | None, *, video_duration: float,
@@ -194,7 +237,7 @@ def _finish_with_output(job: Job, token, video: Path, poster: Path | None, *, vi
         running.set(bytes=video.stat().st_size)
     poster_name = stored[1] if poster is not None else job.poster.name
     poster_bytes = storage.size(poster_name)
-    ended = transitions.finish(
+    ended = recorded(lambda: transitions.finish(
         job,
         Job.Status.SUCCEEDED,
         token=token,
@@ -207,7 +250,7 @@ def _finish_with_output(job: Job, token, video: Path, poster: Path | None, *, vi
         quality_gate=gate_result(job.backend, renderer_version),
         faces_found=faces_found,
         warnings=list(job.warnings) + [w for w in warnings if w not in job.warnings],
-    )
+    ), committed=lambda: Job.objects.filter(pk=job.pk, status=Job.Status.SUCCEEDED, output=stored[0]).exists())
     if not ended:  # canceled, failed or taken from this worker meanwhile: keep nothing
         storage.delete_files(stored)
         raise AttemptLost()
@@ -223,13 +266,19 @@ def gate_result(backend: str, version: str) -> str:
 
 
 def _keep_stages(job: Job, stages: list, *, attempt: int, segment_index: int | None = None) -> None:
-    """The attempt's stage timeline, for support (written whether the attempt succeeded or not)."""
-    JobStage.objects.bulk_create(
-        JobStage(job_id=job.pk, attempt=attempt, segment_index=segment_index, name=record.name,
-                 started_at=record.started_at, seconds=record.seconds, attributes=record.attributes,
-                 error_code=record.error_code[:64])
-        for record in stages
-    )
+    """The attempt's stage timeline, for support (written whether the attempt succeeded or not; lost, with a
+    warning, when the database is away: it is no reason to do the work again)."""
+    try:
+        JobStage.objects.bulk_create(
+            JobStage(job_id=job.pk, attempt=attempt, segment_index=segment_index, name=record.name,
+                     started_at=record.started_at, seconds=record.seconds, attributes=record.attributes,
+                     error_code=record.error_code[:64])
+            for record in stages
+        )
+    except DATABASE_AWAY:
+        logger.warning("job %s: the stage timeline of attempt %s was not kept: the database is away", job.pk,
+                       attempt, exc_info=True)
+        _drop_broken_connection()
 
 
 # --- one part of a lecture ------------------------------------------------------------------------------------
@@ -264,8 +313,9 @@ def _render_part(job: Job, part: JobSegment, token, holding: Holding) -> None:
         )
         holding.check()
         with renderer.stage("store_output") as running:
-            name = storage.save_local_file(storage.new_key(job.owner, "parts", ".mp4"), output)
+            stored = [storage.save_local_file(storage.new_key(job.owner, "parts", ".mp4"), output)]
             running.set(bytes=output.stat().st_size)
+        facts = None
         if part.index == 0:  # the first part gives the job its poster and the facts a join cannot know
             facts = {"renderer_version": result.renderer_version, "faces_found": result.faces_found,
                      "warnings": list(dict.fromkeys(job.warnings + result.warnings))}
@@ -275,11 +325,14 @@ def _render_part(job: Job, part: JobSegment, token, holding: Holding) -> None:
                         storage.new_key(job.owner, "posters", ".jpg"), result.poster_path
                     )
                 except BaseException:
-                    storage.delete_files([name])
+                    storage.delete_files(stored)
                     raise
-            Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, poster="").update(**facts)
-    if not transitions.part_done(part, token, name):
-        storage.delete_files([name])
+                stored.append(facts["poster"])
+    done = recorded(lambda: transitions.part_done(part, token, stored[0], job_facts=facts),
+                    committed=lambda: JobSegment.objects.filter(pk=part.pk, status=JobSegment.Status.DONE,
+                                                                output=stored[0]).exists())
+    if not done:
+        storage.delete_files(stored)
         raise AttemptLost()
     metrics.observe_render(backend=job.backend, queue=job.queue_name, render_seconds=time.monotonic() - started,
                            audio_seconds=part.end_seconds - part.start_seconds)
@@ -290,17 +343,18 @@ def _after_part_error(part: JobSegment, token, error: BaseException) -> None:
     if isinstance(error, AttemptLost):
         logger.info("job %s part %s: this worker no longer holds it; its work is dropped", part.job_id, part.index)
     elif isinstance(error, renderer.CanceledError):
-        transitions.finish_from_part(part, token, Job.Status.CANCELED, "canceled", transitions.CANCELED_WHILE_RENDERING)
+        recorded(lambda: transitions.finish_from_part(part, token, Job.Status.CANCELED, "canceled",
+                                                      transitions.CANCELED_WHILE_RENDERING))
     elif _is_permanent(error):
-        transitions.finish_from_part(part, token, Job.Status.FAILED, error.code, error.message)
+        recorded(lambda: transitions.finish_from_part(part, token, Job.Status.FAILED, error.code, error.message))
     elif part.attempts < MAX_ATTEMPTS:
         logger.warning("job %s part %s: transient failure, will retry: %r", part.job_id, part.index, error)
-        if transitions.hand_back_part(part, token):
+        if recorded(lambda: transitions.hand_back_part(part, token)):
             raise error
     else:
         logger.error("job %s part %s: failed after %s attempts: %r", part.job_id, part.index, MAX_ATTEMPTS, error)
-        transitions.finish_from_part(part, token, Job.Status.FAILED, getattr(error, "code", "render_failed"),
-                                     transitions.GAVE_UP)
+        recorded(lambda: transitions.finish_from_part(part, token, Job.Status.FAILED,
+                                                      getattr(error, "code", "render_failed"), transitions.GAVE_UP))
 
 
 # --- joining a lecture's parts --------------------------------------------------------------------------------
@@ -330,8 +384,9 @@ def join_parts(job_id) -> None:
                     job, token, output, None, video_duration=joined.video_duration,
                     renderer_version=job.renderer_version, faces_found=job.faces_found, warnings=[],
                 )
+            # The rows first: should the database go away in between, a file is left over, never a row without one.
+            recorded(lambda: JobSegment.objects.filter(job=job).update(output=""))
             storage.delete_files([s.output.name for s in segments])
-            JobSegment.objects.filter(job=job).update(output="")
         except BaseException as error:  # noqa: B036
             _after_job_error(job, token, error, retries_left=job.join_attempts < MAX_ATTEMPTS)
         finally:

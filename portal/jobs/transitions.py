@@ -11,6 +11,7 @@ A finished job is announced with the `job_finished` signal once its transaction 
 """
 
 import enum
+import logging
 import os
 import socket
 import uuid
@@ -30,6 +31,7 @@ from portal.jobs.models import Job, JobSegment
 from portal.jobs.signals import job_finished
 from portal.library import usage
 
+logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3
 # Stored with the job in English (workers have no request); catalogued, so the job page shows them in the owner's
 # language.
@@ -182,8 +184,18 @@ def finish(job: Job, status: str, error_code: str = "", error_message: str = "",
         if job.reservation is not None:
             (quota.charge if status == Job.Status.SUCCEEDED else quota.refund)(job.reservation)
         job_id = job.pk
-        transaction.on_commit(lambda: job_finished.send(sender=Job, job_id=job_id))
+        transaction.on_commit(lambda: _announce_finished(job_id))
     return True
+
+
+def _announce_finished(job_id) -> None:
+    """job_finished to every receiver, once the job's end has committed. One that fails (say the database went away a
+    moment after the commit) is logged: it keeps neither the others (the owner's email) from running nor the
+    caller from knowing that the job has ended."""
+    for receiver, outcome in job_finished.send_robust(sender=Job, job_id=job_id):
+        if isinstance(outcome, Exception):
+            logger.error("job %s: %s failed on job_finished", job_id, getattr(receiver, "__qualname__", receiver),
+                         exc_info=outcome)
 
 
 # --- parts of a lecture ---------------------------------------------------------------------------------------
@@ -265,9 +277,10 @@ def hand_back_part(part: JobSegment, token) -> bool:
     ))
 
 
-def part_done(part: JobSegment, token, output_name: str) -> bool:
-    """The part is rendered and stored; the last one sends the join. False when the attempt lost the part (the
-    caller deletes its file)."""
+def part_done(part: JobSegment, token, output_name: str, job_facts: dict | None = None) -> bool:
+    """The part is rendered and stored; the last one sends the join. `job_facts` (the first part's: its poster,
+    renderer version, faces, warnings) are the job's from now on. False when the attempt lost the part (the caller
+    deletes its files: the part's, and the poster in `job_facts`)."""
     with transaction.atomic():
         job = Job.objects.select_for_update(no_key=True).get(pk=part.job_id)
         done = JobSegment.objects.filter(pk=part.pk, attempt_token=token, status=JobSegment.Status.RUNNING).update(
@@ -278,6 +291,12 @@ def part_done(part: JobSegment, token, output_name: str) -> bool:
             if done:  # the job ended meanwhile: nobody will join this part
                 JobSegment.objects.filter(pk=part.pk).update(output="")
             return False
+        if job_facts:
+            facts = dict(job_facts)
+            if job.poster and facts.get("poster"):  # one kept from before: the new one is not needed
+                unused = facts.pop("poster")
+                transaction.on_commit(lambda: storage.delete_files([unused]))
+            Job.objects.filter(pk=job.pk).update(**facts)
         if job.parts_all_done():
             Job.objects.filter(pk=job.pk).update(enqueued_at=timezone.now(), stage="waiting to join parts")
             transaction.on_commit(lambda: dispatch.send_join(job))

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.test import Client
 from django.urls import reverse
 
 from billing.models import BillingAccount
@@ -38,9 +37,11 @@ def sent_as_form(client, owner, name: str, content: bytes) -> str:
 
 
 def sent_resumably(client, owner, name: str, content: bytes) -> str:
+    metadata = {"filename": name, "kind": "audio"}
     created = client.post(reverse("library:uploads"), headers={
         "Tus-Resumable": "1.0.0", "Upload-Length": str(len(content)),
-        "Upload-Metadata": f"filename {base64.b64encode(name.encode()).decode()},kind {base64.b64encode(b'audio').decode()}",
+        "Upload-Metadata": ",".join(f"{key} {base64.b64encode(value.encode()).decode()}"
+                                    for key, value in metadata.items()),
     })
     assert created.status_code == 201, created.content
     sent = client.patch(created["Location"], content, content_type="application/offset+octet-stream",

@@ -12,21 +12,34 @@ refunded; none is charged twice; no file is left without a row (storage_audit); 
 in, so storing each rendered video fails with "no space left". Every job must fail after its attempts with its
 reservation refunded and a reason on its page, with no partial file left behind; the worker keeps running.
 
+`db-outage`: the worker and the maintenance loop reach PostgreSQL through a small TCP proxy on 127.0.0.1 that the
+drill starts (OutageProxy; the drill itself watches on a direct connection); while a lecture's part renders, the
+proxy drops every connection and refuses new ones (ECONNREFUSED) for --outage seconds (6, longer than the drill's
+heartbeat timeout), then listens on the same port again. The same checks hold afterwards, and every job's owner has
+been emailed once how it ended (the processes write their mail to files here). The report says which parts, if
+any, were claimed more than once: none, since a render goes on through the outage and records its part when the
+database is back, and the maintenance loop does not take it for dead meanwhile.
+
 It makes throw-away accounts (deleted at the end, with their files) in whatever database it runs against.
 """
 
 import logging
 import os
 import re
+import selectors
 import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from email import message_from_bytes
+from email.header import decode_header, make_header
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import psutil
 from allauth.account.models import EmailAddress
@@ -43,28 +56,150 @@ from portal.management.commands.busy_farm import FIXTURES, _database_url
 from renderer.qualify_cases import looped_speech
 
 
+class OutageProxy:
+    """A TCP proxy on 127.0.0.1 in front of a server, which the drill can take away for a while.
+
+    `outage(seconds)` closes every connection it forwards and stops listening, so that connecting is refused
+    (ECONNREFUSED) as if the server were down; then it listens on the same port again. One thread accepts, one
+    thread per connection forwards both ways.
+    """
+
+    def __init__(self, target: tuple[str, int] | str):
+        self.target = target  # (host, port), or a Unix socket's path
+        self.port = free_port()
+        self._lock = threading.Lock()
+        self._connections: set[tuple[socket.socket, socket.socket]] = set()
+        self._listener: socket.socket | None = None
+
+    def start(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", self.port))  # SO_REUSEADDR: the same port again
+        threading.Thread(target=self._accept, args=(self._listener,), name="proxy-accept", daemon=True).start()
+
+    def stop(self) -> None:
+        """Stop listening and close every forwarded connection."""
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            _shut(listener)  # wakes the thread blocked in accept(), which closes it
+        with self._lock:
+            for pair in self._connections:
+                for end in pair:
+                    _shut(end)  # wakes its forwarding thread, which closes both ends
+
+    def outage(self, seconds: float) -> None:
+        self.stop()
+        time.sleep(seconds)
+        self.start()
+
+    def _accept(self, listener: socket.socket) -> None:
+        with listener:
+            while True:
+                try:
+                    client, _ = listener.accept()
+                except OSError:
+                    return  # stopped
+                try:
+                    server = self._connect()
+                except OSError:
+                    client.close()
+                    continue
+                threading.Thread(target=self._forward, args=(client, server), name="proxy-forward",
+                                 daemon=True).start()
+
+    def _connect(self) -> socket.socket:
+        if isinstance(self.target, str):
+            server = socket.socket(socket.AF_UNIX)
+            try:
+                server.connect(self.target)
+            except OSError:
+                server.close()
+                raise
+            return server
+        server = socket.create_connection(self.target, timeout=5)
+        server.settimeout(None)
+        return server
+
+    def _forward(self, client: socket.socket, server: socket.socket) -> None:
+        pair = (client, server)
+        with self._lock:
+            self._connections.add(pair)
+        if self._listener is None:  # stopped between accept() and here
+            _shut(client)
+        try:
+            with selectors.DefaultSelector() as selector:
+                selector.register(client, selectors.EVENT_READ, server)
+                selector.register(server, selectors.EVENT_READ, client)
+                while True:
+                    for key, _ in selector.select():
+                        data = key.fileobj.recv(65536)
+                        if not data:
+                            return
+                        key.data.sendall(data)
+        except OSError:
+            return
+        finally:
+            with self._lock:
+                self._connections.discard(pair)
+            for end in pair:
+                _shut(end)
+                end.close()
+
+
+def _database_target(url: str) -> tuple[str, int] | str:
+    """Where a PostgreSQL URL on this machine connects: TCP, or the Unix socket the embedded server uses."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    port = parts.port or int(query.get("port", 5432))
+    folder = query.get("host") or (parts.hostname if parts.hostname and parts.hostname.startswith("/") else "")
+    if folder:
+        return f"{folder}/.s.PGSQL.{port}"
+    if (parts.hostname or "localhost") not in ("localhost", "127.0.0.1", "::1"):
+        raise CommandError(f"db-outage proxies a database on this machine only, not one on {parts.hostname}")
+    return (parts.hostname or "127.0.0.1", port)
+
+
+def _at_local_port(url: str, port: int) -> str:
+    """The same database URL, connecting to 127.0.0.1:port instead."""
+    parts = urlsplit(url)
+    query = {name: value for name, value in parse_qsl(parts.query) if name not in ("host", "port")}
+    credentials = parts.netloc.rpartition("@")[0]
+    netloc = f"{credentials}@127.0.0.1:{port}" if credentials else f"127.0.0.1:{port}"
+    return parts._replace(netloc=netloc, query=urlencode(query)).geturl()
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # not connected, or already shut
+
+
 class Command(BaseCommand):
     help = __doc__.split("\n\n")[0]
 
     def add_arguments(self, parser):
-        parser.add_argument("scenario", choices=["redis-restart", "disk-full", "two-machines"])
-        parser.add_argument("--outage", type=float, default=4.0, help="Seconds Redis stays down.")
+        parser.add_argument("scenario", choices=["redis-restart", "disk-full", "two-machines", "db-outage"])
+        parser.add_argument("--outage", type=float, default=None,
+                            help="Seconds Redis (redis-restart, 4 by default) or PostgreSQL (db-outage, 6) is away.")
         parser.add_argument("--timeout", type=float, default=400)
 
     def handle(self, *args, scenario, outage, timeout, **options):
         self.processes: list[subprocess.Popen] = []
         self.workdir = Path(tempfile.mkdtemp(prefix="fault-drill-"))
+        self.mail = self.workdir / "mail"
         self.run_id = uuid.uuid4().hex[:8]
         self.port = free_port()
         self.redis_url = f"redis://127.0.0.1:{self.port}/0"
         self.valkey = ValkeyServer(port=self.port)
         self.valkey.start()
         self.media_root, self.mounts, self.s3 = Path(settings.MEDIA_ROOT), [], {}
+        self.database_url, self.proxy = _database_url(), None
         users = []
         try:
             users = self._users(3)
             if scenario == "redis-restart":
-                report = self._redis_restart(users, outage, timeout)
+                report = self._redis_restart(users, 4.0 if outage is None else outage, timeout)
+            elif scenario == "db-outage":
+                report = self._db_outage(users, 6.0 if outage is None else outage, timeout)
             elif scenario == "disk-full":
                 report = self._disk_full(users[:2], timeout)
             else:
@@ -75,6 +210,8 @@ class Command(BaseCommand):
                     os.killpg(process.pid, signal.SIGTERM)
                     process.wait(timeout=60)
             self.valkey.stop()
+            if self.proxy is not None:
+                self.proxy.stop()
             if "server" in self.s3:
                 self.s3["server"].stop()
             for mount in self.mounts:
@@ -102,12 +239,13 @@ class Command(BaseCommand):
             made.append(user)
         return made
 
-    def _env(self, name: str) -> dict:
+    def _env(self, name: str, direct: bool = False) -> dict:
+        """The environment of a process the drill starts; `direct` ones bypass the database proxy (db-outage)."""
         folder = self.workdir / name
         folder.mkdir(exist_ok=True)
         return {
             **os.environ,
-            "DATABASE_URL": _database_url(), "REDIS_URL": self.redis_url,
+            "DATABASE_URL": _database_url() if direct else self.database_url, "REDIS_URL": self.redis_url,
             "DRAMATIQ_NAMESPACE": settings.DRAMATIQ_BROKER["OPTIONS"]["namespace"],
             "SONIC_TEST_NAMESPACE": settings.DRAMATIQ_BROKER["OPTIONS"]["namespace"],
             "MEDIA_ROOT": str(self.media_root), "SONIC_TEST_MEDIA_ROOT": str(self.media_root),
@@ -115,6 +253,8 @@ class Command(BaseCommand):
             "DRAMATIQ_HEARTBEAT_TIMEOUT_MS": "5000", "DRAMATIQ_MAINTENANCE_CHANCE": "200000",
             "TMPDIR": str(folder), "dramatiq_prom_db": str(folder / "metrics"), "dramatiq_prom_port": "0",
             "dramatiq_prom_host": "127.0.0.1", **self.s3.get("env", {}),
+            # The emails the processes send, one file per connection, whatever the settings (local or test).
+            "EMAIL_URL": f"filemail:///{self.mail}", "SONIC_TEST_EMAIL_DIR": str(self.mail),
         }
 
     def _start(self, name: str, command: list[str], wait: bool = False) -> subprocess.Popen:
@@ -165,6 +305,42 @@ class Command(BaseCommand):
         finished = time.monotonic()
         return self._checks(jobs, worker, f"redis down {outage:g} s while a part rendered; all finished "
                                           f"{finished - stopped:.1f} s after it stopped")
+
+    def _db_outage(self, users: list[User], outage: float, timeout: float) -> list[str]:
+        self._submit(users[0], 99.0, "lecture")
+        for n, user in enumerate(users[1:], 1):
+            self._submit(user, 6.0, f"short{n}")
+        jobs = list(Job.objects.filter(owner__in=users))
+        self.proxy = OutageProxy(_database_target(self.database_url))
+        self.proxy.start()
+        self.database_url = _at_local_port(self.database_url, self.proxy.port)
+        worker = self._start("worker", ["rundramatiq", "--processes", "1", "--threads", "1", "--queues",
+                                        *dispatch.queue_names()])
+        self._start("scheduler", ["jobs_maintenance", "--every", "1"])
+        self._wait(lambda: JobSegment.objects.filter(job__owner__in=users, status="running").exists(),
+                   "a part to render", timeout=120)
+        started = time.monotonic()
+        self.proxy.outage(outage)
+        self._wait(lambda: not Job.objects.filter(pk__in=[job.pk for job in jobs]).exclude(
+            status__in=Job.FINISHED).exists(), "every job to finish", timeout=timeout, poll=0.5)
+        finished = time.monotonic()
+        report = self._checks(jobs, worker, f"db refused connections {outage:g} s while a part rendered; all "
+                                            f"finished {finished - started:.1f} s after it started")
+        parts = JobSegment.objects.filter(job__in=jobs).order_by("index")
+        again = [part.index for part in parts if part.attempts > 1]
+        report.insert(len(jobs) + 1, f"  parts claimed more than once: {again or 'none'}")
+        told = self._emails_to_owners(jobs)
+        return report + [f"{'PASS' if told else 'FAIL'} every job's owner was emailed once how it ended"]
+
+    def _emails_to_owners(self, jobs: list[Job]) -> bool:
+        """One email to each job's owner, saying what became of that job (ready, or could not be made)."""
+        sent = [message_from_bytes(path.read_bytes()) for path in self.mail.glob("*.log")] if self.mail.exists() else []
+        for job in jobs:
+            to_owner = [message for message in sent if message["To"] == job.owner.email]
+            expected = "is ready" if job.status == Job.Status.SUCCEEDED else "could not be made"
+            if len(to_owner) != 1 or expected not in str(make_header(decode_header(to_owner[0]["Subject"]))):
+                return False
+        return True
 
     def _disk_full(self, users: list[User], timeout: float) -> list[str]:
         media = self.workdir / "media"
@@ -251,7 +427,8 @@ class Command(BaseCommand):
                 and Reservation.objects.get(pk=job.reservation_id).state == Reservation.REFUNDED)
             for job in jobs)
         audit = subprocess.run([sys.executable, "manage.py", "storage_audit", "--grace-minutes", "0"],
-                               cwd=settings.BASE_DIR, env=self._env("audit"), capture_output=True, text=True)
+                               cwd=settings.BASE_DIR, env=self._env("audit", direct=True), capture_output=True,
+                               text=True)
         expected = (("every job succeeded", all(job.status == Job.Status.SUCCEEDED for job in jobs))
                     if expect_success else
                     ("every job failed with a reason its owner reads",

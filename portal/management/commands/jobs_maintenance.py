@@ -1,13 +1,27 @@
 import logging
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.db import connection
+from django.db import DatabaseError, connection
 
 from portal.jobs import reconcile, retention
 from portal.library import receiving
 
 logger = logging.getLogger(__name__)
+
+
+def _database_answers() -> bool:
+    """Whether the database takes a new connection and answers on it now."""
+    connection.close()
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except DatabaseError:
+        return False
+    finally:
+        connection.close()
 
 
 class Command(BaseCommand):
@@ -21,23 +35,36 @@ class Command(BaseCommand):
         parser.add_argument("--every", type=float, default=0, help="Repeat every N seconds (0: run once).")
 
     def handle(self, *args, every, **options):
+        # Heartbeats nobody could write are no sign of death: once the database was away, work is taken for dead
+        # again only JOB_HEARTBEAT_TIMEOUT after it answers again (monotonic time in heartbeats_judged_from).
+        self.database_away, self.heartbeats_judged_from = False, 0.0
         while True:
             try:
                 self.run_once()
+                self.database_away = False
             except Exception:
                 if not every:
                     raise
                 # The database or Redis may be away for a moment: this pass is lost, the next one runs as usual.
                 logger.exception("jobs_maintenance: this pass failed; the next one runs in %s s", every)
-                connection.close()
+                away = not _database_answers()
+                if away and not self.database_away:
+                    logger.warning("jobs_maintenance: the database is away; no work is taken for dead until it has "
+                                   "answered again for %s s", settings.JOB_HEARTBEAT_TIMEOUT)
+                self.database_away = away
             if not every:
                 return
             time.sleep(every)
 
     def run_once(self) -> None:
-        outcome = reconcile.run()
+        outcome = reconcile.run(judge_heartbeats=self._judge_heartbeats())
         outcome.update(retention.run())
         outcome.update(receiving.upkeep())
         if any(outcome.values()):
             self.stdout.write(", ".join(f"{name}: {len(ids)}" for name, ids in outcome.items()))
             self.stdout.flush()
+
+    def _judge_heartbeats(self) -> bool:
+        if self.database_away:  # the last pass could not reach it: the clock starts again with this one
+            self.heartbeats_judged_from = time.monotonic() + settings.JOB_HEARTBEAT_TIMEOUT
+        return time.monotonic() >= self.heartbeats_judged_from
