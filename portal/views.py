@@ -23,7 +23,8 @@ def home(request):
     return render(request, "home.html", {"plan": usage["plan"], "usage": usage, "recent_jobs": recent})
 
 
-def _database_reachable() -> bool:
+def database_reachable() -> bool:
+    """Whether the database answers a query now (on this thread's connection, opened if need be)."""
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -43,7 +44,7 @@ def _redis_reachable() -> bool:
 
 
 def healthz(request):
-    checks = {"database": _database_reachable(), "redis": _redis_reachable()}
+    checks = {"database": database_reachable(), "redis": _redis_reachable()}
     healthy = all(checks.values())
     body = {"status": "ok" if healthy else "unavailable"}
     body.update({name: "ok" if ok else "unreachable" for name, ok in checks.items()})

@@ -14,37 +14,33 @@ from portal.accounts.models import User
 from tests.conftest import stored_files
 
 
-def test_a_redis_restart_loses_no_job(transactional_db):
+def drill(scenario: str) -> str:
+    """The drill's report (printed for the log); call_command raises CommandError when a check fails."""
     out = StringIO()
-    call_command("fault_drill", "redis-restart", stdout=out)  # raises CommandError when a check fails
-    report = out.getvalue()
-    print(report)
+    call_command("fault_drill", scenario, stdout=out)
+    print(out.getvalue())
+    return out.getvalue()
+
+
+def test_a_redis_restart_loses_no_job(transactional_db):
+    report = drill("redis-restart")
     assert report.count("PASS ") == 5 and "FAIL" not in report
     assert not User.objects.exists() and stored_files() == []
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the drill mounts a 3 MB tmpfs as media storage, which needs root")
 def test_a_full_media_disk_fails_jobs_cleanly_and_refunds_them(transactional_db):
-    out = StringIO()
-    call_command("fault_drill", "disk-full", stdout=out)
-    report = out.getvalue()
-    print(report)
+    report = drill("disk-full")
     assert report.count("PASS ") == 5 and "FAIL" not in report
     assert "every job failed with a reason its owner reads" in report
 
 
 def test_a_lecture_split_across_two_machines_survives_losing_one(transactional_db):
-    out = StringIO()
-    call_command("fault_drill", "two-machines", stdout=out)
-    report = out.getvalue()
-    print(report)
+    report = drill("two-machines")
     assert report.count("PASS ") == 6 and "FAIL" not in report and "machine 1 killed" in report
 
 
 def test_a_database_outage_while_a_part_renders_loses_no_job(transactional_db):
-    out = StringIO()
-    call_command("fault_drill", "db-outage", stdout=out)
-    report = out.getvalue()
-    print(report)
+    report = drill("db-outage")
     assert report.count("PASS ") == 6 and "FAIL" not in report and "db refused connections" in report
     assert not User.objects.exists() and stored_files() == []

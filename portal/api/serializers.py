@@ -6,7 +6,6 @@ from datetime import timedelta
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -135,10 +134,7 @@ class UploadSerializer(serializers.ModelSerializer):
 
     @extend_schema_field(UploadErrorSerializer(allow_null=True))
     def get_error(self, upload):
-        if upload.status != Upload.Status.REFUSED:
-            return None
-        # Written in the uploader's language when it was checked; the catalogued ones translate to the reader's.
-        return {"code": upload.error_code, "message": _(upload.error_message) if upload.error_message else ""}
+        return upload.refusal()
 
     def get_url(self, upload) -> str:
         return _api_url("api:upload", upload.id)

@@ -2,6 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext
 
 
 class StoredUpload(models.Model):
@@ -96,6 +97,13 @@ class Upload(models.Model):
 
     def __str__(self):
         return self.original_name
+
+    def refusal(self) -> dict | None:
+        """Why a worker refused it, as {code, message}: written in the uploader's language when it was checked, and
+        the catalogued messages translated to the reader's."""
+        if self.status != self.Status.REFUSED:
+            return None
+        return {"code": self.error_code, "message": gettext(self.error_message) if self.error_message else ""}
 
     @property
     def percent(self) -> int:

@@ -96,8 +96,7 @@ def _upload_state(upload: Upload) -> dict:
     state = {"id": str(upload.id), "kind": upload.kind, "name": upload.original_name, "status": upload.status,
              "length": upload.length, "received": upload.received}
     if upload.status == Upload.Status.REFUSED:
-        # Written in the uploader's language when it was checked; the few catalogued ones translate to the reader's.
-        state["error"] = {"code": upload.error_code, "message": _(upload.error_message) if upload.error_message else ""}
+        state["error"] = upload.refusal()
     item_id = upload.portrait_id or upload.audio_id
     if item_id:
         state["item"] = str(item_id)

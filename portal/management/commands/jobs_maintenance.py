@@ -3,10 +3,11 @@ import time
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.db import DatabaseError, connection
+from django.db import connection
 
 from portal.jobs import reconcile, retention
 from portal.library import receiving
+from portal.views import database_reachable
 
 logger = logging.getLogger(__name__)
 
@@ -15,11 +16,7 @@ def _database_answers() -> bool:
     """Whether the database takes a new connection and answers on it now."""
     connection.close()
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        return True
-    except DatabaseError:
-        return False
+        return database_reachable()
     finally:
         connection.close()
 
