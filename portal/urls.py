@@ -9,6 +9,7 @@ from portal import metrics, views
 from portal.accounts import views as account_views
 from portal.api import pages
 from portal.jobs import views as job_views
+from portal.support import views as support_views
 
 admin.site.site_header = admin.site.site_title = gettext_lazy("Sonic Portal support")
 admin.site.index_title = gettext_lazy("Find a job, an account or an audit event")
@@ -23,6 +24,9 @@ urlpatterns = [
     path("accounts/preferences/", account_views.preferences, name="account_preferences"),
     path("accounts/api-keys/", pages.api_keys, name="api_keys"),
     path("accounts/api-keys/<uuid:key_id>/revoke/", pages.revoke_api_key, name="revoke_api_key"),
+    # Staff who need a second factor set up their first authenticator app from a link emailed to them.
+    path("accounts/2fa/staff/", support_views.second_factor_setup, name="second_factor_setup"),
+    path("accounts/2fa/staff/<str:token>/", support_views.second_factor_setup_link, name="second_factor_setup_link"),
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include("portal.api.urls")),
     path("library/", include("portal.library.urls")),

@@ -102,3 +102,59 @@ def test_support_finds_a_job_by_support_code_and_refunds_it_with_a_reason(refund
     timeline = page.inner_text(".account-timeline")
     assert "Render time refunded" in timeline and "The lips were out of sync" in timeline
     shot("user-page")
+
+
+@pytest.fixture
+def new_superuser(transactional_db):
+    """Made as `createsuperuser` makes one (its email verified): no authenticator app yet."""
+    founder = make_user("founder@example.com")
+    User.objects.filter(pk=founder.pk).update(is_staff=True, is_superuser=True)
+    return founder
+
+
+@pytest.mark.parametrize("language, viewport", [("en", {"width": 1280, "height": 900}),
+                                                ("zh-CN", {"width": 1280, "height": 900}),
+                                                ("en", {"width": 360, "height": 740})])
+def test_a_new_superuser_sets_up_the_authenticator_from_the_emailed_link(new_superuser, browser, live_server,
+                                                                         screenshots, language, viewport):
+    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value, yield_hotp_counters_from_time
+    from django.core import mail
+
+    context = browser.new_context(locale=language, viewport=viewport, extra_http_headers={"Accept-Language": language})
+    page = context.new_page()
+    name = f"second-factor-{language}-{viewport['width']}"
+    page.goto(f"{live_server.url}/admin/")
+    page.wait_for_url(re.compile(r"/accounts/login/"))
+    page.fill("input[name=login]", "founder@example.com")
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_url(re.compile(r"/accounts/2fa/staff/"))
+    assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+    page.screenshot(path=screenshots / f"{name}-1-setup.png", full_page=True)
+    page.click("form.setup-link button")
+    page.wait_for_selector("[data-code=setup_link_sent]")
+    page.screenshot(path=screenshots / f"{name}-2-link-sent.png", full_page=True)
+
+    link = re.search(r"https?://\S+/accounts/2fa/staff/\S+/", mail.outbox[-1].body)[0]
+    page.goto(link.replace("http://127.0.0.1:8000", live_server.url))
+    page.wait_for_url(re.compile(r"/accounts/(reauthenticate|2fa/totp/activate)/"))
+    if "/reauthenticate/" in page.url:  # allauth asks for the password again before a second factor changes
+        page.fill("input[name=password]", PASSWORD)
+        page.click("form button[type=submit]")
+        page.wait_for_url(re.compile(r"/accounts/2fa/totp/activate/"))
+    secret = page.input_value("#authenticator_secret")
+    page.screenshot(path=screenshots / f"{name}-3-activate.png", full_page=True)
+    code = format_hotp_value(hotp_value(secret, next(yield_hotp_counters_from_time())))
+    page.fill("input[name=code]", code)
+    page.click("form button[type=submit]")
+    page.wait_for_url(re.compile(r"/accounts/2fa/recovery-codes/"))
+    recovery = page.input_value("#recovery_codes").split()
+    assert len(recovery) >= 10
+    page.screenshot(path=screenshots / f"{name}-4-recovery-codes.png", full_page=True)
+
+    page.goto(f"{live_server.url}/admin/")  # a code is still asked for: here a recovery code, as with a lost phone
+    page.wait_for_url(re.compile(r"/accounts/2fa/reauthenticate/"))
+    page.fill("input[name=code]", recovery[0])
+    page.click("form button[type=submit]")
+    page.wait_for_url(re.compile(r"/admin/$"))
+    context.close()

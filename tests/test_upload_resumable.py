@@ -16,12 +16,13 @@ from django.utils import timezone
 
 from portal.library import receiving
 from portal.library.models import AudioClip, Portrait, Upload
-from tests.conftest import FIXTURES, stored_files
+from tests.conftest import stored_files
 from tests.media import audio_bytes, image_bytes
 
 CREATE = reverse("library:uploads")
 TUS = {"Tus-Resumable": "1.0.0"}
 PART = "application/offset+octet-stream"
+MiB = 1024 * 1024  # UPLOAD_PART_MIN_BYTES: every part but the last is at least this
 
 
 def metadata(**values) -> str:
@@ -61,13 +62,13 @@ def used(user) -> int:
 def test_a_lecture_sent_in_parts_is_checked_by_a_worker_and_lands_in_the_library(teacher, worker):
     client = Client()
     client.force_login(teacher)
-    content = (FIXTURES / "speech.wav").read_bytes()
+    content = audio_bytes(".wav", seconds=80.0)
     created = create(client, "Lesson 1.wav", len(content))
     assert created.status_code == 201 and created["Tus-Resumable"] == "1.0.0"
     location = created["Location"]
     assert used(teacher) == len(content), "the declared size is held from the start"
 
-    cuts = [0, 40_000, 90_000, len(content)]
+    cuts = [0, MiB, 2 * MiB, len(content)]
     for start, end in itertools.pairwise(cuts):
         assert offset_of(client, location) == start
         response = send_part(client, location, start, content[start:end])
@@ -102,13 +103,13 @@ def test_a_part_cut_off_by_a_dropped_connection_is_kept_and_the_upload_goes_on_f
     client = Client()
     client.force_login(teacher)
     client.get(reverse("library:index"))  # sets the CSRF cookie a browser would send
-    content = audio_bytes(".wav", seconds=20.0)
+    content = audio_bytes(".wav", seconds=80.0)
     location = create(client, "talk.wav", len(content))["Location"]
     cookies = "; ".join(f"{name}={morsel.value}" for name, morsel in client.cookies.items())
     headers = (f"PATCH {location} HTTP/1.1\r\nHost: {live_server.thread.host}\r\nTus-Resumable: 1.0.0\r\n"
                f"Content-Type: {PART}\r\nUpload-Offset: 0\r\nContent-Length: {len(content)}\r\n"
                f"X-CSRFToken: {client.cookies['csrftoken'].value}\r\nCookie: {cookies}\r\n\r\n")
-    sent = 300_000
+    sent = MiB + 300_000
     with socket.create_connection((live_server.thread.host, live_server.thread.port)) as connection:
         connection.sendall(headers.encode() + content[:sent])
         time.sleep(0.5)
@@ -121,6 +122,63 @@ def test_a_part_cut_off_by_a_dropped_connection_is_kept_and_the_upload_goes_on_f
     response = send_part(client, location, sent, content[sent:])
     assert response.status_code == 204 and int(response["Upload-Offset"]) == len(content)
     assert Upload.objects.get().status == Upload.Status.CHECKING
+
+
+def test_a_part_cut_off_before_the_minimum_size_is_not_kept(teacher, live_server):
+    client = Client()
+    client.force_login(teacher)
+    client.get(reverse("library:index"))
+    content = audio_bytes(".wav", seconds=80.0)
+    location = create(client, "talk.wav", len(content))["Location"]
+    cookies = "; ".join(f"{name}={morsel.value}" for name, morsel in client.cookies.items())
+    headers = (f"PATCH {location} HTTP/1.1\r\nHost: {live_server.thread.host}\r\nTus-Resumable: 1.0.0\r\n"
+               f"Content-Type: {PART}\r\nUpload-Offset: 0\r\nContent-Length: {len(content)}\r\n"
+               f"X-CSRFToken: {client.cookies['csrftoken'].value}\r\nCookie: {cookies}\r\n\r\n")
+    with socket.create_connection((live_server.thread.host, live_server.thread.port)) as connection:
+        connection.sendall(headers.encode() + content[:200_000])
+        time.sleep(0.5)
+    time.sleep(0.5)  # the server reads to the end of what was sent, then sees the connection gone
+    assert offset_of(client, location) == 0 and stored_files() == [], "200 kB are sent again, not kept as a part"
+    response = send_part(client, location, 0, content)
+    assert response.status_code == 204 and int(response["Upload-Offset"]) == len(content)
+
+
+def test_every_part_but_the_last_has_the_minimum_size(owner_client):
+    location = create(owner_client, "talk.wav", 3 * MiB)["Location"]
+    response = send_part(owner_client, location, 0, b"x" * (MiB - 1))
+    assert response.status_code == 400 and response.json()["error"]["code"] == "part_too_small"
+    assert offset_of(owner_client, location) == 0 and stored_files() == []
+    assert send_part(owner_client, location, 0, b"x" * MiB).status_code == 204
+    last = send_part(owner_client, location, MiB, b"x" * (2 * MiB))  # the last part may be any size
+    assert last.status_code == 204 and int(last["Upload-Offset"]) == 3 * MiB
+
+
+@override_settings(UPLOAD_PARTS_MAX=3)
+def test_an_upload_has_at_most_so_many_parts_and_the_last_one_may_still_come(owner_client):
+    location = create(owner_client, "talk.wav", 4 * MiB)["Location"]
+    assert send_part(owner_client, location, 0, b"x" * MiB).status_code == 204
+    assert send_part(owner_client, location, MiB, b"x" * MiB).status_code == 204
+    refused = send_part(owner_client, location, 2 * MiB, b"x" * MiB)
+    assert refused.status_code == 413 and refused.json()["error"]["code"] == "too_many_parts"
+    last = send_part(owner_client, location, 2 * MiB, b"x" * (2 * MiB))
+    assert last.status_code == 204 and Upload.objects.get().status == Upload.Status.CHECKING
+    assert Upload.objects.get().parts.count() == 3 == len(stored_files())
+
+
+@override_settings(UPLOAD_PART_MIN_BYTES=1)
+def test_a_part_costs_the_same_however_many_came_before(owner_client):
+    """Each part adds a row of its own: nothing that grows with the parts already there is read or written again."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    location = create(owner_client, "talk.wav", 1000)["Location"]
+    statements = []
+    for offset in range(0, 60, 2):
+        with CaptureQueriesContext(connection) as queries:
+            assert send_part(owner_client, location, offset, b"xy").status_code == 204
+        statements.append(sum(len(query["sql"]) for query in queries.captured_queries))
+    assert max(statements[1:]) - min(statements[1:]) < 200, statements  # uuids and numbers vary a little in length
+    assert Upload.objects.get().parts.count() == 30
 
 
 def test_a_part_over_the_limit_is_refused_before_its_body_is_sent(owner_client, live_server):
@@ -189,9 +247,9 @@ def test_protocol_errors_are_clear(owner_client):
 
 def test_cancelling_deletes_the_parts_and_gives_the_storage_back(owner_client, owner,
                                                                  django_capture_on_commit_callbacks):
-    content = audio_bytes(".wav", seconds=2.0)
+    content = audio_bytes(".wav", seconds=80.0)
     location = create(owner_client, "talk.wav", len(content))["Location"]
-    send_part(owner_client, location, 0, content[:1000])
+    assert send_part(owner_client, location, 0, content[:MiB]).status_code == 204
     assert len(stored_files()) == 1 and used(owner) == len(content)
     with django_capture_on_commit_callbacks(execute=True):
         assert owner_client.delete(location, headers=TUS).status_code == 204
@@ -208,8 +266,9 @@ def test_an_upload_that_has_arrived_cannot_be_cancelled_while_it_is_checked(owne
 
 
 def test_an_unfinished_upload_goes_with_its_owners_account(owner_client, owner, django_capture_on_commit_callbacks):
-    location = create(owner_client, "talk.wav", 5000)["Location"]
-    send_part(owner_client, location, 0, b"x" * 1000)
+    location = create(owner_client, "talk.wav", 2 * MiB)["Location"]
+    assert send_part(owner_client, location, 0, b"x" * MiB).status_code == 204
+    assert len(stored_files()) == 1
     with django_capture_on_commit_callbacks(execute=True):
         owner.delete()
     assert stored_files() == []
@@ -267,6 +326,6 @@ def test_upkeep_resends_lost_checks_gives_up_on_stuck_ones_and_forgets_abandoned
 
 
 def test_storage_audit_knows_the_parts_of_unfinished_uploads(owner_client):
-    location = create(owner_client, "talk.wav", 5000)["Location"]
-    send_part(owner_client, location, 0, b"x" * 1000)
+    location = create(owner_client, "talk.wav", 2 * MiB)["Location"]
+    assert send_part(owner_client, location, 0, b"x" * MiB).status_code == 204
     call_command("storage_audit", "--grace-minutes", "0")  # raises CommandError when a file has no row

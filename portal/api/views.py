@@ -25,7 +25,7 @@ from portal.errors import Refusal
 from portal.jobs import services, webhooks
 from portal.jobs.errors import JobRejected
 from portal.jobs.models import Job, WebhookEndpoint
-from portal.library import receiving, usage
+from portal.library import receiving, uploads, usage
 from portal.library.errors import UploadRejected
 from portal.library.models import AudioClip, Portrait, Upload
 
@@ -143,7 +143,7 @@ def portraits(request):
 def portrait(request, portrait_id):
     item = _get_portrait_for_user(request, portrait_id)
     if request.method == "DELETE":
-        item.delete()
+        uploads.delete_item(item)
         return Response(status=status.HTTP_204_NO_CONTENT)
     return Response(s.PortraitSerializer(item).data)
 
@@ -187,7 +187,7 @@ def audio_clips(request):
 def audio_clip(request, audio_id):
     clip = _get_audio_for_user(request, audio_id)
     if request.method == "DELETE":
-        clip.delete()
+        uploads.delete_item(clip)
         return Response(status=status.HTTP_204_NO_CONTENT)
     return Response(s.AudioSerializer(clip).data)
 

@@ -343,6 +343,9 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     search_fields = ["owner__email", "job__id", "url"]
     readonly_fields = [field.name for field in WebhookDelivery._meta.fields]
 
+    def has_add_permission(self, request):
+        return False  # deliveries are made by finished jobs, each with its signed payload
+
 
 @admin.register(LogEntry)
 class AuditLogAdmin(ReadOnlyAdmin):

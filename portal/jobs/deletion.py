@@ -7,6 +7,7 @@ from billing import quota
 from billing.models import Reservation
 from portal import storage
 from portal.accounts.models import User
+from portal.concurrent_deletes import deleted_elsewhere
 from portal.jobs.models import Job, JobSegment
 from portal.library import usage
 
@@ -14,7 +15,7 @@ from portal.library import usage
 def release_reservation_of_deleted_job(sender, instance: Job, origin=None, **kwargs) -> None:
     """pre_delete: a job deleted while queued or running gives its reserved render seconds back (unless its whole
     account is being deleted: the ledger goes with it)."""
-    if isinstance(origin, User) or getattr(origin, "model", None) is User:
+    if isinstance(origin, User) or getattr(origin, "model", None) is User or deleted_elsewhere(instance):
         return
     if instance.reservation_id and Reservation.objects.filter(
         pk=instance.reservation_id, state=Reservation.RESERVED
@@ -24,6 +25,8 @@ def release_reservation_of_deleted_job(sender, instance: Job, origin=None, **kwa
 
 def remove_files_of_deleted_job(sender, instance: Job, **kwargs) -> None:
     """post_delete: the video and poster, and what they counted against the owner's storage."""
+    if deleted_elsewhere(instance):
+        return
     usage.release(instance.owner_id, instance.stored_bytes)
     names = [instance.output.name, instance.poster.name]
     transaction.on_commit(lambda: storage.delete_files(names))

@@ -8,6 +8,7 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
+from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -200,10 +201,19 @@ def rerun(job: Job) -> Job:
     return submit(job.owner, job.portrait, job.audio, job.params, backend=job.backend)
 
 
+def _locked(job: Job) -> Job:
+    """The job's row, locked for this transaction. A job deleted since it was looked up (a delete racing this
+    request) is not found, exactly as one that never was."""
+    locked = Job.objects.select_for_update(no_key=True).filter(pk=job.pk).first()
+    if locked is None:
+        raise Http404("the job was deleted meanwhile")
+    return locked
+
+
 def retry(job: Job) -> Job:
     """Support renders a failed or canceled job again: the same job and trace, its render time reserved again."""
     with transaction.atomic():
-        job = Job.objects.select_for_update(no_key=True).get(pk=job.pk)
+        job = _locked(job)
         if job.status not in (Job.Status.FAILED, Job.Status.CANCELED):
             raise JobRejected("job_not_retryable", _("Only failed or canceled jobs can be retried; this one is "
                                                      "%(status)s.") % {"status": job.get_status_display()}, status=409)
@@ -242,7 +252,7 @@ def cancel(job: Job) -> Job:
     """A queued job ends now, and so does a lecture none of whose parts is rendering; anything rendering stops at
     its next frame."""
     with transaction.atomic():
-        job = Job.objects.select_for_update(no_key=True).get(pk=job.pk)
+        job = _locked(job)
         rendering_now = job.attempt_token is not None or job.segments.filter(
             status=JobSegment.Status.RUNNING
         ).exists()
@@ -258,11 +268,13 @@ def cancel(job: Job) -> Job:
 
 def delete(job: Job) -> None:
     """Delete a job with its files; a queued job is canceled (and refunded) first, a running one must stop first."""
-    if job.status == Job.Status.QUEUED:
-        job = cancel(job)
-    if job.status == Job.Status.RUNNING:
-        raise JobRejected("job_running", _("The job is still rendering: cancel it, then delete it."), status=409)
-    Job.objects.filter(pk=job.pk).delete()  # files and storage go with it (portal/jobs/deletion.py)
+    with transaction.atomic():
+        job = _locked(job)  # two deletes at once: the second waits for the first, then finds nothing (404)
+        if job.status == Job.Status.QUEUED:
+            job = cancel(job)
+        if job.status == Job.Status.RUNNING:
+            raise JobRejected("job_running", _("The job is still rendering: cancel it, then delete it."), status=409)
+        job.delete()  # files and storage go with it (portal/jobs/deletion.py)
 
 
 def download_path(job: Job, name: str) -> str:

@@ -37,23 +37,47 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={digest}"
 
 
-# IPv6 prefixes that carry an IPv4 address inside (NAT64, 6to4, IPv4-compatible): the IPv4 address is what a
-# gateway would really reach, so it is checked too, and NAT64 is refused outright.
-_NAT64 = [ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("64:ff9b:1::/48")]
+# Webhooks go to global unicast addresses only: public IPv4, and IPv6 inside 2000::/3 (which leaves out loopback,
+# ULA, link-local, multicast, and every ::/8 form: IPv4-mapped, -translated and -compatible). An IPv6 address that
+# carries an IPv4 one (6to4, Teredo, NAT64, ISATAP, ...) reaches that IPv4 address through a gateway or translator,
+# so the IPv4 address inside must be public too.
+_GLOBAL_UNICAST_V6 = ipaddress.ip_network("2000::/3")
+_CARRY_LAST_32_BITS = [ipaddress.ip_network(prefix) for prefix in (
+    "::ffff:0:0/96",     # IPv4-mapped
+    "::ffff:0:0:0/96",   # IPv4-translated (SIIT, RFC 2765)
+    "::/96",             # IPv4-compatible (deprecated)
+    "64:ff9b::/96",      # NAT64 well-known prefix (RFC 6052)
+    "64:ff9b:1::/48",    # NAT64 local-use prefix (RFC 8215), in its usual /96 layout
+)]
 
 
-def _public(ip) -> bool:
-    if not ip.is_global:
-        return False
-    if ip.version == 6:
-        if any(ip in network for network in _NAT64):
-            return False
-        embedded = ip.ipv4_mapped or ip.sixtofour or (
-            ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF) if int(ip) >> 32 == 0 else None  # ::a.b.c.d
-        )
-        if embedded is not None and not embedded.is_global:
-            return False
-    return True
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """Every IPv4 address that some translator or tunnel would take this IPv6 address to mean."""
+    last_32_bits = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    found = [last_32_bits] if any(ip in network for network in _CARRY_LAST_32_BITS) else []
+    if ip.sixtofour:  # 2002::/16
+        found.append(ip.sixtofour)
+    if ip.teredo:  # 2001::/32: the server's address and the client's
+        found.extend(ip.teredo)
+    if (int(ip) >> 32) & 0xFDFFFFFF == 0x00005EFE:  # ISATAP interface identifier (RFC 5214)
+        found.append(last_32_bits)
+    return found
+
+
+def _ipv4_public(ip: ipaddress.IPv4Address) -> bool:
+    return ip.is_global and not ip.is_multicast
+
+
+def inward_address(ip) -> str | None:
+    """Why a webhook may not connect to `ip` (the address, or the IPv4 address inside it), None when it may."""
+    if ip.version == 4:
+        return None if _ipv4_public(ip) else str(ip)
+    for inner in embedded_ipv4(ip):
+        if not _ipv4_public(inner):
+            return f"{inner} inside {ip}"
+    if ip not in _GLOBAL_UNICAST_V6 or not ip.is_global or ip.is_multicast:
+        return str(ip)
+    return None
 
 
 # Characters that parsers disagree about (a backslash is a path separator to browsers and WHATWG, part of the user
@@ -89,10 +113,10 @@ def resolve(url: str) -> str:
     addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
     if not settings.WEBHOOKS_ALLOW_PRIVATE_URLS:
         for ip in addresses:
-            if not _public(ip):
+            if inward := inward_address(ip):
                 raise JobRejected("private_webhook_url", gettext(
-                    "%(host)s points to a private or local address (%(address)s).") % {"host": parts.hostname,
-                                                                                         "address": ip}, field="url")
+                    "%(host)s points to a private or local address (%(address)s).")
+                    % {"host": parts.hostname, "address": inward}, field="url")
     return str(addresses[0])
 
 

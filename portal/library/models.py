@@ -82,7 +82,6 @@ class Upload(models.Model):
     original_name = models.CharField(max_length=255)
     length = models.BigIntegerField(help_text="Bytes the client said it would send.")
     received = models.BigIntegerField(default=0)
-    part_names = models.JSONField(default=list, blank=True, help_text="Stored parts, in order, until assembled.")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVING, db_index=True)
     error_code = models.CharField(max_length=32, blank=True)
     error_message = models.CharField(max_length=300, blank=True)
@@ -98,6 +97,10 @@ class Upload(models.Model):
     def __str__(self):
         return self.original_name
 
+    def part_names(self) -> list[str]:
+        """The stored parts, in order."""
+        return list(self.parts.order_by("offset").values_list("name", flat=True))
+
     def refusal(self) -> dict | None:
         """Why a worker refused it, as {code, message}: written in the uploader's language when it was checked, and
         the catalogued messages translated to the reader's."""
@@ -108,3 +111,19 @@ class Upload(models.Model):
     @property
     def percent(self) -> int:
         return int(100 * self.received / self.length) if self.length else 100
+
+
+class UploadPart(models.Model):
+    """One stored part of an upload, a row of its own: each part that arrives adds one (nothing is rewritten), and
+    a part row that goes, however it goes, takes its file with it (portal/library/signals.py)."""
+
+    upload = models.ForeignKey(Upload, on_delete=models.CASCADE, related_name="parts")
+    offset = models.BigIntegerField(help_text="Where in the file the part starts.")
+    size = models.BigIntegerField()
+    name = models.CharField(max_length=255, help_text="Its name in media storage.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["upload", "offset"], name="one_part_per_offset")]
+
+    def __str__(self):
+        return self.name

@@ -32,7 +32,7 @@ def check(upload_id) -> str:
 def _check(upload: Upload) -> str:
     with tempfile.TemporaryDirectory(prefix="upload-check-") as workdir:
         path = Path(workdir) / "upload"
-        storage.assemble(upload.part_names, path)
+        storage.assemble(upload.part_names(), path)
         with open(path, "rb") as handle:
             file = File(handle, name=upload.original_name)
             if upload.kind == Upload.Kind.PORTRAIT:
@@ -53,11 +53,5 @@ def _store(upload: Upload, store) -> str:
         setattr(locked, upload.kind, item)
         locked.status = Upload.Status.READY
         locked.save(update_fields=[upload.kind, "status", "updated_at"])
-        parts = list(locked.part_names)
-        transaction.on_commit(lambda: _forget_parts(upload.pk, parts))
+        locked.parts.all().delete()  # their files go once this commits (portal/library/signals.py)
     return Upload.Status.READY
-
-
-def _forget_parts(upload_id, names) -> None:
-    storage.delete_files(names)
-    Upload.objects.filter(pk=upload_id).update(part_names=[])

@@ -13,13 +13,16 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count
+from django.http import Http404
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from redis.exceptions import RedisError
 
-from portal import storage
+from portal import request_rates, storage
+from portal.accounts.models import User
 from portal.library import usage, validation
 from portal.library.errors import UploadRejected
-from portal.library.models import Upload
+from portal.library.models import Upload, UploadPart
 
 logger = logging.getLogger(__name__)
 
@@ -52,37 +55,77 @@ def start(user, kind: str, name: str, length: int) -> Upload:
     if not name:
         raise UploadRejected("no_file", _("Choose a file to upload."))
     validation.check_declared(kind, name, length)
-    pending = dict(Upload.objects.filter(owner=user, status__in=(Upload.Status.RECEIVING, Upload.Status.CHECKING))
-                   .values_list("status").annotate(count=Count("pk")))
-    limits = (
-        (Upload.Status.RECEIVING, settings.UPLOADS_UNFINISHED_MAX,
-         _("You have %(count)s uploads that have not finished; finish or cancel one first.")),
-        # Each of these waits for a worker's decode: a script that sends files faster than they are checked is
-        # slowed here, not left to fill the check queue.
-        (Upload.Status.CHECKING, settings.UPLOADS_CHECKING_MAX,
-         _("%(count)s of your files are still being checked; wait until one is ready.")),
-    )
-    for state, limit, message in limits:
-        if pending.get(state, 0) >= limit:
-            raise UploadRejected("too_many_uploads", message % {"count": pending[state]}, status=429)
     with transaction.atomic():
+        # The owner's row, locked: uploads started at once are counted one after the other, so no race passes the
+        # limits (FOR NO KEY UPDATE, as every lock on the user row: foreign-key checks of other commits go on).
+        User.objects.select_for_update(no_key=True).get(pk=user.pk)
+        pending = dict(Upload.objects.filter(owner=user, status__in=(Upload.Status.RECEIVING, Upload.Status.CHECKING))
+                       .values_list("status").annotate(count=Count("pk")))
+        receiving, checking = pending.get(Upload.Status.RECEIVING, 0), pending.get(Upload.Status.CHECKING, 0)
+        if receiving >= settings.UPLOADS_UNFINISHED_MAX:
+            raise UploadRejected("too_many_uploads", _(
+                "You have %(count)s uploads that have not finished; finish or cancel one first.")
+                % {"count": receiving}, status=429)
+        # Each arrived file waits for a worker's decode, and every one arriving now will: a script that sends files
+        # faster than they are checked is slowed here, not left to fill the check queue.
+        if receiving + checking >= settings.UPLOADS_CHECKING_MAX:
+            raise UploadRejected("too_many_uploads", _(
+                "%(count)s of your files are still being checked; wait until one is ready.")
+                % {"count": receiving + checking}, status=429)
         usage.reserve(user, length)
         return Upload.objects.create(owner=user, kind=kind, original_name=name, length=length,
                                      language=translation.get_language() or "")
 
 
+class PartsTooFast(UploadRejected):
+    """More parts of one upload in a minute than UPLOAD_PART_REQUESTS_PER_MINUTE: retry after `retry_after` s."""
+
+    def __init__(self, retry_after: int):
+        super().__init__("rate_limited", _("Too many parts of this upload in a minute; retry in %(seconds)s s.")
+                         % {"seconds": retry_after}, status=429)
+        self.retry_after = retry_after
+
+
+def count_part_request(upload: Upload) -> None:
+    """One more part request for this upload in the current minute, or PartsTooFast. Counted in Redis; when Redis
+    does not answer, the part is taken (its size and number are still limited)."""
+    try:
+        window = request_rates.count(f"upload:{upload.pk}", settings.UPLOAD_PART_REQUESTS_PER_MINUTE)
+    except (RedisError, OSError):
+        logger.warning("upload %s: parts not counted, Redis did not answer", upload.pk, exc_info=True)
+        return
+    if window.exceeded:
+        raise PartsTooFast(window.reset_seconds)
+
+
+def _finishes(upload: Upload, offset: int, length: int) -> bool:
+    return offset + length == upload.length
+
+
 def receive(upload: Upload, offset: int, body, declared_length: int) -> int:
-    """Store one part that starts at `offset`; the new offset. What arrived before a dropped connection is kept."""
+    """Store one part that starts at `offset`; the new offset. What arrived before a dropped connection is kept when
+    it is at least a part's minimum size.
+
+    Every part but the last is at least UPLOAD_PART_MIN_BYTES and an upload has at most UPLOAD_PARTS_MAX of them,
+    so the stored objects of one upload stay few whatever a client sends."""
     if upload.status != Upload.Status.RECEIVING or offset != upload.received:
         raise OffsetMismatch(upload.received)
     if offset + declared_length > upload.length:
         raise UploadRejected(
             "upload_too_long", _("More bytes were sent than the upload declared."), status=413
         )
+    if not _finishes(upload, offset, declared_length):
+        if declared_length < settings.UPLOAD_PART_MIN_BYTES:
+            raise UploadRejected("part_too_small", _("Every part but the last must be at least %(limit)s bytes.")
+                                 % {"limit": settings.UPLOAD_PART_MIN_BYTES})
+        if upload.parts.count() >= settings.UPLOAD_PARTS_MAX - 1:
+            raise UploadRejected("too_many_parts", _(
+                "This upload has %(count)s parts already: send the rest in one part.")
+                % {"count": settings.UPLOAD_PARTS_MAX - 1}, status=413)
     with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as part:
         arrived = _copy_body(body, part, declared_length)
-        if arrived == 0:
-            return upload.received
+        if arrived == 0 or (arrived < settings.UPLOAD_PART_MIN_BYTES and not _finishes(upload, offset, arrived)):
+            return upload.received  # cut off too early to keep as a part: the client sends it again from here
         part.seek(0)
         return _store_part(upload, offset, part, arrived)
 
@@ -105,15 +148,17 @@ def _store_part(upload: Upload, offset: int, part, arrived: int) -> int:
     name = storage.save_file(storage.upload_part_key(upload.owner, upload.pk, offset), part)
     try:
         with transaction.atomic():
-            locked = Upload.objects.select_for_update().get(pk=upload.pk)
+            locked = Upload.objects.select_for_update().filter(pk=upload.pk).first()
+            if locked is None:
+                raise Http404("the upload was cancelled while its part arrived")
             if locked.status != Upload.Status.RECEIVING or locked.received != offset:
                 raise OffsetMismatch(locked.received)  # the same part arrived twice at once; the other one won
-            locked.part_names = [*locked.part_names, name]
+            UploadPart.objects.create(upload=locked, offset=offset, size=arrived, name=name)
             locked.received = offset + arrived
             if locked.received == locked.length:
                 locked.status = Upload.Status.CHECKING
                 transaction.on_commit(lambda: send_check(locked.pk))
-            locked.save(update_fields=["part_names", "received", "status", "updated_at"])
+            locked.save(update_fields=["received", "status", "updated_at"])
     except BaseException:
         storage.delete_files([name])
         raise
@@ -163,11 +208,9 @@ def refuse(upload_id, code: str, message: str) -> None:
         if locked is None:
             return
         usage.release(locked.owner_id, locked.length)
-        names = list(locked.part_names)
+        locked.parts.all().delete()  # their files go once this commits (portal/library/signals.py)
         locked.status, locked.error_code, locked.error_message = Upload.Status.REFUSED, code, message[:300]
-        locked.part_names = []
-        locked.save(update_fields=["status", "error_code", "error_message", "part_names", "updated_at"])
-    storage.delete_files(names)
+        locked.save(update_fields=["status", "error_code", "error_message", "updated_at"])
 
 
 def upkeep(now=None) -> dict:

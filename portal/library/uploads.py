@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 from django.db import transaction
+from django.http import Http404
 
 import renderer
 from portal import storage
@@ -91,3 +92,11 @@ def store_audio(user, upload, checked: validation.CheckedAudio, reserved: int = 
     except BaseException:
         storage.delete_files(stored)
         raise
+
+
+def delete_item(item: Portrait | AudioClip) -> None:
+    """Delete a portrait or an audio clip with its files (portal/library/signals.py). One deleted meanwhile by
+    another request is not found, as one that never was."""
+    _count, deleted = item.delete()
+    if not deleted.get(item._meta.label):
+        raise Http404("deleted meanwhile")

@@ -16,6 +16,7 @@ from portal.http import wants_json
 from portal.library import receiving, usage
 from portal.library.errors import UploadRejected
 from portal.library.models import AudioClip, Portrait, Upload
+from portal.library.uploads import delete_item
 
 TUS_VERSION = "1.0.0"
 TUS_CONTENT_TYPE = "application/offset+octet-stream"
@@ -89,7 +90,10 @@ def _tus(response: HttpResponse) -> HttpResponse:
 
 
 def _tus_refusal(rejection: UploadRejected) -> HttpResponse:
-    return _tus(JsonResponse({"error": rejection.as_dict()}, status=rejection.status))
+    response = _tus(JsonResponse({"error": rejection.as_dict()}, status=rejection.status))
+    if isinstance(rejection, receiving.PartsTooFast):
+        response["Retry-After"] = str(rejection.retry_after)
+    return response
 
 
 def _upload_state(upload: Upload) -> dict:
@@ -169,6 +173,7 @@ def _receive_part(request, upload: Upload) -> HttpResponse:
     if request.content_type != TUS_CONTENT_TYPE:
         return _tus(HttpResponse(status=415))
     try:
+        receiving.count_part_request(upload)  # every PATCH counts, refused ones too
         offset = _header_int(request, "Upload-Offset")
         if "Content-Length" not in request.headers:
             raise UploadRejected("length_required", _("Send each part with its Content-Length."), status=411)
@@ -224,7 +229,7 @@ def audio_file(request, audio_id):
 @require_POST
 def delete_portrait(request, portrait_id):
     portrait = _get_portrait_for_user(request, portrait_id)
-    portrait.delete()
+    delete_item(portrait)
     messages.success(request, _("Deleted portrait %(name)s.") % {"name": portrait.original_name})
     return redirect("library:index")
 
@@ -233,6 +238,6 @@ def delete_portrait(request, portrait_id):
 @require_POST
 def delete_audio(request, audio_id):
     clip = _get_audio_for_user(request, audio_id)
-    clip.delete()
+    delete_item(clip)
     messages.success(request, _("Deleted audio %(name)s.") % {"name": clip.original_name})
     return redirect("library:index")

@@ -54,6 +54,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Before anything reads a body (CSRF's view hook parses forms): too large for its endpoint is 413 unread.
     "portal.request_limits.body_size_limit",
+    # Next, before any view or form reads a value: NUL, lone surrogates and JSON too deep are refused here.
+    "portal.request_values.refuse_unstorable_values",
     # After authentication: a signed-in user's saved language and time zone win over the browser's.
     "portal.accounts.preferences.user_preferences",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -234,8 +236,13 @@ AUDIO_MAX_BYTES = env.int("AUDIO_MAX_BYTES", default=500 * 1024 * 1024)
 AUDIO_MIN_SECONDS = env.float("AUDIO_MIN_SECONDS", default=0.3)
 AUDIO_MAX_SECONDS = env.float("AUDIO_MAX_SECONDS", default=3 * 60 * 60)
 # Uploads arrive in parts (tus, portal/library/receiving.py); the browser sends 8 MiB, a longer part is refused
-# before its body is read.
+# before its body is read. Every part but the last is at least the minimum, an upload has at most UPLOAD_PARTS_MAX
+# (a 500 MB lecture in 1 MiB parts is 477) and at most UPLOAD_PART_REQUESTS_PER_MINUTE part requests a minute (the
+# browser's 8 MiB parts at that rate would be 40 MiB/s).
 UPLOAD_PART_MAX_BYTES = env.int("UPLOAD_PART_MAX_BYTES", default=16 * 1024 * 1024)
+UPLOAD_PART_MIN_BYTES = env.int("UPLOAD_PART_MIN_BYTES", default=1024 * 1024)
+UPLOAD_PARTS_MAX = env.int("UPLOAD_PARTS_MAX", default=1000)
+UPLOAD_PART_REQUESTS_PER_MINUTE = env.int("UPLOAD_PART_REQUESTS_PER_MINUTE", default=300)
 UPLOADS_UNFINISHED_MAX = env.int("UPLOADS_UNFINISHED_MAX", default=5)
 UPLOADS_CHECKING_MAX = env.int("UPLOADS_CHECKING_MAX", default=20)
 UPLOAD_ABANDONED_HOURS = env.int("UPLOAD_ABANDONED_HOURS", default=24)

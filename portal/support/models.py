@@ -47,3 +47,20 @@ class AuditEvent(models.Model):
         if "status" in changes:
             return " → ".join(changes["status"])
         return ""
+
+
+class SecondFactorSetupLink(models.Model):
+    """A one-time link, emailed to a staff member, that lets the browser that opens it set up their first
+    authenticator app (portal/support/second_factor.py). Only its hash is kept."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"second-factor setup link for {self.user}"

@@ -52,6 +52,13 @@ function uploadInParts(form, chosen) {
     metadata: { filename: file.name, kind: form.dataset.kind },
     headers: { "X-CSRFToken": form.querySelector("[name=csrfmiddlewaretoken]").value },
     removeFingerprintOnSuccess: true,
+    // tus-js-client's own rule (a dropped connection, 5xx, 409, 423), plus a part refused for coming too fast
+    // (429): both go on after the delays above.
+    onShouldRetry(error) {
+      const status = error.originalResponse ? error.originalResponse.getStatus() : 0;
+      const retryable = status < 400 || status >= 500 || [409, 423, 429].includes(status);
+      return retryable && navigator.onLine !== false;
+    },
     onProgress(sent, total) {
       bar.value = (100 * sent) / total;
       text.textContent = fill(gettext("%(sent)s of %(total)s sent"), { sent: sizeText(sent), total: sizeText(total) });

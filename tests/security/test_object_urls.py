@@ -20,9 +20,10 @@ from tests.jobs_helpers import finished_job
 from tests.library_helpers import add_audio, add_portrait
 
 # Routes with a parameter that are not an owner's object: allauth's emailed keys (their own checks, tested by
-# allauth), plan codes (public), and the public tokens, tested in test_download_links.py and test_job_share.py.
+# allauth), plan codes (public), the public tokens, tested in test_download_links.py and test_job_share.py, and the
+# staff's emailed second-factor setup link (test_staff_second_factor.py).
 NOT_OBJECTS = {"account_confirm_email", "account_reset_password_from_key", "checkout", "download", "shared_video",
-               "shared_video_file", "shared_video_poster"}
+               "shared_video_file", "shared_video_poster", "second_factor_setup_link"}
 PARAMETERS = {"portrait_id", "audio_id", "job_id", "upload_id", "link_id", "key_id"}
 
 

@@ -19,7 +19,8 @@ NAMES = {
     "intranet.example": ["10.1.2.3"],
     "rebind.example": ["93.184.216.34", "127.0.0.1"],
     "v6-inward.example": ["fd00::1"],
-    "hooks.example": ["93.184.216.34"],  # public: the one that is accepted
+    "hooks.example": ["93.184.216.34"],  # public: accepted
+    "hooks6.example": ["2606:4700::1111"],  # public IPv6: accepted
 }
 
 INWARD = [
@@ -33,6 +34,16 @@ INWARD = [
     "http://metadata.google.internal/computeMetadata/v1/", "http://intranet.example:8080/hook",
     "http://rebind.example/", "http://v6-inward.example/", "http://198.18.0.1/", "http://240.0.0.1/",
     "http://255.255.255.255/", " http://127.0.0.1/",
+    # IPv4 inside IPv6, in every form a translator or tunnel reads (the outside probe's first four passed once):
+    "http://[::ffff:0:127.0.0.1]:8799/", "http://[::ffff:0:10.0.0.1]/", "http://[::ffff:0:169.254.169.254]/",
+    "http://[::ffff:0:0:127.0.0.1]/",  # IPv4-translated (SIIT)
+    "http://[::8.8.8.8]/",  # IPv4-compatible, even of a public address: not global unicast
+    "http://[2002:a00:1::1]/",  # 6to4 of 10.0.0.1
+    "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",  # Teredo, client 127.0.0.1
+    "http://[64:ff9b::808:808]/", "http://[64:ff9b:1::808:808]/",  # NAT64, well-known and local-use prefixes
+    "http://[2606:4700:1::5efe:a00:1]/",  # ISATAP interface id carrying 10.0.0.1
+    # Not unicast, or not for the internet:
+    "http://224.0.0.1/", "http://233.252.0.1/", "http://[ff0e::1]/", "http://[2001:db8::1]/", "http://[fc00::1]/",
 ]
 AMBIGUOUS_OR_MALFORMED = [
     "http://127.0.0.1:18080\\@1.1.1.1/x", "http://1.1.1.1\\@127.0.0.1/", "http://user:pass@hooks.example/",
@@ -105,7 +116,14 @@ def test_the_api_refuses_the_same_urls(api, url):
     assert not WebhookEndpoint.objects.exists()
 
 
-def test_a_public_name_is_accepted_and_resolved_through_the_seam(owner_client, resolver):
-    response = save_on_the_page(owner_client, "https://hooks.example/sonic")
-    assert response.status_code in (200, 302) and WebhookEndpoint.objects.get().url == "https://hooks.example/sonic"
-    assert resolver == ["hooks.example"]
+@pytest.mark.parametrize("host", ["hooks.example", "hooks6.example", "[2002:808:808::1]"])
+def test_a_public_address_is_accepted_and_names_resolve_through_the_seam(owner_client, resolver, host):
+    response = save_on_the_page(owner_client, f"https://{host}/sonic")
+    assert response.status_code in (200, 302) and WebhookEndpoint.objects.get().url == f"https://{host}/sonic"
+    assert resolver == [host.strip("[]")]
+
+
+def test_the_refusal_names_the_ipv4_address_inside(api):
+    response = api.put("/api/v1/webhook/", {"url": "http://[::ffff:0:169.254.169.254]/"}, format="json")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "private_webhook_url"
+    assert "169.254.169.254 inside ::ffff:0:a9fe:a9fe" in response.json()["error"]["message"]

@@ -5,7 +5,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from portal.jobs.models import Job, JobSegment
-from portal.library.models import AudioClip, Portrait, Upload
+from portal.library.models import AudioClip, Portrait, UploadPart
 
 
 def stored_files(directory: str = "users") -> list[str]:
@@ -27,8 +27,7 @@ def referenced_files() -> set[str]:
                           (JobSegment, ("output",))):
         for values in model.objects.values_list(*fields):
             names.update(name for name in values if name)
-    for parts in Upload.objects.values_list("part_names", flat=True):
-        names.update(parts)
+    names.update(UploadPart.objects.values_list("name", flat=True))
     return names
 
 
