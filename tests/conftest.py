@@ -1,5 +1,6 @@
 import os
 import shutil
+import time
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -111,7 +112,6 @@ def make_user(email: str, password: str = PASSWORD) -> User:
 def with_second_factor(client, user) -> str:
     """Signs the client in as staff who has set up an authenticator app and entered its code in this session (what
     allauth records after the login's code step): refund-capable staff need it for admin. Returns the TOTP secret."""
-    import time
 
     from allauth.mfa.adapter import get_adapter
     from allauth.mfa.models import Authenticator
@@ -132,10 +132,18 @@ def with_second_factor(client, user) -> str:
     return secret
 
 
-def totp_code(secret: str) -> str:
-    """The code an authenticator app shows now."""
+def totp_code(secret: str, time_to_use: float = 5.0) -> str:
+    """The code an authenticator app shows now, read with at least `time_to_use` seconds left before it changes.
+
+    The server accepts only the code of the step it checks in, so a code read in the last moment of a step and
+    checked in the next is refused: a person would wait for the next code, and so does this.
+    """
+    from allauth.mfa import app_settings
     from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value, yield_hotp_counters_from_time
 
+    left = app_settings.TOTP_PERIOD - time.time() % app_settings.TOTP_PERIOD
+    if left < time_to_use:
+        time.sleep(left + 0.05)
     return format_hotp_value(hotp_value(secret, next(yield_hotp_counters_from_time())))
 
 

@@ -60,6 +60,16 @@ def test_a_backend_no_live_worker_offers_is_refused_before_anything_is_reserved(
     assert usage_summary(pro)["reserved_seconds"] == 0
 
 
+def test_a_backend_whose_workers_start_on_demand_is_taken_with_none_running(pro, settings):
+    """GPU workers scaled to zero (deploy/): the job waits in the queue that starts one."""
+    settings.RENDER_BACKENDS = ["builtin", "sonic"]
+    settings.RENDER_BACKENDS_STARTED_ON_DEMAND = ["sonic"]
+    assert worker_presence.offered_backends() == set()
+    job = services.submit(pro, *fixture_inputs(pro), {"resolution": 256}, backend="sonic")
+    assert (job.status, job.queue_name) == ("queued", "sonic-paid")
+    assert reservation_state(job) == "reserved"
+
+
 def test_a_sonic_job_waits_on_sonic_queues_that_cpu_workers_never_take(pro, settings):
     settings.RENDER_BACKENDS = ["builtin", "sonic"]
     announce(["sonic"])
@@ -94,6 +104,25 @@ def test_render_worker_listens_only_to_the_queues_of_backends_this_machine_runs(
         process.wait(timeout=30)
     assert "Queues: builtin-paid builtin-free webhooks uploads" in lines, lines
     assert any(line.startswith("sonic") and "not here" in line for line in lines), lines
+
+
+def test_a_worker_asked_for_a_backend_its_machine_cannot_run_refuses_to_start():
+    """A GPU worker whose Sonic weights are missing stops where its operator sees it, rather than idling."""
+    result = subprocess.run([sys.executable, "manage.py", "render_worker", "--backends", "sonic"],
+                            cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "Asked to render sonic, which does not render on this machine" in result.stderr
+    unknown = subprocess.run([sys.executable, "manage.py", "render_worker", "--backends", "dall-e"],
+                             cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=120)
+    assert unknown.returncode != 0 and "name backends among builtin, sonic, or 'none'" in unknown.stderr
+
+
+def test_worker_options_choose_its_queues():
+    from portal.management.commands.render_worker import worker_queues
+
+    assert worker_queues(["builtin"], webhooks=False, upload_checks=False) == ["builtin-paid", "builtin-free"]
+    assert worker_queues(["sonic"], tier="paid", webhooks=False, upload_checks=False) == ["sonic-paid"]
+    assert worker_queues([], webhooks=False) == ["uploads"]
 
 
 def test_every_plans_maximum_resolution_is_offered_and_renderable():

@@ -46,7 +46,7 @@ print(json.dumps(seen))
 def _procfile_collectstatic() -> list[str]:
     web = next(line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:"))
     first_step = shlex.split(web.removeprefix("web:").split("&&")[0])
-    assert first_step[:3] == ["python", "manage.py", "collectstatic"], web
+    assert first_step[:3] == ["python", "manage.py", "prepare_static"], web
     return [sys.executable, *first_step[1:]]
 
 
@@ -69,6 +69,10 @@ def test_main_pages_render_under_production_settings_with_collected_static_files
     collected = subprocess.run(_procfile_collectstatic(), cwd=ROOT, env=env, capture_output=True, text=True)
     assert collected.returncode == 0, collected.stderr
     assert (tmp_path / "static" / "staticfiles.json").exists()
+    # The next start (or an image built with them, its file system read-only) finds them there and writes nothing.
+    again = subprocess.run(_procfile_collectstatic(), cwd=ROOT, env=env, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    assert "nothing to collect" in again.stdout
 
     pages = [("/", None), ("/accounts/login/", None), ("/library/", "user"), ("/jobs/new/", "user"),
              (f"/jobs/{job.pk}/", "user"), ("/billing/", "user"), ("/admin/", "staff")]

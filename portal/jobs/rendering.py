@@ -20,7 +20,7 @@ from opentelemetry import trace
 
 import renderer
 from portal import metrics, storage
-from portal.jobs import transitions
+from portal.jobs import shutdown, transitions
 from portal.jobs.models import Job, JobSegment, JobStage
 from portal.jobs.transitions import MAX_ATTEMPTS, Verdict
 
@@ -64,6 +64,10 @@ def recorded(write, *, committed=lambda: False):
 
 class AttemptLost(Exception):
     """This worker no longer holds the job or part: it was taken for dead and handed to another, or it ended."""
+
+
+class HandingBack(Exception):
+    """This worker is stopping and its render ran past WORKER_SHUTDOWN_SECONDS: the work goes back to the queue."""
 
 
 class Holding:
@@ -116,7 +120,7 @@ class Holding:
             _drop_broken_connection()
 
     def should_cancel(self) -> bool:
-        return self.verdict is not Verdict.GO
+        return self.verdict is not Verdict.GO or shutdown.handing_back()
 
     def check(self) -> None:
         """Raise if the render must not be kept (call once it has finished)."""
@@ -124,6 +128,14 @@ class Holding:
             raise AttemptLost()
         if self.verdict is Verdict.CANCEL:
             raise renderer.CanceledError("canceled")
+        if shutdown.handing_back():
+            raise HandingBack()
+
+    def why_stopped(self, error: BaseException) -> BaseException:
+        """The renderer stops the same way for a user's cancel and for a stopping worker: tell them apart."""
+        if isinstance(error, renderer.CanceledError) and self.verdict is Verdict.GO and shutdown.handing_back():
+            return HandingBack()
+        return error
 
 
 def _holding_job(job_id, token) -> Holding:
@@ -168,7 +180,7 @@ def render_job(job_id) -> None:
             else:
                 _render_whole(job, token, holding)
         except BaseException as error:  # noqa: B036 - a time limit arrives as a BaseException and must refund too
-            _after_job_error(job, token, error, retries_left=job.attempts < MAX_ATTEMPTS)
+            _after_job_error(job, token, holding.why_stopped(error), retries_left=job.attempts < MAX_ATTEMPTS)
         finally:
             _keep_stages(job, stages, attempt=job.earlier_attempts + job.attempts)
 
@@ -209,6 +221,9 @@ def _after_job_error(job: Job, token, error: BaseException, retries_left: bool) 
     """Bad inputs fail the job at once; anything else is tried again while attempts are left."""
     if isinstance(error, AttemptLost):
         logger.info("job %s: this worker no longer holds it; its work is dropped", job.pk)
+    elif isinstance(error, HandingBack):
+        if recorded(lambda: transitions.give_back_job(job, token)):
+            logger.info("job %s: handed back to the queue: this worker is stopping", job.pk)
     elif isinstance(error, renderer.CanceledError):
         recorded(lambda: transitions.finish(job, Job.Status.CANCELED, "canceled", transitions.CANCELED_WHILE_RENDERING,
                                             token=token))
@@ -296,7 +311,7 @@ def render_segment(job_id, index: int) -> None:
         try:
             _render_part(job, part, token, holding)
         except BaseException as error:  # noqa: B036
-            _after_part_error(part, token, error)
+            _after_part_error(part, token, holding.why_stopped(error))
         finally:
             _keep_stages(job, stages, attempt=part.earlier_attempts + part.attempts, segment_index=index)
 
@@ -342,6 +357,9 @@ def _after_part_error(part: JobSegment, token, error: BaseException) -> None:
     """Only this part is tried again; a canceled job, bad inputs or used-up attempts end the whole job."""
     if isinstance(error, AttemptLost):
         logger.info("job %s part %s: this worker no longer holds it; its work is dropped", part.job_id, part.index)
+    elif isinstance(error, HandingBack):
+        if recorded(lambda: transitions.give_back_part(part, token)):
+            logger.info("job %s part %s: handed back to the queue: this worker is stopping", part.job_id, part.index)
     elif isinstance(error, renderer.CanceledError):
         recorded(lambda: transitions.finish_from_part(part, token, Job.Status.CANCELED, "canceled",
                                                       transitions.CANCELED_WHILE_RENDERING))
@@ -388,6 +406,6 @@ def join_parts(job_id) -> None:
             recorded(lambda: JobSegment.objects.filter(job=job).update(output=""))
             storage.delete_files([s.output.name for s in segments])
         except BaseException as error:  # noqa: B036
-            _after_job_error(job, token, error, retries_left=job.join_attempts < MAX_ATTEMPTS)
+            _after_job_error(job, token, holding.why_stopped(error), retries_left=job.join_attempts < MAX_ATTEMPTS)
         finally:
             _keep_stages(job, stages, attempt=job.earlier_attempts + job.attempts)

@@ -147,7 +147,8 @@ def check_backend(user, backend: str) -> None:
                                                                       "offered": ", ".join(settings.RENDER_BACKENDS)},
                           field="backend")
     quota.check_backend(user, backend)
-    if backend != DEFAULT_BACKEND and backend not in worker_presence.offered_backends():
+    if (backend != DEFAULT_BACKEND and backend not in settings.RENDER_BACKENDS_STARTED_ON_DEMAND
+            and backend not in worker_presence.offered_backends()):
         raise JobRejected("backend_unavailable", _("No worker that renders with %(backend)s is running right now, "
                                                    "so the job could not start; try again later or render with "
                                                    "builtin.") % {"backend": backend}, status=503, field="backend")

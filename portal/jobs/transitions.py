@@ -121,6 +121,24 @@ def hand_back_job(job: Job, token) -> bool:
     ))
 
 
+def give_back_job(job: Job, token) -> bool:
+    """running -> queued, sent again at once, for a worker that is stopping (portal/jobs/shutdown.py): the attempt
+    is not the job's fault, so it does not count. A join goes back to waiting for a worker to join it."""
+    with transaction.atomic():
+        held = Job.objects.filter(pk=job.pk, attempt_token=token, status=Job.Status.RUNNING)
+        if job.parts_all_done():
+            given = held.update(attempt_token=None, join_attempts=F("join_attempts") - 1,
+                                stage="waiting to join parts", enqueued_at=timezone.now())
+            if given:
+                transaction.on_commit(lambda: dispatch.send_join(job))
+        else:
+            given = held.update(status=Job.Status.QUEUED, attempt_token=None, attempts=F("attempts") - 1, stage="",
+                                progress=0.0, enqueued_at=timezone.now())
+            if given:
+                transaction.on_commit(lambda: dispatch.send_job(job.pk))
+    return bool(given)
+
+
 def split_into_parts(job: Job, token, plan, loudness_reference: float | None) -> bool:
     """The splitting attempt ends: the job is running as parts, each its own message, released a few at a time.
     Parts already rendered by an earlier attempt are kept."""
@@ -275,6 +293,18 @@ def hand_back_part(part: JobSegment, token) -> bool:
     return bool(JobSegment.objects.filter(pk=part.pk, attempt_token=token, status=JobSegment.Status.RUNNING).update(
         status=JobSegment.Status.QUEUED, attempt_token=None, progress=0.0
     ))
+
+
+def give_back_part(part: JobSegment, token) -> bool:
+    """running -> queued, sent again at once, for a worker that is stopping: the attempt does not count."""
+    with transaction.atomic():
+        given = JobSegment.objects.filter(pk=part.pk, attempt_token=token, status=JobSegment.Status.RUNNING).update(
+            status=JobSegment.Status.QUEUED, attempt_token=None, progress=0.0, attempts=F("attempts") - 1,
+            enqueued_at=timezone.now(),
+        )
+        if given:
+            transaction.on_commit(lambda: dispatch.send_parts(part.job, [part.index]))
+    return bool(given)
 
 
 def part_done(part: JobSegment, token, output_name: str, job_facts: dict | None = None) -> bool:

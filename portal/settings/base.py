@@ -140,6 +140,8 @@ DRAMATIQ_BROKER = {
         "portal.jobs.message_ids.RecordMessageIds",
         # Workers announce the backends they render, so a job for one no live worker offers is refused at once.
         "portal.jobs.worker_presence.WorkerPresence",
+        # A stopping worker's renders finish, or go back to the queue before the process manager kills it.
+        "portal.jobs.shutdown.HandBackOnShutdown",
         "django_dramatiq.middleware.DbConnectionsMiddleware",
     ],
 }
@@ -212,11 +214,19 @@ SEGMENT_SECONDS = env.float("SEGMENT_SECONDS", default=60.0)
 # again (or failed, with a refund). Workers heartbeat every quarter of it (at most every 15 s) from a thread of
 # their own, however long a stage runs; waiting in a queue is never taken for dead.
 JOB_HEARTBEAT_TIMEOUT = env.float("JOB_HEARTBEAT_TIMEOUT", default=120)
+# A worker told to stop (SIGTERM) lets running renders finish for this long, then hands them back to the queue
+# (portal/jobs/shutdown.py): keep it under the time the process manager waits before it kills (Kubernetes' default
+# termination grace period is 30 s).
+WORKER_SHUTDOWN_SECONDS = env.float("WORKER_SHUTDOWN_SECONDS", default=20)
 # Queued work whose message is not in Redis this long after it was sent is sent again (a Redis restart loses them).
 JOB_SEND_GRACE_SECONDS = env.float("JOB_SEND_GRACE_SECONDS", default=60)
 # Render backends users may ask for. `builtin` runs on every worker's CPU; add `sonic` only where GPU workers with
 # the Sonic checkout and weights run (non-commercial licence: README "Render engine").
 RENDER_BACKENDS = env.list("RENDER_BACKENDS", default=["builtin"])
+# Backends whose workers an autoscaler starts when their queue has work (KEDA with no replica while idle, as the GPU
+# workers in deploy/ are): a job for one is taken with no worker running and waits while one starts. Any other
+# backend that no live worker offers is refused at once.
+RENDER_BACKENDS_STARTED_ON_DEMAND = env.list("RENDER_BACKENDS_STARTED_ON_DEMAND", default=[])
 # How many of a lecture's parts wait in the queue at once (more are released as parts start): a short job sent
 # behind a long lecture waits for at most this many of its parts.
 PARTS_WAITING = env.int("PARTS_WAITING", default=2)

@@ -1,3 +1,4 @@
+import argparse
 import logging
 import os
 import signal
@@ -18,6 +19,9 @@ logger = logging.getLogger(__name__)
 RESTART_FIRST_DELAY_SECONDS, RESTART_MOST_DELAY_SECONDS = 1.0, 30.0
 # One that ran this long before it stopped counts as healthy: the next restart waits the first delay again.
 RESTART_HEALTHY_AFTER_SECONDS = 60.0
+# After WORKER_SHUTDOWN_SECONDS, renders still running hand their work back (portal/jobs/shutdown.py); Dramatiq waits
+# this much longer for them to do so before it exits regardless.
+HAND_BACK_SECONDS = 10
 
 
 class Command(BaseCommand):
@@ -30,6 +34,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--tier", choices=["all", *dispatch.TIERS], default="all",
                             help="'paid' keeps this worker's capacity for paid plans.")
+        parser.add_argument("--backends", type=_backend_list, default=None, help=(
+            "Render only these backends (comma-separated, or 'none' for a worker that only checks uploads or sends "
+            "webhooks); each must render on this machine. Default: every backend that renders here."))
         parser.add_argument("--processes", type=int, default=1)
         parser.add_argument("--threads", type=int, default=2)
         parser.add_argument("--no-webhooks", action="store_true", help="Do not deliver webhooks on this worker.")
@@ -39,28 +46,45 @@ class Command(BaseCommand):
             "Start the worker again whenever it stops without being told to (when one of its processes dies, Dramatiq "
             "stops them all): for running without a process manager that restarts it, as `make run` does."))
 
-    def handle(self, *args, tier, processes, threads, no_webhooks, no_upload_checks, restart, **options):
+    def handle(self, *args, tier, backends, processes, threads, no_webhooks, no_upload_checks, restart, **options):
         if restart:
             command = [sys.executable, str(settings.BASE_DIR / "manage.py"), "render_worker", "--tier", tier,
                        "--processes", str(processes), "--threads", str(threads)]
+            command += ["--backends", ",".join(backends) or "none"] if backends is not None else []
             command += ["--no-webhooks"] * no_webhooks + ["--no-upload-checks"] * no_upload_checks
             raise SystemExit(keep_running(command))
-        tiers = dispatch.TIERS if tier == "all" else (tier,)
-        backends = []
+        here = []
         for name, (available, reason) in renderer.available_backends().items():
             self.stdout.write(f"  {name:<8} {'renders here' if available else 'not here: ' + reason}")
             if available:
-                backends.append(name)
-        queues = [dispatch.queue_for(backend, tier) for backend in backends for tier in tiers]
-        if not no_webhooks:
-            queues.append(dispatch.WEBHOOK_QUEUE)
-        if not no_upload_checks:
-            queues.append(dispatch.UPLOAD_CHECK_QUEUE)
+                here.append(name)
+        missing = [name for name in backends or () if name not in here]
+        if missing:  # a GPU worker without its weights must fail where the operator sees it, not idle
+            raise SystemExit(f"Asked to render {', '.join(missing)}, which does not render on this machine (above).")
+        queues = worker_queues(here if backends is None else backends, tier=tier, webhooks=not no_webhooks,
+                               upload_checks=not no_upload_checks)
         if not queues:
             raise SystemExit("No backend renders on this machine and webhooks are off: nothing to do.")
         self.stdout.write(f"Queues: {' '.join(queues)}")
         self.stdout.flush()
-        call_command("rundramatiq", processes=processes, threads=threads, queues=queues)
+        call_command("rundramatiq", processes=processes, threads=threads, queues=queues,
+                     worker_shutdown_timeout=int((settings.WORKER_SHUTDOWN_SECONDS + HAND_BACK_SECONDS) * 1000))
+
+
+def worker_queues(backends, *, tier: str = "all", webhooks: bool = True, upload_checks: bool = True) -> list[str]:
+    """The queues a worker with these options takes from."""
+    tiers = dispatch.TIERS if tier == "all" else (tier,)
+    queues = [dispatch.queue_for(backend, tier) for backend in backends for tier in tiers]
+    return queues + [dispatch.WEBHOOK_QUEUE] * webhooks + [dispatch.UPLOAD_CHECK_QUEUE] * upload_checks
+
+
+def _backend_list(value: str) -> list[str]:
+    names = [] if value.strip() == "none" else [name.strip() for name in value.split(",") if name.strip()]
+    unknown = [name for name in names if name not in renderer.BACKEND_NAMES]
+    if unknown or not names and value.strip() != "none":
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: name backends among {', '.join(renderer.BACKEND_NAMES)}, or 'none'")
+    return names
 
 
 def keep_running(command: list[str]) -> int:
