@@ -90,6 +90,24 @@ def test_a_part_still_rendering_when_the_time_is_up_goes_back_to_the_queue_and_c
     assert abs(job.output_duration_seconds - job.audio_duration_seconds) < 0.1
 
 
+def test_a_whole_job_still_rendering_when_the_time_is_up_goes_back_to_the_queue(transactional_db, teacher,
+                                                                                start_worker):
+    portrait, audio = speech_inputs(teacher, 20.0)
+    job = services.submit(teacher, portrait, audio, {"resolution": 512})
+    worker = start_worker(shutdown_seconds=0.5)
+    eventually(lambda: Job.objects.filter(pk=job.pk, progress__gte=0.05, progress__lte=0.6).exists(),
+               "the job rendering", timeout=180)
+    stop(worker, within=30)
+
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.attempt_token) == (Job.Status.QUEUED, 0, None)
+    assert messages_in_queue(job.queue_name) >= 1
+    with running_worker():
+        job = wait_for(job, timeout=240)
+    assert (job.status, job.attempts) == (Job.Status.SUCCEEDED, 1)
+    assert UsageEntry.objects.filter(reservation=job.reservation, kind="charge").count() == 1
+
+
 def test_a_render_that_finishes_within_the_time_is_kept_and_then_the_worker_exits(
         transactional_db, teacher, start_worker):
     portrait, audio = speech_inputs(teacher, 8.0)
