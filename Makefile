@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint install browser qualify
+.PHONY: run test lint install browser deploy-tools qualify
 
 # Re-installs only when pyproject.toml changed since the last install.
 $(INSTALLED): pyproject.toml
@@ -26,7 +26,20 @@ browser:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null); } || \
 	  echo "chromium or fonts-noto-cjk not installed: browser tests will be skipped or draw Chinese as boxes"
 
-test: install browser
+# The deploy/ checks (tests/deploy): KEDA's schemas run on Node.js (npm ci from the lock file), promtool comes with
+# Debian's prometheus package; kubectl (with kustomize) must be on the machine.
+KEDA_SCHEMA := deploy/schemas/keda
+$(KEDA_SCHEMA)/node_modules/.installed: $(KEDA_SCHEMA)/package-lock.json
+	npm ci --silent --no-audit --no-fund --prefix $(KEDA_SCHEMA)
+	touch $@
+
+deploy-tools: $(KEDA_SCHEMA)/node_modules/.installed
+	@command -v promtool >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && (apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null); } || \
+	  echo "promtool not installed: the alert rule checks will be skipped"
+
+test: install browser deploy-tools
 	$(BIN)/pytest
 
 # The model quality gate (README "Model quality gate"): renders the reference suite with the builtin backend at

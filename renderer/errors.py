@@ -12,6 +12,7 @@ PERMANENT_CODES = frozenset(
         "unknown_parameter",
         "no_face",
         "face_too_small",
+        "face_not_frontal",
         "unreadable_image",
         "unreadable_audio",
         "silent_audio",

@@ -136,6 +136,7 @@ def test_portraits_the_animator_cannot_handle_are_refused_with_a_reason(tmp_path
     with pytest.raises(renderer.RenderError) as refused:
         renderer.find_face(tilted)
     assert refused.value.code == "face_not_frontal" and "tilted" in refused.value.message
+    assert not refused.value.retryable, "the same photo is turned as much on the next attempt"
 
     from skimage import data
 
