@@ -3,6 +3,7 @@ changes nothing, attempts are bounded however many copies of a message exist, an
 is not an error page. Real PostgreSQL, Redis, Dramatiq workers and the builtin renderer (256 px)."""
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +20,7 @@ import renderer
 from portal.jobs import dispatch, reconcile, rendering, services, transitions
 from portal.jobs.models import Job, JobSegment, JobStage
 from portal.jobs.transitions import MAX_ATTEMPTS, Verdict
+from portal.management.commands.busy_farm import _database_url
 from tests.conftest import running_worker
 from tests.jobs_helpers import eventually, fixture_inputs, messages_in_queue, reservation_state, wait_for
 
@@ -179,6 +181,24 @@ def test_the_maintenance_loop_survives_a_failing_pass(tmp_path):
     assert sum("this pass failed" in line for line in lines) >= 3
     assert any("no_such_database" in line for line in lines)
     assert sum("the database is away" in line for line in lines) == 1, "said once, not on every pass"
+
+
+def test_the_maintenance_loop_stops_cleanly_when_told_to(transactional_db):
+    """SIGTERM (what Kubernetes sends the scheduler on a deploy) ends the loop after its pass, with status 0."""
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "jobs_maintenance", "--every", "30"], cwd=settings.BASE_DIR,
+        env={**os.environ, "DATABASE_URL": _database_url(), "SONIC_TEST_NAMESPACE": settings.DRAMATIQ_BROKER[
+            "OPTIONS"]["namespace"]}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        started = process.stdout.readline()
+        assert "a pass every 30 s" in started, started
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 0, output[-3000:]
+    assert "jobs_maintenance: stopped" in output
 
 
 def test_a_lecture_canceled_midway_and_retried_by_support_renders_whole(teacher, settings):

@@ -222,3 +222,11 @@ def test_the_ingress_limits_bodies_as_the_readme_tells_nginx_to():
             for path in rule["http"]["paths"]:
                 found[(path["path"], path["pathType"])] = size
     assert found == expected
+
+
+def test_the_images_default_command_is_the_procfiles_web_line():
+    containerfile = (DEPLOY / "image" / "Containerfile").read_text()
+    (command,) = re.findall(r"^CMD (\[.*\])$", containerfile, re.M)
+    assert json.loads(command) == ["sh", "-c", procfile()["web"]]
+    assert not re.search(r"^HEALTHCHECK", containerfile, re.M), "Kubernetes probes it"
+    assert re.search(r"^USER 10001", containerfile, re.M), "not root"

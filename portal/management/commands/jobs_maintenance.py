@@ -1,4 +1,6 @@
 import logging
+import signal
+import threading
 import time
 
 from django.conf import settings
@@ -35,7 +37,13 @@ class Command(BaseCommand):
         # Heartbeats nobody could write are no sign of death: once the database was away, work is taken for dead
         # again only JOB_HEARTBEAT_TIMEOUT after it answers again (monotonic time in heartbeats_judged_from).
         self.database_away, self.heartbeats_judged_from = False, 0.0
-        while True:
+        stopping = threading.Event()
+        if every:  # told to stop (a deploy, Ctrl-C): the pass under way finishes, then the loop ends with status 0
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                signal.signal(signum, lambda *_: stopping.set())
+            self.stdout.write(f"jobs_maintenance: a pass every {every:g} s")
+            self.stdout.flush()
+        while not stopping.is_set():
             try:
                 self.run_once()
                 self.database_away = False
@@ -51,7 +59,8 @@ class Command(BaseCommand):
                 self.database_away = away
             if not every:
                 return
-            time.sleep(every)
+            stopping.wait(every)
+        self.stdout.write("jobs_maintenance: stopped")
 
     def run_once(self) -> None:
         outcome = reconcile.run(judge_heartbeats=self._judge_heartbeats())
