@@ -56,6 +56,14 @@ def available() -> str:
     return ""
 
 
+def program_paths_under(directory: str) -> list[str]:
+    """The project and the Python running it, where they lie under `directory` (outermost folders only)."""
+    root = Path(directory).resolve()
+    candidates = {Path(__file__).resolve().parents[1], Path(sys.prefix).resolve(), Path(sys.base_prefix).resolve()}
+    inside = sorted(path for path in candidates if path.is_relative_to(root) and path != root)
+    return [str(path) for path in inside if not any(path != other and path.is_relative_to(other) for other in inside)]
+
+
 def _run(command: list[str], check: bool = True, **options) -> subprocess.CompletedProcess:
     done = subprocess.run(command, capture_output=True, text=True, **options)
     if check and done.returncode != 0:
@@ -190,9 +198,17 @@ class Host:
         for path in (self.mount_ns, self.uts_ns):
             path.touch()
         # The disk: tmpfs on /tmp, /var/tmp and /dev/shm; the rest of the file system read-only (per mount, here only).
+        # The programs it runs stay visible where they are, read-only, should they live under /tmp (a CI clone).
+        kept = program_paths_under("/tmp")
+        holders = [cluster.run_dir / f"{self.name}.keep{index}" for index in range(len(kept))]
+        for holder in holders:
+            holder.mkdir(exist_ok=True)
         setup = "; ".join([
             f"hostname {self.name}",
+            *(f"mount --bind {path} {holder}" for path, holder in zip(kept, holders, strict=True)),
             f"mount -t tmpfs -o size={disk_mb}m,mode=1777 {self.netns}-disk /tmp",
+            *(f"mkdir -p {path} && mount --bind {holder} {path} && mount -o remount,bind,ro {path} && umount {holder}"
+              for path, holder in zip(kept, holders, strict=True)),
             f"mount -t tmpfs -o size=64m,mode=1777 {self.netns}-vartmp /var/tmp",
             f"mount -t tmpfs -o size=256m,mode=1777 {self.netns}-shm /dev/shm",
             f"mount --bind {cluster.hosts_file} /etc/hosts",
