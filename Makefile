@@ -43,7 +43,8 @@ test: install browser deploy-tools
 	$(BIN)/pytest
 
 # The model quality gate (README "Model quality gate"): renders the reference suite with the builtin backend at
-# CI resolution and fails on any broken limit; the report (JSON, contact sheet, plots, videos) lands in var/qualify.
+# CI resolution and fails on any broken limit; the report (report.html, JSON, contact sheet, plots, strips, videos)
+# lands in var/qualify.
 qualify: install
 	$(BIN)/python -m renderer qualify --report var/qualify
 

@@ -43,6 +43,8 @@ RENDER_ERROR_MESSAGES = {
     "canceled": _("The render was canceled."),
     "concat_incompatible": _("The parts of this video could not be joined."),
     "worker_lost": _("The computer rendering this video stopped answering."),
+    "checkpoint_not_qualified": _("No worker had a qualified model for this renderer; your render time was given "
+                                  "back. Try again later."),
 }
 
 

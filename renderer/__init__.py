@@ -14,6 +14,7 @@ Importable and runnable without Django. The public API:
     concat([part.mp4, ...], output) -> JoinedVideo       join rendered parts without re-encoding video
     available_backends() -> {name: (available, reason)}
     BACKEND_NAMES                                  every backend the engine knows, available here or not
+    checkpoint_digest(backend) -> "sha256:<hex>"   identifies the weights a backend renders with
     qualification_for(backend, version) -> dict | None  the quality gate's committed result for a renderer version
     timeline(**attributes) / stage(name, **attributes)  trace a caller's own stages beside the renderer's (spans)
 
@@ -34,6 +35,7 @@ _WHERE = {
     "FaceCheck": ".engine",
     "RenderResult": ".engine",
     "available_backends": ".engine",
+    "checkpoint_digest": ".engine",
     "find_face": ".engine",
     "render": ".engine",
     "CanceledError": ".errors",

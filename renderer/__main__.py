@@ -127,14 +127,29 @@ def main(argv=None) -> int:
     q.add_argument("--backend", default="builtin", help="builtin (default) or sonic")
     q.add_argument("--resolution", type=int, default=CI_RESOLUTION,
                    help=f"output shorter side in px (default {CI_RESOLUTION}, fast enough for CI)")
-    q.add_argument("--report", metavar="DIR", help="write report.json, contact_sheet.png, plots/ and the videos here")
+    q.add_argument("--report", metavar="DIR",
+                   help="write report.html (open it in a browser), report.json, contact_sheet.png, plots/, strips/ "
+                        "and the videos here")
+    q.add_argument("--results-dir", metavar="DIR",
+                   help="write the gate's figures here, one small file each without a trailing newline (Tekton "
+                        "results), also when the gate fails: passed (true/false), cases-passed, cases-total, "
+                        "duration-error-ms (worst |video - input audio duration|, ms), offset-frames (worst |A/V "
+                        "offset|), sync-correlation (lowest mouth-vs-audio correlation), renderer-version, "
+                        "checkpoint-digest, backend. The three figures over the cases are \"nan\" when a case's "
+                        "render raised (it has no measurement); checkpoint-digest is \"unavailable\" when the "
+                        "weights cannot be read")
+    q.add_argument("--moments-from", metavar="JSON",
+                   help="a previous report.json (or a baseline file) whose quiet and loud frame indices the strips, "
+                        "contact sheet and plots reuse, so the two runs show the same frames (default: the "
+                        "baseline's, else the previous report's in --report)")
     q.add_argument("--cases", help="only these cases, comma-separated (default: the whole suite)")
     q.add_argument("--self-test", action="store_true",
                    help="prove the gate works: a 2-frame shift and a 0.5 s truncation of a real render must fail")
     q.add_argument("--update-baseline", action="store_true",
                    help="make this run's numbers the backend's baseline (only if the absolute limits pass)")
     q.add_argument("--record", action="store_true",
-                   help="record in results.json that this backend version passed or failed the whole suite")
+                   help="record in results.json that this backend version passed or failed the whole suite, with "
+                        "its checkpoint digest and figures")
     q.add_argument("--qualification-dir", default=str(QUALIFICATION_DIR),
                    help="where thresholds.json, baseline-<backend>.json and results.json live")
     q.set_defaults(run=cmd_qualify)

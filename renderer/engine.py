@@ -73,6 +73,14 @@ def available_backends() -> dict[str, tuple[bool, str]]:
     return {name: backend.availability() for name, backend in BACKENDS.items()}
 
 
+def checkpoint_digest(backend: str) -> str:
+    """"sha256:<hex>" identifying the weights `backend` renders with (each backend module says what it covers);
+    BackendUnavailableError when they are not here, ParameterError for an unknown backend."""
+    if backend not in BACKENDS:
+        raise ParameterError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}", field="backend")
+    return BACKENDS[backend].checkpoint_digest()
+
+
 def _backend(name: str):
     if name not in BACKENDS:
         raise ParameterError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}", field="backend")

@@ -134,13 +134,14 @@ def detect_faces(bgr: np.ndarray, max_faces: int = 8) -> list[Face]:
 
 
 class FaceTracker:
-    """Landmarks frame after frame of a video (tracking mode: faster and steadier than per-image)."""
+    """Landmarks frame after frame of a video (tracking mode: faster and steadier than per-image). static=True
+    detects afresh in every picture, for frames far apart (the quality report's moments)."""
 
-    def __init__(self):
+    def __init__(self, *, static: bool = False):
         import mediapipe as mp
 
         self._mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=False, max_num_faces=1, refine_landmarks=False, min_detection_confidence=0.5
+            static_image_mode=static, max_num_faces=1, refine_landmarks=False, min_detection_confidence=0.5
         )
 
     def __call__(self, bgr: np.ndarray) -> Face | None:

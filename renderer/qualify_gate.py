@@ -67,6 +67,25 @@ def limits_for(thresholds: dict, backend: str, case: str) -> dict[str, dict]:
     return merged
 
 
+def rule_text(rule: dict) -> str:
+    """An absolute limit in the words a failure prints: ">= 0.6", "<= 0", "|x| <= 1"."""
+    words = {"min": ">= {}", "max": "<= {}", "max_abs": "|x| <= {}"}
+    return ", ".join(words[kind].format(_number(rule[kind])) for kind in RULE_KINDS if kind in rule)
+
+
+def regression_text(rule: dict, before) -> str:
+    """How far a metric may move from its baseline value, in a failure's words."""
+    words = []
+    if "max_drop" in rule:
+        words.append(f"may drop at most {_number(rule['max_drop'])}")
+    if "max_rise" in rule:
+        words.append(f"may rise at most {_number(rule['max_rise'])}")
+    if "max_ratio" in rule:
+        floor = f" or {_number(rule['floor'])}" if "floor" in rule else ""
+        words.append(f"at most {_number(rule['max_ratio'])}x that{floor}")
+    return f"baseline {_number(before)}, {', '.join(words)}"
+
+
 def check_limits(case: str, metrics: dict, limits: dict[str, dict]) -> list[Failure]:
     failures = []
     for metric, rule in limits.items():
@@ -114,11 +133,13 @@ def load_baseline(directory: Path, backend: str) -> dict | None:
 
 
 def write_baseline(directory: Path, backend: str, renderer_version: str, resolution: int, thresholds_version,
-                   case_metrics: dict[str, dict]) -> Path:
-    """This run's numbers become the baseline; cases this run did not include keep their old numbers."""
+                   case_metrics: dict[str, dict], moments: dict[str, dict] | None = None) -> Path:
+    """This run's numbers become the baseline; cases this run did not include keep their old numbers. `moments`
+    (per case: the report's quiet and loud frame indices) is kept too, so later reports show the same frames."""
     previous = load_baseline(directory, backend) or {}
     cases = previous.get("cases", {}) if previous.get("resolution") == resolution else {}
     cases.update(case_metrics)
+    kept_moments = {**previous.get("moments", {}), **(moments or {})}
     path = baseline_path(directory, backend)
     path.write_text(json.dumps({
         "backend": backend,
@@ -127,6 +148,7 @@ def write_baseline(directory: Path, backend: str, renderer_version: str, resolut
         "thresholds_version": thresholds_version,
         "date": _now(),
         "cases": cases,
+        **({"moments": kept_moments} if kept_moments else {}),
     }, indent=2, sort_keys=True) + "\n")
     return path
 
@@ -136,8 +158,11 @@ def _now() -> str:
 
 
 def record_result(directory: Path, backend: str, version: str, *, passed: bool, resolution: int, cases: int,
-                  thresholds_version, failures: list[str]) -> Path:
-    """Remember that this renderer version passed (or failed) the whole suite; the last run of a version wins."""
+                  thresholds_version, failures: list[str], checkpoint_digest: str | None = None,
+                  figures: dict | None = None) -> Path:
+    """Remember that this renderer version passed (or failed) the whole suite; the last run of a version wins.
+    checkpoint_digest (stored as "digest") says which weights were judged, figures the headline numbers
+    (qualify_results.for_record)."""
     path = Path(directory) / "results.json"
     results = json.loads(path.read_text()) if path.exists() else {}
     results.setdefault(backend, {})[version] = {
@@ -147,6 +172,8 @@ def record_result(directory: Path, backend: str, version: str, *, passed: bool, 
         "cases": cases,
         "thresholds_version": thresholds_version,
         "failures": failures,
+        **({"digest": checkpoint_digest} if checkpoint_digest else {}),
+        **({"figures": figures} if figures else {}),
     }
     path.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
     return path
@@ -155,7 +182,9 @@ def record_result(directory: Path, backend: str, version: str, *, passed: bool, 
 def qualification_for(backend: str, version: str, directory: Path | str = QUALIFICATION_DIR) -> dict | None:
     """The committed gate result for a renderer version, e.g. for the admin to show beside a job's output:
     {"backend", "version", "result": "passed" | "failed", "date", "resolution", "cases", "thresholds_version",
-    "failures"}; None when that version was never qualified with --record."""
+    "failures"}, and for newer records "digest" (renderer.checkpoint_digest of the weights judged) and "figures"
+    ({"cases_passed", "cases_total", "duration_error_ms", "offset_frames", "sync_correlation"}: qualify
+    --results-dir's numbers, null where not measured); None when that version was never qualified with --record."""
     path = Path(directory) / "results.json"
     if not path.exists():
         return None

@@ -11,6 +11,7 @@ from rest_framework import serializers
 
 import renderer
 from billing.plans import plan_for
+from portal.checkpoints.models import Checkpoint
 from portal.errors import shown_error
 from portal.jobs import retention, services
 from portal.jobs.models import TITLE_MAX_LENGTH, Job, WebhookDelivery
@@ -313,3 +314,32 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
         model = WebhookDelivery
         fields = ["id", "event", "job", "url", "status", "attempts", "response_status", "last_error", "created_at",
                   "finished_at"]
+
+
+# --- Checkpoints (the qualification pipeline's promote step) ------------------------------------------------
+class CheckpointFiguresSerializer(StrictSerializer):
+    cases_passed = serializers.IntegerField(min_value=0)
+    cases_total = serializers.IntegerField(min_value=0)
+    duration_error_ms = serializers.FloatField(required=False, allow_null=True,
+                                               help_text="Worst |video − audio duration| over the cases.")
+    offset_frames = serializers.FloatField(required=False, allow_null=True, help_text="Worst A/V offset.")
+    sync_correlation = serializers.FloatField(required=False, allow_null=True,
+                                              help_text="Lowest mouth-vs-audio correlation.")
+
+
+class CheckpointRequestSerializer(StrictSerializer):
+    backend = serializers.ChoiceField(choices=renderer.BACKEND_NAMES)
+    version = serializers.CharField(max_length=64, help_text="The backend's VERSION the gate ran.")
+    digest = serializers.CharField(max_length=80, help_text="renderer.checkpoint_digest of the weights.")
+    figures = CheckpointFiguresSerializer()
+    report_url = serializers.URLField(required=False, default="", allow_blank=True, max_length=500)
+    pipeline_run = serializers.CharField(required=False, default="", allow_blank=True, max_length=200)
+
+
+class CheckpointSerializer(serializers.ModelSerializer):
+    serves = serializers.BooleanField(read_only=True, help_text="False once withdrawn.")
+
+    class Meta:
+        model = Checkpoint
+        fields = ["backend", "version", "digest", "source", "cases_passed", "cases_total", "duration_error_ms",
+                  "offset_frames", "sync_correlation", "report_url", "pipeline_run", "promoted_at", "serves"]

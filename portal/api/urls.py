@@ -25,6 +25,7 @@ urlpatterns = [
     path("webhook/", views.webhook, name="webhook"),
     path("webhook/rotate-secret/", views.rotate_webhook_secret, name="rotate_webhook_secret"),
     path("webhook/deliveries/", views.webhook_deliveries, name="webhook_deliveries"),
+    path("checkpoints/", views.checkpoints, name="checkpoints"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script as a file: no inline script, as the Content-Security-Policy asks.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),

@@ -10,9 +10,10 @@ from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.decorators import api_view, parser_classes
+from rest_framework.decorators import api_view, parser_classes, permission_classes
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from billing import quota
@@ -21,6 +22,7 @@ from portal import storage
 from portal.api import serializers as s
 from portal.api.idempotency import idempotent
 from portal.api.models import ApiKey
+from portal.checkpoints import promotion
 from portal.errors import Refusal
 from portal.jobs import services, webhooks
 from portal.jobs.errors import JobRejected
@@ -372,3 +374,32 @@ def rotate_webhook_secret(request):
 def webhook_deliveries(request):
     recent = request.user.webhook_deliveries.all()[:50]
     return Response(s.WebhookDeliverySerializer(recent, many=True).data)
+
+
+# --- Checkpoints (the qualification pipeline's promote step) ------------------------------------------------
+class MayPromoteCheckpoints(BasePermission):
+    """Staff with the permission to add checkpoints (the pipeline's own account), whatever their plan."""
+
+    message = "Only staff allowed to record checkpoints may promote one."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        return bool(user and user.is_authenticated and user.is_staff and user.has_perm("checkpoints.add_checkpoint"))
+
+
+@extend_schema(tags=["checkpoints"], request=s.CheckpointRequestSerializer,
+               responses={201: s.CheckpointSerializer, 200: s.CheckpointSerializer, **_errors(409)},
+               summary="Record weights that passed the quality gate (the qualification pipeline's promote step)")
+@api_view(["POST"])
+@parser_classes([JSONParser])
+@permission_classes([MayPromoteCheckpoints])
+def checkpoints(request):
+    promoting = s.CheckpointRequestSerializer(data=request.data)
+    promoting.is_valid(raise_exception=True)
+    data = promoting.validated_data
+    checkpoint, recorded = promotion.promote(
+        backend=data["backend"], version=data["version"], digest=data["digest"], **data["figures"],
+        report_url=data["report_url"], pipeline_run=data["pipeline_run"], by=request.user,
+    )
+    return Response(s.CheckpointSerializer(checkpoint).data,
+                    status=status.HTTP_201_CREATED if recorded else status.HTTP_200_OK)

@@ -133,7 +133,8 @@ class JobAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["id", "owner", "status", "support_code", "trace_link", "error_code", "error_message",
                            "warnings", "support_actions"]}),
-        ("Renderer", {"fields": ["backend", "renderer_version", "quality_gate", "params", "seed", "watermark",
+        ("Renderer", {"fields": ["backend", "renderer_version", "checkpoint_link", "quality_gate", "params", "seed",
+                                 "watermark",
                                  "faces_found", "segment_count"]}),
         ("Time", {"fields": ["created_at", "enqueued_at", "started_at", "finished_at", "queue_wait", "render_time",
                              "time_by_stage", "total_attempts", "worker_host", "queue_name", "plan"]}),
@@ -143,7 +144,7 @@ class JobAdmin(admin.ModelAdmin):
     ]
     readonly_fields = [field.name for field in Job._meta.fields] + [
         "support_code", "trace_link", "queue_wait", "render_time", "time_by_stage", "reservation_state",
-        "total_attempts", "output_link", "poster_link", "support_actions",
+        "total_attempts", "output_link", "poster_link", "support_actions", "checkpoint_link",
     ]
 
     def has_add_permission(self, request):
@@ -281,6 +282,16 @@ class JobAdmin(admin.ModelAdmin):
         timeline = reverse("admin:jobs_job_timeline", args=[job.pk])
         return format_html('<a href="{}">Open timeline</a> (no tracing backend is configured: the stages we keep)',
                            timeline)
+
+    @admin.display(description="checkpoint")
+    def checkpoint_link(self, job):
+        checkpoint = job.checkpoint
+        if checkpoint is None:
+            return "-"
+        url = reverse("admin:checkpoints_checkpoint_change", args=[checkpoint.pk])
+        gate = f"{checkpoint.cases_passed}/{checkpoint.cases_total} cases passed"
+        return format_html('<a href="{}"><code>{}</code></a> ({}, {}{})', url, checkpoint.short_digest,
+                           checkpoint.version, gate, "" if checkpoint.serves else "; withdrawn since")
 
     @admin.display(description="time by stage")
     def time_by_stage(self, job):

@@ -93,6 +93,10 @@ class Job(models.Model):
     quality_gate = models.CharField(
         max_length=200, blank=True, help_text="What the quality gate said of the renderer version that rendered it."
     )
+    checkpoint = models.ForeignKey(
+        "checkpoints.Checkpoint", null=True, blank=True, on_delete=models.PROTECT, related_name="jobs",
+        help_text="The qualified weights that rendered it (a lecture: those of its first part).",
+    )
     trace_id = models.CharField(max_length=32, blank=True, db_index=True)
     trace_parent = models.CharField(
         max_length=64, blank=True, help_text="W3C traceparent of the submission; retries continue this trace."

@@ -20,6 +20,7 @@ from opentelemetry import trace
 
 import renderer
 from portal import metrics, storage
+from portal.checkpoints.serving import checkpoint_for
 from portal.jobs import shutdown, transitions
 from portal.jobs.models import Job, JobSegment, JobStage
 from portal.jobs.transitions import MAX_ATTEMPTS, Verdict
@@ -185,7 +186,17 @@ def render_job(job_id) -> None:
             _keep_stages(job, stages, attempt=job.earlier_attempts + job.attempts)
 
 
+def _serving_checkpoint(backend: str):
+    """The qualified checkpoint this worker renders `backend` with (CheckpointRefused, a transient error for the job,
+    when its weights may not serve), named in the trace."""
+    checkpoint = checkpoint_for(backend)
+    trace.get_current_span().set_attributes({"renderer.checkpoint": checkpoint.digest,
+                                             "renderer.checkpoint_version": checkpoint.version})
+    return checkpoint
+
+
 def _render_whole(job: Job, token, holding: Holding) -> None:
+    checkpoint = _serving_checkpoint(job.backend)
     with tempfile.TemporaryDirectory(prefix=f"job-{job.pk}-") as workdir:
         portrait, audio = _inputs(job, Path(workdir))
         output = Path(workdir) / "video.mp4"
@@ -198,6 +209,7 @@ def _render_whole(job: Job, token, holding: Holding) -> None:
         _finish_with_output(
             job, token, output, result.poster_path, video_duration=result.video_duration,
             renderer_version=result.renderer_version, faces_found=result.faces_found, warnings=result.warnings,
+            checkpoint=checkpoint,
         )
         metrics.observe_render(backend=job.backend, queue=job.queue_name, render_seconds=time.monotonic() - started,
                                audio_seconds=job.audio_duration_seconds)
@@ -240,7 +252,7 @@ def _after_job_error(job: Job, token, error: BaseException, retries_left: bool) 
 
 
 def _finish_with_output(job: Job, token, video: Path, poster: Path | None, *, video_duration: float,
-                        renderer_version: str, faces_found: int | None, warnings: list[str]) -> None:
+                        renderer_version: str, faces_found: int | None, warnings: list[str], checkpoint) -> None:
     with renderer.stage("store_output") as running:
         stored = [storage.save_local_file(storage.new_key(job.owner, "renders", ".mp4"), video)]
         if poster is not None:
@@ -263,6 +275,7 @@ def _finish_with_output(job: Job, token, video: Path, poster: Path | None, *, vi
         output_duration_seconds=video_duration,
         renderer_version=renderer_version,
         quality_gate=gate_result(job.backend, renderer_version),
+        checkpoint=checkpoint,
         faces_found=faces_found,
         warnings=list(job.warnings) + [w for w in warnings if w not in job.warnings],
     ), committed=lambda: Job.objects.filter(pk=job.pk, status=Job.Status.SUCCEEDED, output=stored[0]).exists())
@@ -317,6 +330,7 @@ def render_segment(job_id, index: int) -> None:
 
 
 def _render_part(job: Job, part: JobSegment, token, holding: Holding) -> None:
+    checkpoint = _serving_checkpoint(job.backend)
     with tempfile.TemporaryDirectory(prefix=f"job-{job.pk}-{part.index}-") as workdir:
         portrait, audio = _inputs(job, Path(workdir))
         output = Path(workdir) / f"part-{part.index}.mp4"
@@ -332,7 +346,8 @@ def _render_part(job: Job, part: JobSegment, token, holding: Holding) -> None:
             running.set(bytes=output.stat().st_size)
         facts = None
         if part.index == 0:  # the first part gives the job its poster and the facts a join cannot know
-            facts = {"renderer_version": result.renderer_version, "faces_found": result.faces_found,
+            facts = {"renderer_version": result.renderer_version, "checkpoint": checkpoint,
+                     "faces_found": result.faces_found,
                      "warnings": list(dict.fromkeys(job.warnings + result.warnings))}
             if result.poster_path is not None:
                 try:
@@ -401,6 +416,7 @@ def join_parts(job_id) -> None:
                 _finish_with_output(
                     job, token, output, None, video_duration=joined.video_duration,
                     renderer_version=job.renderer_version, faces_found=job.faces_found, warnings=[],
+                    checkpoint=job.checkpoint,
                 )
             # The rows first: should the database go away in between, a file is left over, never a row without one.
             recorded(lambda: JobSegment.objects.filter(job=job).update(output=""))

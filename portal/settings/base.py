@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "portal.jobs",
     "portal.api",
     "portal.support",
+    "portal.checkpoints",
     "portal",
     "billing",
     "csp",

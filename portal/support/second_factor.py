@@ -21,9 +21,10 @@ from django.utils import timezone
 from portal.support.models import SecondFactorSetupLink
 
 # Any add, change or delete in these apps changes accounts, rights, plans, quota or money (allauth's "account" and
-# "mfa" hold email addresses and authenticators, "api" the keys: changing them takes an account over). A model added
+# "mfa" hold email addresses and authenticators, "api" the keys: changing them takes an account over; "checkpoints"
+# decides which model every user's video is rendered with). A model added
 # to one of these apps later is covered without a change here.
-SENSITIVE_APPS = frozenset({"accounts", "auth", "account", "mfa", "api", "billing"})
+SENSITIVE_APPS = frozenset({"accounts", "auth", "account", "mfa", "api", "billing", "checkpoints"})
 # Outside them, what gives render seconds back or spends them again.
 SENSITIVE_PERMISSIONS = frozenset({"jobs.refund_job", "jobs.retry_job", "jobs.cancel_job", "jobs.delete_job"})
 _CHANGES = ("add_", "change_", "delete_")

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import torch
 
+from .. import checkpoints
 from ..animator import PortraitAnimator
+from ..errors import BackendUnavailableError
 from ..params import RenderParams
 from ..spans import stage
 from ..stages import CancelCheck, ProgressCallback, analyse_audio, encode_video, load_audio, preprocess_image
@@ -14,11 +17,40 @@ from ..watermark import AI_METADATA, Watermark
 
 NAME = "builtin"
 VERSION = "builtin-2"
+# The models this backend renders with, inside mediapipe's wheel (relative to the mediapipe package): the face
+# mesh graph renderer/face.py runs (refine_landmarks=False), its short-range face detector and landmark model, and
+# the full-range detector face.py falls back to for small faces.
+MODEL_ASSETS = (
+    "modules/face_landmark/face_landmark_front_cpu.binarypb",
+    "modules/face_landmark/face_landmark.tflite",
+    "modules/face_detection/face_detection_short_range.tflite",
+    "modules/face_detection/face_detection_full_range_cpu.binarypb",
+    "modules/face_detection/face_detection_full_range_sparse.tflite",
+)
 
 
 def availability() -> tuple[bool, str]:
     device = "CUDA" if torch.cuda.is_available() else "CPU"
     return True, f"always available (audio features on {device})"
+
+
+def _mediapipe_dir() -> Path:
+    """Where the mediapipe package lies, found without importing it (that loads its native graphs)."""
+    spec = importlib.util.find_spec("mediapipe")
+    if spec is None or not spec.submodule_search_locations:
+        raise BackendUnavailableError("mediapipe is not installed: the builtin backend needs its face models")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def checkpoint_digest() -> str:
+    """"sha256:<hex>" over VERSION and the content of the mediapipe models in MODEL_ASSETS: another mediapipe
+    model (a wheel upgrade) or another VERSION gives another digest."""
+    root = _mediapipe_dir()
+    missing = [name for name in MODEL_ASSETS if not (root / name).is_file()]
+    if missing:
+        raise BackendUnavailableError(f"mediapipe's face models are missing under {root}: {', '.join(missing)}")
+    return checkpoints.combine(((name, (root / name).stat().st_size, checkpoints.file_sha256(root / name))
+                                for name in MODEL_ASSETS), salt=VERSION)
 
 
 def render(

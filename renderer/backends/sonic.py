@@ -17,6 +17,7 @@ from pathlib import Path
 
 import cv2
 
+from .. import checkpoints
 from ..errors import BackendUnavailableError, NoFaceError, RenderError
 from ..media import extract_frame, mux_with_audio, write_audio_window
 from ..params import RenderParams
@@ -47,6 +48,33 @@ def _home() -> Path | None:
 
 def _checkpoints(home: Path) -> Path:
     return Path(os.environ.get("SONIC_CHECKPOINTS", home / "checkpoints"))
+
+
+def checkpoint_digest() -> str:
+    """"sha256:<hex>" over the content of every checkpoint file the backend loads (CHECKPOINT_FILES; a directory
+    counts every file below it), so a run or a job can say which weights made it. Hashing 15 GB takes minutes:
+    each file's hash is cached by (path, size, mtime_ns) (renderer/checkpoints.py), so a restart re-hashes only
+    what changed. BackendUnavailableError names what is missing."""
+    home = _home()
+    if home is None and not os.environ.get("SONIC_CHECKPOINTS"):
+        raise BackendUnavailableError("no Sonic checkpoints: set SONIC_HOME (or SONIC_CHECKPOINTS) to find them")
+    root = Path(os.environ["SONIC_CHECKPOINTS"]) if os.environ.get("SONIC_CHECKPOINTS") else _checkpoints(home)
+    files, missing = [], []
+    for name in CHECKPOINT_FILES:
+        found = checkpoints.tree_files(root, name) if (root / name).exists() else []
+        if not found:
+            missing.append(name)
+        files += found
+    if missing:
+        raise BackendUnavailableError(f"missing checkpoint files under {root}: {', '.join(missing)}")
+    cache = checkpoints.HashCache()
+    try:
+        entries = [(file.relative_to(root).as_posix(), file.stat().st_size, cache.sha256(file)) for file in files]
+    except OSError as error:
+        raise BackendUnavailableError(f"cannot read the Sonic checkpoint {error.filename}: {error.strerror}") from error
+    finally:
+        cache.save()
+    return checkpoints.combine(entries)
 
 
 def availability() -> tuple[bool, str]:

@@ -12,6 +12,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 import renderer
+from portal.checkpoints.serving import CheckpointRefused, checkpoint_for
 from portal.jobs import dispatch
 
 logger = logging.getLogger(__name__)
@@ -61,14 +62,31 @@ class Command(BaseCommand):
         missing = [name for name in backends or () if name not in here]
         if missing:  # a GPU worker without its weights must fail where the operator sees it, not idle
             raise SystemExit(f"Asked to render {', '.join(missing)}, which does not render on this machine (above).")
-        queues = worker_queues(here if backends is None else backends, tier=tier, webhooks=not no_webhooks,
-                               upload_checks=not no_upload_checks)
+        serving = self._qualified(here if backends is None else backends, asked=backends is not None)
+        queues = worker_queues(serving, tier=tier, webhooks=not no_webhooks, upload_checks=not no_upload_checks)
         if not queues:
             raise SystemExit("No backend renders on this machine and webhooks are off: nothing to do.")
         self.stdout.write(f"Queues: {' '.join(queues)}")
         self.stdout.flush()
         call_command("rundramatiq", processes=processes, threads=threads, queues=queues,
                      worker_shutdown_timeout=int((settings.WORKER_SHUTDOWN_SECONDS + HAND_BACK_SECONDS) * 1000))
+
+
+    def _qualified(self, backends: list[str], *, asked: bool) -> list[str]:
+        """The backends whose weights here passed the quality gate; a backend asked for by name must have passed."""
+        serving = []
+        for name in backends:
+            try:
+                checkpoint = checkpoint_for(name)
+            except CheckpointRefused as refused:
+                if asked:
+                    raise SystemExit(f"Refusing to render: {refused.message}") from None
+                self.stderr.write(f"  {name:<8} not served: {refused.message}")
+                continue
+            self.stdout.write(f"  {name:<8} serves checkpoint {checkpoint.short_digest} ({checkpoint.version}, "
+                              f"{checkpoint.cases_passed}/{checkpoint.cases_total} cases passed)")
+            serving.append(name)
+        return serving
 
 
 def worker_queues(backends, *, tier: str = "all", webhooks: bool = True, upload_checks: bool = True) -> list[str]:
