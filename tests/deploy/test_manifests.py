@@ -126,7 +126,9 @@ def test_every_container_runs_a_procfile_line_of_the_image(overlay):
         process = workload["metadata"]["labels"]["app.kubernetes.io/component"]
         assert process in processes, f"{workload['metadata']['name']}: no Procfile process {process!r}"
         assert container(workload)["command"] == ["sh", "-c", processes[process]], workload["metadata"]["name"]
-        assert container(workload)["image"].startswith("localhost/sonic-portal:")
+        image = container(workload)["image"]
+        assert image.startswith("localhost/sonic-portal:")
+        assert image.endswith("-gpu") == (process == "gpu-worker"), "CUDA torch where Sonic renders, and only there"
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
