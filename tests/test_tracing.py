@@ -20,6 +20,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.trace import SpanKind, StatusCode
 
+import renderer
 from portal import tracing
 from portal.jobs import dispatch, services
 from portal.jobs.models import Job, JobStage
@@ -84,6 +85,8 @@ def test_one_trace_from_the_submitting_request_to_every_render_stage(worker, tea
     assert consumer.parent.span_id == producer.context.span_id
     assert consumer.attributes["job.id"] == str(job.id)
     assert consumer.attributes["messaging.destination.name"] == "builtin-paid"
+    # Which qualified weights rendered it: on the job (support's page links the registry) and in its trace.
+    assert consumer.attributes["renderer.checkpoint"] == job.checkpoint.digest == renderer.checkpoint_digest("builtin")
 
     for name in RENDER_STAGES:
         (stage,) = named(spans, name)
@@ -138,6 +141,7 @@ def test_a_lectures_parts_and_their_join_are_in_the_jobs_trace(worker, teacher, 
     spans = of_trace(finished_spans(), job.trace_id)
     parts = named(spans, "process render_segment_builtin_paid")
     assert sorted(span.attributes["job.segment"] for span in parts) == list(range(job.segment_count))
+    assert {span.attributes["renderer.checkpoint"] for span in parts} == {job.checkpoint.digest}
     (join,) = named(spans, "process stitch_job_builtin_paid")
     (joining,) = named(spans, "join_parts")
     assert join in ancestors(joining, spans)
