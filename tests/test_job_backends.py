@@ -1,6 +1,7 @@
 """Backends: a job asks for one its plan allows and the operator enabled; each backend has its own queues; workers
 take only the queues of the backends their machine runs; a backend no live worker offers is refused at once."""
 
+import os
 import subprocess
 import sys
 
@@ -13,6 +14,7 @@ from portal.errors import Refusal
 from portal.jobs import services, worker_presence
 from portal.jobs.forms import JobForm
 from portal.jobs.models import Job
+from portal.management.commands.busy_farm import _database_url
 from tests.conftest import make_user, running_worker
 from tests.jobs_helpers import fixture_inputs, give_plan, reservation_state, wait_for
 
@@ -90,9 +92,10 @@ def test_a_stopped_worker_takes_its_offer_back():
     assert worker_presence.offered_backends() == set()
 
 
-def test_render_worker_listens_only_to_the_queues_of_backends_this_machine_runs():
+def test_render_worker_listens_only_to_the_queues_of_backends_this_machine_runs(transactional_db):
     process = subprocess.Popen([sys.executable, "manage.py", "render_worker", "--processes", "1", "--threads", "1"],
-                               cwd=settings.BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               cwd=settings.BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env={**os.environ, "DATABASE_URL": _database_url()})
     lines = []
     try:
         for line in process.stdout:
