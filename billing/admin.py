@@ -12,8 +12,14 @@ from portal.support import audit
 from portal.support.models import AuditEvent
 
 STRIPE_FIELDS = [
-    "subscribed_plan", "stripe_customer_id", "stripe_subscription_id", "subscription_status", "cancel_at_period_end",
-    "current_period_start", "current_period_end", "synced_at",
+    "subscribed_plan",
+    "stripe_customer_id",
+    "stripe_subscription_id",
+    "subscription_status",
+    "cancel_at_period_end",
+    "current_period_start",
+    "current_period_end",
+    "synced_at",
 ]
 
 
@@ -67,15 +73,23 @@ class AccountFactsMixin:
 
     @admin.display(description="in the Stripe dashboard")
     def stripe_dashboard(self, account):
-        links = [(f"customers/{account.stripe_customer_id}", "customer") if account.stripe_customer_id else None,
-                 (f"subscriptions/{account.stripe_subscription_id}", "subscription")
-                 if account.stripe_subscription_id else None]
+        links = [
+            (f"customers/{account.stripe_customer_id}", "customer") if account.stripe_customer_id else None,
+            (f"subscriptions/{account.stripe_subscription_id}", "subscription")
+            if account.stripe_subscription_id
+            else None,
+        ]
         base = settings.STRIPE_DASHBOARD_URL.rstrip("/")
         if settings.STRIPE_SECRET_KEY.startswith("sk_test_"):
             base += "/test"  # test-mode objects live under /test in the dashboard
-        return format_html_join(
-            " · ", '<a href="{}/{}" target="_blank" rel="noopener">{}</a>', ((base, *link) for link in links if link)
-        ) or "-"
+        return (
+            format_html_join(
+                " · ",
+                '<a href="{}/{}" target="_blank" rel="noopener">{}</a>',
+                ((base, *link) for link in links if link),
+            )
+            or "-"
+        )
 
 
 class BillingAccountInline(AccountFactsMixin, AuditedAdminMixin, admin.StackedInline):
@@ -84,8 +98,15 @@ class BillingAccountInline(AccountFactsMixin, AuditedAdminMixin, admin.StackedIn
     model = BillingAccount
     can_delete = False
     max_num = 1
-    fields = ["effective_plan", "plan_override", "limits", "usage", "past_due_since", "stripe_dashboard",
-              *STRIPE_FIELDS]
+    fields = [
+        "effective_plan",
+        "plan_override",
+        "limits",
+        "usage",
+        "past_due_since",
+        "stripe_dashboard",
+        *STRIPE_FIELDS,
+    ]
     readonly_fields = ["effective_plan", "limits", "usage", "stripe_dashboard", *STRIPE_FIELDS]
 
     def get_formset(self, request, obj=None, **kwargs):
@@ -109,13 +130,28 @@ class BillingAccountInline(AccountFactsMixin, AuditedAdminMixin, admin.StackedIn
 
 @admin.register(BillingAccount)
 class BillingAccountAdmin(AccountFactsMixin, AuditedAdminMixin, admin.ModelAdmin):
-    list_display = ["user", "effective_plan", "plan_override", "subscribed_plan", "subscription_status",
-                    "current_period_end", "stripe_customer_id"]
+    list_display = [
+        "user",
+        "effective_plan",
+        "plan_override",
+        "subscribed_plan",
+        "subscription_status",
+        "current_period_end",
+        "stripe_customer_id",
+    ]
     list_filter = ["plan_override", "subscribed_plan", "subscription_status"]
     search_fields = ["user__email", "stripe_customer_id", "stripe_subscription_id"]
     raw_id_fields = ["user"]
-    fields = ["user", "effective_plan", "plan_override", "limits", "usage", "past_due_since", "stripe_dashboard",
-              *STRIPE_FIELDS]
+    fields = [
+        "user",
+        "effective_plan",
+        "plan_override",
+        "limits",
+        "usage",
+        "past_due_since",
+        "stripe_dashboard",
+        *STRIPE_FIELDS,
+    ]
     readonly_fields = ["effective_plan", "limits", "usage", "stripe_dashboard", *STRIPE_FIELDS]
     actions = ["resync_from_stripe"]
 
@@ -199,10 +235,16 @@ class UsagePeriodAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
         if old != obj.extra_seconds:
             account, _ = BillingAccount.objects.get_or_create(user=obj.user)
-            record(account, source="admin", kind="extra_seconds_granted", actor=request.user,
-                   message=f"period from {obj.start:%Y-%m-%d}: extra seconds {old} → {obj.extra_seconds}")
-            audit.record(AuditEvent.Action.SECONDS_GRANTED, actor=request.user, user=obj.user,
-                         seconds=obj.extra_seconds - old)
+            record(
+                account,
+                source="admin",
+                kind="extra_seconds_granted",
+                actor=request.user,
+                message=f"period from {obj.start:%Y-%m-%d}: extra seconds {old} → {obj.extra_seconds}",
+            )
+            audit.record(
+                AuditEvent.Action.SECONDS_GRANTED, actor=request.user, user=obj.user, seconds=obj.extra_seconds - old
+            )
 
 
 @admin.register(Reservation)

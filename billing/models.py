@@ -18,7 +18,10 @@ class BillingAccount(models.Model):
 
     user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="billing_account")
     plan_override = models.CharField(
-        "staff-assigned plan", max_length=20, choices=PLAN_CHOICES, blank=True,
+        "staff-assigned plan",
+        max_length=20,
+        choices=PLAN_CHOICES,
+        blank=True,
         help_text="Set by support; wins over the Stripe subscription (and is the only way to a paid plan while "
         "billing is off). Blank: follow the subscription.",
     )
@@ -28,8 +31,10 @@ class BillingAccount(models.Model):
     stripe_customer_id = models.CharField(max_length=255, unique=True, null=True, blank=True, default=None)
     stripe_subscription_id = models.CharField(max_length=255, blank=True)
     checkout_session_id = models.CharField(
-        max_length=255, blank=True, help_text="The last Checkout Session made; a new one expires it first, so two "
-        "tabs can never pay for two subscriptions."
+        max_length=255,
+        blank=True,
+        help_text="The last Checkout Session made; a new one expires it first, so two "
+        "tabs can never pay for two subscriptions.",
     )
     subscription_status = models.CharField(max_length=32, blank=True, help_text="As Stripe last reported it.")
     cancel_at_period_end = models.BooleanField(default=False)
@@ -71,14 +76,11 @@ class BillingAccount(models.Model):
         return FREE
 
     def in_grace(self, now=None) -> bool:
-        return (
-            not self.plan_override
-            and self.subscription_status == "past_due"
-            and self.subscription_grants_plan(now)
-        )
+        return not self.plan_override and self.subscription_status == "past_due" and self.subscription_grants_plan(now)
 
     def snapshot(self) -> dict:
         """The fields support cares about, for the audit trail."""
+
         def iso(value):
             return value.isoformat() if value else None
 

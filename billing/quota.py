@@ -33,8 +33,20 @@ class QuotaError(Refusal):
 def _add_months(anchor: datetime, months: int) -> datetime:
     month_index = anchor.month - 1 + months
     year, month = anchor.year + month_index // 12, month_index % 12 + 1
-    days_in_month = [31, 29 if (year % 4 == 0 and year % 100 != 0) or year % 400 == 0 else 28, 31, 30, 31, 30, 31,
-                     31, 30, 31, 30, 31][month - 1]
+    days_in_month = [
+        31,
+        29 if (year % 4 == 0 and year % 100 != 0) or year % 400 == 0 else 28,
+        31,
+        30,
+        31,
+        30,
+        31,
+        31,
+        30,
+        31,
+        30,
+        31,
+    ][month - 1]
     return anchor.replace(year=year, month=month, day=min(anchor.day, days_in_month))
 
 
@@ -112,8 +124,9 @@ def _whole_seconds(seconds) -> int:
     return math.ceil(value)
 
 
-def check_job(user, *, seconds, resolution: int | None = None, active_jobs: int | None = None,
-              backend: str | None = None) -> None:
+def check_job(
+    user, *, seconds, resolution: int | None = None, active_jobs: int | None = None, backend: str | None = None
+) -> None:
     """Refuse a job the user's plan does not allow. active_jobs: the user's jobs queued or running now."""
     plan = plan_for(user)
     if backend is not None:
@@ -122,21 +135,28 @@ def check_job(user, *, seconds, resolution: int | None = None, active_jobs: int 
     if whole > plan.max_job_seconds:
         raise QuotaError(
             "job_too_long",
-            _("The %(plan)s plan renders up to %(minutes)s min per video (%(limit)s s); this one is %(seconds)s s. "
-              "Upgrade for longer videos.") % {"plan": plan.display_name, "minutes": plan.max_job_seconds // 60 or 1,
-                                               "limit": plan.max_job_seconds, "seconds": whole},
+            _(
+                "The %(plan)s plan renders up to %(minutes)s min per video (%(limit)s s); this one is %(seconds)s s. "
+                "Upgrade for longer videos."
+            )
+            % {
+                "plan": plan.display_name,
+                "minutes": plan.max_job_seconds // 60 or 1,
+                "limit": plan.max_job_seconds,
+                "seconds": whole,
+            },
         )
     if resolution is not None and resolution > plan.max_resolution:
         raise QuotaError(
             "resolution_not_in_plan",
-            _("The %(plan)s plan renders up to %(limit)sp; upgrade for %(resolution)sp.") % {
-                "plan": plan.display_name, "limit": plan.max_resolution, "resolution": resolution},
+            _("The %(plan)s plan renders up to %(limit)sp; upgrade for %(resolution)sp.")
+            % {"plan": plan.display_name, "limit": plan.max_resolution, "resolution": resolution},
         )
     if active_jobs is not None and active_jobs >= plan.concurrent_jobs:
         raise QuotaError(
             "too_many_jobs",
-            _("The %(plan)s plan runs %(jobs)s job(s) at once; wait for one to finish.") % {
-                "plan": plan.display_name, "jobs": plan.concurrent_jobs},
+            _("The %(plan)s plan runs %(jobs)s job(s) at once; wait for one to finish.")
+            % {"plan": plan.display_name, "jobs": plan.concurrent_jobs},
             status=429,
         )
 
@@ -146,16 +166,18 @@ def check_backend(user, backend: str) -> None:
     if backend not in plan.backends:
         raise QuotaError(
             "backend_not_in_plan",
-            _("The %(plan)s plan renders with %(backends)s; upgrade to render with %(backend)s.") % {
-                "plan": plan.display_name, "backends": ", ".join(plan.backends), "backend": backend},
+            _("The %(plan)s plan renders with %(backends)s; upgrade to render with %(backend)s.")
+            % {"plan": plan.display_name, "backends": ", ".join(plan.backends), "backend": backend},
         )
 
 
 def check_api_access(user, plan=None) -> None:
     plan = plan or plan_for(user)
     if not plan.api_access:
-        raise QuotaError("api_not_in_plan", _("The %(plan)s plan does not include the API; upgrade to Pro.") % {
-            "plan": plan.display_name})
+        raise QuotaError(
+            "api_not_in_plan",
+            _("The %(plan)s plan does not include the API; upgrade to Pro.") % {"plan": plan.display_name},
+        )
 
 
 # --- The ledger -------------------------------------------------------------------------------------------------
@@ -184,18 +206,23 @@ def reserve_seconds(user, seconds, job_ref: str, now=None) -> Reservation:
             remaining = max(limit + period.extra_seconds - period.used_seconds - period.reserved_seconds, 0)
             raise QuotaError(
                 "quota_exceeded",
-                _("This video needs %(needed)s s of render time but %(left)s s are left this period (renews "
-                  "%(renews)s). Upgrade or wait for the renewal.") % {
-                    "needed": whole, "left": remaining,
-                    "renews": date_format(timezone.localtime(period.end), "DATE_FORMAT")},
+                _(
+                    "This video needs %(needed)s s of render time but %(left)s s are left this period (renews "
+                    "%(renews)s). Upgrade or wait for the renewal."
+                )
+                % {
+                    "needed": whole,
+                    "left": remaining,
+                    "renews": date_format(timezone.localtime(period.end), "DATE_FORMAT"),
+                },
             )
         try:
             with transaction.atomic():
-                reservation = Reservation.objects.create(user_id=user.pk, period=period, job_ref=job_ref,
-                                                         seconds=whole)
+                reservation = Reservation.objects.create(user_id=user.pk, period=period, job_ref=job_ref, seconds=whole)
         except IntegrityError:
             raise QuotaError(
-                "already_reserved", _("Render time for job %(job)s is already reserved.") % {"job": job_ref},
+                "already_reserved",
+                _("Render time for job %(job)s is already reserved.") % {"job": job_ref},
                 status=409,
             ) from None
         UsageEntry.objects.create(period=period, reservation=reservation, kind=UsageEntry.RESERVE, seconds=whole)
@@ -209,7 +236,9 @@ def _locked(reservation: Reservation) -> Reservation:
 def _closed(reservation: Reservation, locked: Reservation) -> Reservation:
     """Bring the caller's instance up to date too (job.reservation.state is right after charge/refund)."""
     reservation.state, reservation.charged_seconds, reservation.closed_at = (
-        locked.state, locked.charged_seconds, locked.closed_at
+        locked.state,
+        locked.charged_seconds,
+        locked.closed_at,
     )
     return reservation
 
@@ -226,8 +255,10 @@ def charge(reservation: Reservation, seconds=None) -> Reservation:
         used = locked.seconds if seconds is None else _whole_seconds(seconds)
         if used > locked.seconds:
             raise QuotaError(
-                "invalid_seconds", _("Cannot charge %(used)s s for a reservation of %(reserved)s s.") % {
-                    "used": used, "reserved": locked.seconds}, status=400,
+                "invalid_seconds",
+                _("Cannot charge %(used)s s for a reservation of %(reserved)s s.")
+                % {"used": used, "reserved": locked.seconds},
+                status=400,
             )
         UsagePeriod.objects.filter(pk=locked.period_id).update(
             reserved_seconds=F("reserved_seconds") - locked.seconds, used_seconds=F("used_seconds") + used
@@ -253,8 +284,9 @@ def refund(reservation: Reservation) -> Reservation:
             UsagePeriod.objects.filter(pk=locked.period_id).update(used_seconds=F("used_seconds") - amount)
         locked.state, locked.closed_at = Reservation.REFUNDED, timezone.now()
         locked.save(update_fields=["state", "closed_at"])
-        UsageEntry.objects.create(period_id=locked.period_id, reservation=locked, kind=UsageEntry.REFUND,
-                                  seconds=amount)
+        UsageEntry.objects.create(
+            period_id=locked.period_id, reservation=locked, kind=UsageEntry.REFUND, seconds=amount
+        )
     return _closed(reservation, locked)
 
 

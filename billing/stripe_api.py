@@ -56,14 +56,15 @@ def verify_event(payload: bytes, signature_header: str | None) -> dict:
         raise BadSignature("missing_signature", "The Stripe-Signature header is missing.")
     try:
         stripe.WebhookSignature.verify_header(
-            payload.decode("utf-8"), signature_header, settings.STRIPE_WEBHOOK_SECRET,
+            payload.decode("utf-8"),
+            signature_header,
+            settings.STRIPE_WEBHOOK_SECRET,
             tolerance=settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS,
         )
         # Stripe's check only looks back: a timestamp far ahead would keep a captured delivery replayable for as
         # long as it names. Ahead by more than the same tolerance (clock skew) is refused too.
         if _signed_at(signature_header) > time.time() + settings.STRIPE_WEBHOOK_TOLERANCE_SECONDS:
-            raise stripe.SignatureVerificationError("Timestamp outside the tolerance zone", signature_header,
-                                                    payload)
+            raise stripe.SignatureVerificationError("Timestamp outside the tolerance zone", signature_header, payload)
     except UnicodeDecodeError:
         raise BadSignature("invalid_payload", "The body is not UTF-8 text.") from None
     except stripe.SignatureVerificationError as error:
@@ -91,7 +92,8 @@ def _signed_at(signature_header: str) -> int:
 # --- Customers and subscriptions --------------------------------------------------------------------------------
 def create_customer(*, email: str, user_id: int) -> dict:
     return _call(
-        "create customer", _client().v1.customers.create,
+        "create customer",
+        _client().v1.customers.create,
         params={"email": email, "metadata": {"user_id": str(user_id)}},
         options={"idempotency_key": f"sonic-customer-{user_id}"},
     )
@@ -107,7 +109,8 @@ def create_subscription(*, customer_id: str, price_id: str, user_id: int) -> dic
     The item names the price with the legacy `plan` parameter: Stripe accepts a price id there, and it is the only
     form localstripe understands."""
     return _call(
-        "create subscription", _client().v1.subscriptions.create,
+        "create subscription",
+        _client().v1.subscriptions.create,
         params={"customer": customer_id, "items": [{"plan": price_id}], "metadata": {"user_id": str(user_id)}},
     )
 
@@ -125,10 +128,12 @@ def expire_checkout_session(session_id: str) -> dict:
     return _call("expire checkout session", _client().v1.checkout.sessions.expire, session_id)
 
 
-def create_checkout_session(*, customer_id: str, price_id: str, user_id: int, plan_code: str, success_url: str,
-                            cancel_url: str) -> dict:
+def create_checkout_session(
+    *, customer_id: str, price_id: str, user_id: int, plan_code: str, success_url: str, cancel_url: str
+) -> dict:
     return _call(
-        "create checkout session", _client().v1.checkout.sessions.create,
+        "create checkout session",
+        _client().v1.checkout.sessions.create,
         params={
             "mode": "subscription",
             "customer": customer_id,
@@ -144,7 +149,8 @@ def create_checkout_session(*, customer_id: str, price_id: str, user_id: int, pl
 
 def create_portal_session(*, customer_id: str, return_url: str) -> dict:
     return _call(
-        "create portal session", _client().v1.billing_portal.sessions.create,
+        "create portal session",
+        _client().v1.billing_portal.sessions.create,
         params={"customer": customer_id, "return_url": return_url},
     )
 
@@ -161,14 +167,17 @@ def retrieve_product(product_id: str) -> dict | None:
 
 def create_product(*, product_id: str, name: str, description: str, metadata: dict) -> dict:
     return _call(
-        "create product", _client().v1.products.create,
+        "create product",
+        _client().v1.products.create,
         params={"id": product_id, "name": name, "description": description, "metadata": metadata},
     )
 
 
 def update_product(product_id: str, *, name: str, description: str, metadata: dict) -> dict:
     return _call(
-        "update product", _client().v1.products.update, product_id,
+        "update product",
+        _client().v1.products.update,
+        product_id,
         params={"name": name, "description": description, "metadata": metadata, "active": True},
     )
 
@@ -182,7 +191,8 @@ def find_price(lookup_key: str) -> dict | None:
 def create_price(*, product_id: str, lookup_key: str, unit_amount: int, currency: str, metadata: dict) -> dict:
     """A monthly recurring price that takes the lookup key over from any older price of the plan."""
     return _call(
-        "create price", _client().v1.prices.create,
+        "create price",
+        _client().v1.prices.create,
         params={
             "product": product_id,
             "unit_amount": unit_amount,

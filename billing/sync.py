@@ -23,18 +23,33 @@ def account_for(user) -> BillingAccount:
     return account
 
 
-def record(account: BillingAccount, *, source: str, kind: str, before: dict | None = None, message: str = "",
-           stripe_event_id: str = "", actor=None) -> BillingEvent:
+def record(
+    account: BillingAccount,
+    *,
+    source: str,
+    kind: str,
+    before: dict | None = None,
+    message: str = "",
+    stripe_event_id: str = "",
+    actor=None,
+) -> BillingEvent:
     """The billing trail; a change of the plan in effect also goes to the support audit log (old → new)."""
     after = account.snapshot()
     actor = actor if actor is not None and actor.pk else None
     old_plan, new_plan = (before or {}).get("effective_plan") or FREE, after["effective_plan"]
     if old_plan != new_plan:
-        audit.record(AuditEvent.Action.PLAN_CHANGED, actor=actor, user=account.user, source=source,
-                     plan=[old_plan, new_plan])
+        audit.record(
+            AuditEvent.Action.PLAN_CHANGED, actor=actor, user=account.user, source=source, plan=[old_plan, new_plan]
+        )
     return BillingEvent.objects.create(
-        account=account, source=source, kind=kind, message=message, stripe_event_id=stripe_event_id,
-        actor=actor, before=before or {}, after=after,
+        account=account,
+        source=source,
+        kind=kind,
+        message=message,
+        stripe_event_id=stripe_event_id,
+        actor=actor,
+        before=before or {},
+        after=after,
     )
 
 
@@ -77,8 +92,9 @@ def subscription_fields(subscription: dict) -> dict:
     }
 
 
-def sync_subscription(account_id: int, subscription_id: str, *, source: str, stripe_event_id: str = "",
-                      actor=None) -> BillingAccount:
+def sync_subscription(
+    account_id: int, subscription_id: str, *, source: str, stripe_event_id: str = "", actor=None
+) -> BillingAccount:
     """Re-fetch the subscription from Stripe and upsert the account from it.
 
     The account row is locked while Stripe is read, so of two deliveries racing, the later write holds the later
@@ -87,8 +103,12 @@ def sync_subscription(account_id: int, subscription_id: str, *, source: str, str
         account = BillingAccount.objects.select_for_update(no_key=True).get(pk=account_id)
         subscription = stripe_api.retrieve_subscription(subscription_id)
         if subscription.get("customer") and account.stripe_customer_id not in (None, subscription["customer"]):
-            log.warning("subscription %s belongs to customer %s, not %s", subscription_id,
-                        subscription["customer"], account.stripe_customer_id)
+            log.warning(
+                "subscription %s belongs to customer %s, not %s",
+                subscription_id,
+                subscription["customer"],
+                account.stripe_customer_id,
+            )
             return account
         fields = subscription_fields(subscription)
         other_is_current = (
@@ -113,6 +133,13 @@ def sync_subscription(account_id: int, subscription_id: str, *, source: str, str
         after = account.snapshot()
         if after != before:
             changed = ", ".join(f"{key}: {before[key]} → {after[key]}" for key in after if before[key] != after[key])
-            record(account, source=source, kind="subscription_synced", before=before, message=changed,
-                   stripe_event_id=stripe_event_id, actor=actor)
+            record(
+                account,
+                source=source,
+                kind="subscription_synced",
+                before=before,
+                message=changed,
+                stripe_event_id=stripe_event_id,
+                actor=actor,
+            )
     return account

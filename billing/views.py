@@ -25,7 +25,6 @@ log = logging.getLogger(__name__)
 NOT_CONFIGURED = gettext_lazy("Online payment is not set up on this portal. Ask support to change your plan.")
 
 
-
 def _refuse(request, code: str, message: str, status: int = 400):
     if wants_json(request):
         return JsonResponse({"error": {"code": code, "message": str(message)}}, status=status)
@@ -49,11 +48,15 @@ def usage(request):
     account = BillingAccount.objects.filter(user=request.user).first()
     summary = usage_summary(request.user)
     subscribed = bool(
-        account and account.stripe_subscription_id and account.subscription_status in LIVE_STATUSES
+        account
+        and account.stripe_subscription_id
+        and account.subscription_status in LIVE_STATUSES
         and not account.plan_override
     )
     ending = bool(
-        account and not account.plan_override and account.subscription_grants_plan()
+        account
+        and not account.plan_override
+        and account.subscription_grants_plan()
         and (account.cancel_at_period_end or account.subscription_status in ENDED_STATUSES)
     )
     checkout = request.GET.get("checkout")
@@ -91,8 +94,14 @@ def _ensure_customer(user) -> str:
             customer = stripe_api.create_customer(email=user.email, user_id=user.pk)
             account.stripe_customer_id = customer["id"]
             account.save(update_fields=["stripe_customer_id", "updated_at"])
-            record(account, source="checkout", kind="customer_created", before=before, actor=user,
-                   message=f"Stripe customer {customer['id']}")
+            record(
+                account,
+                source="checkout",
+                kind="customer_created",
+                before=before,
+                actor=user,
+                message=f"Stripe customer {customer['id']}",
+            )
     return account.stripe_customer_id
 
 
@@ -102,17 +111,26 @@ def checkout(request, plan_code):
     if not billing_enabled():
         return _refuse(request, "billing_not_configured", NOT_CONFIGURED, status=503)
     if plan_code not in PLANS or not PLANS[plan_code].is_paid:
-        return _refuse(request, "unknown_plan", _("There is no paid plan called '%(plan)s'.") % {"plan": plan_code},
-                       status=404)
+        return _refuse(
+            request, "unknown_plan", _("There is no paid plan called '%(plan)s'.") % {"plan": plan_code}, status=404
+        )
     account = account_for(request.user)
     if account.stripe_subscription_id and account.subscription_status in LIVE_STATUSES:
-        return _refuse(request, "already_subscribed",
-                       _("You already have a subscription: change or cancel it with Manage billing."), status=409)
+        return _refuse(
+            request,
+            "already_subscribed",
+            _("You already have a subscription: change or cancel it with Manage billing."),
+            status=409,
+        )
     price = StripePrice.objects.filter(plan_code=plan_code).first()
     if price is None:
-        return _refuse(request, "plan_not_on_sale",
-                       _("The %(plan)s plan is not on sale yet. Please try again later.") % {
-                           "plan": get_plan(plan_code).display_name}, status=503)
+        return _refuse(
+            request,
+            "plan_not_on_sale",
+            _("The %(plan)s plan is not on sale yet. Please try again later.")
+            % {"plan": get_plan(plan_code).display_name},
+            status=503,
+        )
     try:
         customer_id = _ensure_customer(request.user)
         with transaction.atomic():
@@ -124,21 +142,32 @@ def checkout(request, plan_code):
                 earlier = stripe_api.retrieve_checkout_session(account.checkout_session_id)
                 paid_but_unknown = earlier.get("subscription") != account.stripe_subscription_id
                 if earlier.get("status") == "complete" and paid_but_unknown:
-                    return _refuse(request, "subscription_pending", _("Your payment went through: your plan "
-                                                                      "changes as soon as Stripe confirms it, in a "
-                                                                      "minute or so."), status=409)
+                    return _refuse(
+                        request,
+                        "subscription_pending",
+                        _(
+                            "Your payment went through: your plan "
+                            "changes as soon as Stripe confirms it, in a "
+                            "minute or so."
+                        ),
+                        status=409,
+                    )
                 if earlier.get("status") == "open":
                     stripe_api.expire_checkout_session(account.checkout_session_id)
             session = stripe_api.create_checkout_session(
-                customer_id=customer_id, price_id=price.price_id, user_id=request.user.pk, plan_code=plan_code,
+                customer_id=customer_id,
+                price_id=price.price_id,
+                user_id=request.user.pk,
+                plan_code=plan_code,
                 success_url=_absolute("billing:usage", "?checkout=success"),
                 cancel_url=_absolute("billing:usage", "?checkout=cancel"),
             )
             account.checkout_session_id = session["id"]
             account.save(update_fields=["checkout_session_id", "updated_at"])
     except stripe_api.StripeUnavailable:
-        return _refuse(request, "stripe_unavailable", _("Payment is unavailable right now. Please try again shortly."),
-                       status=502)
+        return _refuse(
+            request, "stripe_unavailable", _("Payment is unavailable right now. Please try again shortly."), status=502
+        )
     return _go(request, session["url"])
 
 
@@ -155,8 +184,12 @@ def manage(request):
             customer_id=account.stripe_customer_id, return_url=_absolute("billing:usage")
         )
     except stripe_api.StripeUnavailable:
-        return _refuse(request, "stripe_unavailable", _("Billing management is unavailable right now. Please try "
-                                                        "again shortly."), status=502)
+        return _refuse(
+            request,
+            "stripe_unavailable",
+            _("Billing management is unavailable right now. Please try again shortly."),
+            status=502,
+        )
     return _go(request, session["url"])
 
 

@@ -49,8 +49,19 @@ def available() -> str:
     if made.returncode != 0:
         return f"`ip netns add` fails here: {made.stderr.strip()}"
     _ip("netns", "del", probe, check=False)
-    tried = _run(["unshare", "--mount", "--uts", "--propagation", "private", "sh", "-ec",
-                  "mount -t tmpfs probe /tmp && hostname probe"], check=False)
+    tried = _run(
+        [
+            "unshare",
+            "--mount",
+            "--uts",
+            "--propagation",
+            "private",
+            "sh",
+            "-ec",
+            "mount -t tmpfs probe /tmp && hostname probe",
+        ],
+        check=False,
+    )
     if tried.returncode != 0:
         return f"mount and UTS namespaces with a tmpfs cannot be made here: {tried.stderr.strip()}"
     return ""
@@ -186,11 +197,24 @@ class Host:
     def create(self, disk_mb: int) -> None:
         _ip("netns", "add", self.netns)
         self.up = True
-        self._sysctl("net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1",
-                     "net.ipv4.ip_forward=0")
+        self._sysctl(
+            "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1", "net.ipv4.ip_forward=0"
+        )
         cluster = self.cluster
-        _ip("-n", cluster.bridge_ns, "link", "add", self.port, "type", "veth", "peer", "name", "eth0",
-            "netns", self.netns)
+        _ip(
+            "-n",
+            cluster.bridge_ns,
+            "link",
+            "add",
+            self.port,
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "eth0",
+            "netns",
+            self.netns,
+        )
         _ip("-n", cluster.bridge_ns, "link", "set", self.port, "master", BRIDGE, "up")
         _ip("-n", self.netns, "addr", "add", f"{self.address}/{cluster.subnet.prefixlen}", "dev", "eth0")
         _ip("-n", self.netns, "link", "set", "eth0", "up")
@@ -203,24 +227,39 @@ class Host:
         holders = [cluster.run_dir / f"{self.name}.keep{index}" for index in range(len(kept))]
         for holder in holders:
             holder.mkdir(exist_ok=True)
-        setup = "; ".join([
-            f"hostname {self.name}",
-            *(f"mount --bind {path} {holder}" for path, holder in zip(kept, holders, strict=True)),
-            f"mount -t tmpfs -o size={disk_mb}m,mode=1777 {self.netns}-disk /tmp",
-            *(f"mkdir -p {path} && mount --bind {holder} {path} && mount -o remount,bind,ro {path} && umount {holder}"
-              for path, holder in zip(kept, holders, strict=True)),
-            f"mount -t tmpfs -o size=64m,mode=1777 {self.netns}-vartmp /var/tmp",
-            f"mount -t tmpfs -o size=256m,mode=1777 {self.netns}-shm /dev/shm",
-            f"mount --bind {cluster.hosts_file} /etc/hosts",
-            f"mount --bind {cluster.resolv_file} /etc/resolv.conf",
-            # Its copies of the namespace files bound on this machine (`ip netns`'s, earlier hosts'): they would keep
-            # those namespaces alive after they are deleted.
-            "findmnt -rno TARGET | grep -E '^/run/(netns|sonic-drill-)' | sort -r | xargs -r -n1 umount -l || true",
-            "mount -o remount,bind,ro /",
-            "mkdir -p /tmp/home",
-        ])
-        _run(["unshare", f"--mount={self.mount_ns}", f"--uts={self.uts_ns}", "--propagation", "private",
-              "sh", "-ec", setup])
+        setup = "; ".join(
+            [
+                f"hostname {self.name}",
+                *(f"mount --bind {path} {holder}" for path, holder in zip(kept, holders, strict=True)),
+                f"mount -t tmpfs -o size={disk_mb}m,mode=1777 {self.netns}-disk /tmp",
+                *(
+                    f"mkdir -p {path} && mount --bind {holder} {path}"
+                    f" && mount -o remount,bind,ro {path} && umount {holder}"
+                    for path, holder in zip(kept, holders, strict=True)
+                ),
+                f"mount -t tmpfs -o size=64m,mode=1777 {self.netns}-vartmp /var/tmp",
+                f"mount -t tmpfs -o size=256m,mode=1777 {self.netns}-shm /dev/shm",
+                f"mount --bind {cluster.hosts_file} /etc/hosts",
+                f"mount --bind {cluster.resolv_file} /etc/resolv.conf",
+                # Its copies of the namespace files bound on this machine (`ip netns`'s, earlier hosts'): they would
+                # keep those namespaces alive after they are deleted.
+                "findmnt -rno TARGET | grep -E '^/run/(netns|sonic-drill-)' | sort -r | xargs -r -n1 umount -l || true",
+                "mount -o remount,bind,ro /",
+                "mkdir -p /tmp/home",
+            ]
+        )
+        _run(
+            [
+                "unshare",
+                f"--mount={self.mount_ns}",
+                f"--uts={self.uts_ns}",
+                "--propagation",
+                "private",
+                "sh",
+                "-ec",
+                setup,
+            ]
+        )
 
     def _sysctl(self, *settings: str) -> None:
         _run(["ip", "netns", "exec", self.netns, "sysctl", "-q", "-w", *settings])
@@ -248,8 +287,13 @@ class Host:
     # --- running things on it ---------------------------------------------------------------------------------
 
     def command(self, argv: list[str], user: str | None = None) -> list[str]:
-        prefix = ["nsenter", f"--net=/run/netns/{self.netns}", f"--mount={self.mount_ns}", f"--uts={self.uts_ns}",
-                  f"--wd={self.cluster.base_dir}"]
+        prefix = [
+            "nsenter",
+            f"--net=/run/netns/{self.netns}",
+            f"--mount={self.mount_ns}",
+            f"--uts={self.uts_ns}",
+            f"--wd={self.cluster.base_dir}",
+        ]
         if user:
             import pwd
 
@@ -261,18 +305,36 @@ class Host:
         """A long-running process on this host; its output goes to a log of the drill's (the host's console)."""
         log = self.cluster.workdir / f"{self.name}-{label}.log"
         with log.open("ab") as output:
-            process = subprocess.Popen(self.command(argv, user), env=env, stdout=output, stderr=subprocess.STDOUT,
-                                       stdin=subprocess.DEVNULL, start_new_session=True)
+            process = subprocess.Popen(
+                self.command(argv, user),
+                env=env,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         self.processes[label], self.logs[label] = process, log
         return process
 
-    def run(self, label: str, argv: list[str], env: dict, user: str | None = None, timeout: float = 300,
-            stdin: bytes | None = None) -> subprocess.CompletedProcess:
+    def run(
+        self,
+        label: str,
+        argv: list[str],
+        env: dict,
+        user: str | None = None,
+        timeout: float = 300,
+        stdin: bytes | None = None,
+    ) -> subprocess.CompletedProcess:
         """A command on this host, waited for; its output is returned and kept in the drill's log too."""
         log = self.cluster.workdir / f"{self.name}-{label}.log"
         started = time.monotonic()
-        done = subprocess.run(self.command(argv, user), env=env, capture_output=True, timeout=timeout,
-                              input=stdin if stdin is not None else b"")
+        done = subprocess.run(
+            self.command(argv, user),
+            env=env,
+            capture_output=True,
+            timeout=timeout,
+            input=stdin if stdin is not None else b"",
+        )
         with log.open("ab") as output:
             output.write(done.stdout + done.stderr)
         self.cluster.ran.append((self.name, label, time.monotonic() - started, done.returncode))
@@ -282,21 +344,23 @@ class Host:
         """A command on this host whose output the drill reads as it comes (its stderr goes to the log)."""
         log = self.cluster.workdir / f"{self.name}-{label}.log"
         with log.open("ab") as errors:
-            return subprocess.Popen(self.command(argv), env=env, stdout=subprocess.PIPE, stderr=errors,
-                                    stdin=subprocess.DEVNULL, text=True)
+            return subprocess.Popen(
+                self.command(argv), env=env, stdout=subprocess.PIPE, stderr=errors, stdin=subprocess.DEVNULL, text=True
+            )
 
     def write(self, path: str, content: bytes, user: str | None = None) -> None:
         """A file on this host's own disk."""
-        done = subprocess.run(self.command(["sh", "-c", 'cat > "$0"', path], user), input=content,
-                              capture_output=True)
+        done = subprocess.run(self.command(["sh", "-c", 'cat > "$0"', path], user), input=content, capture_output=True)
         if done.returncode != 0:
             raise RuntimeError(f"could not write {path} on {self.name}: {done.stderr.decode(errors='replace')}")
 
     def files(self, folder: str) -> dict[str, bytes]:
         """The files in a folder of this host's disk (for its mail), read through its mount namespace."""
-        script = ("import base64, json, pathlib, sys; folder = pathlib.Path(sys.argv[1]); print(json.dumps("
-                  "{p.name: base64.b64encode(p.read_bytes()).decode() for p in sorted(folder.glob('*')) "
-                  "if p.is_file()} if folder.is_dir() else {}))")
+        script = (
+            "import base64, json, pathlib, sys; folder = pathlib.Path(sys.argv[1]); print(json.dumps("
+            "{p.name: base64.b64encode(p.read_bytes()).decode() for p in sorted(folder.glob('*')) "
+            "if p.is_file()} if folder.is_dir() else {}))"
+        )
         done = _run(["nsenter", f"--mount={self.mount_ns}", "--", sys.executable, "-c", script, folder])
         return {name: base64.b64decode(data) for name, data in json.loads(done.stdout).items()}
 
@@ -332,8 +396,10 @@ class Host:
         """Bytes and packets through its cable, as the bridge port saw them (rx: sent by the host)."""
         for link in _ip_json("-s", "-n", self.cluster.bridge_ns, "link", "show", "dev", self.port) if self.up else []:
             stats = link.get("stats64") or link.get("stats") or {}
-            self.counters = {"sent_bytes": stats.get("rx", {}).get("bytes", 0),
-                             "received_bytes": stats.get("tx", {}).get("bytes", 0)}
+            self.counters = {
+                "sent_bytes": stats.get("rx", {}).get("bytes", 0),
+                "received_bytes": stats.get("tx", {}).get("bytes", 0),
+            }
         return self.counters
 
 
@@ -342,7 +408,7 @@ def _program(words: list[str]) -> str:
     if not words:
         return "?"
     if "manage.py" in words[:3]:
-        rest = words[words.index("manage.py") + 1:]
+        rest = words[words.index("manage.py") + 1 :]
         return f"manage.py {rest[0]}" if rest else "manage.py"
     base = Path(words[0]).name
     if base.startswith("python") and len(words) > 1:
@@ -386,14 +452,27 @@ class Cluster:
         addresses = list(self.subnet.hosts())[1:]  # .1 stays unused: there is no gateway
         for name, address in zip(self.names, addresses, strict=False):
             self.hosts[name] = Host(self, name, address)
-        self.hosts_file.write_text("127.0.0.1 localhost\n" + "".join(
-            f"{host.address} {host.name}\n" for host in self.hosts.values()))
+        self.hosts_file.write_text(
+            "127.0.0.1 localhost\n" + "".join(f"{host.address} {host.name}\n" for host in self.hosts.values())
+        )
         # No name server: a name that is not a drill host resolves nowhere (the host's own loopback, which refuses).
         self.resolv_file.write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
         _ip("netns", "add", self.bridge_ns)
         self.bridge_up = True
-        _run(["ip", "netns", "exec", self.bridge_ns, "sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1",
-              "net.ipv6.conf.default.disable_ipv6=1", "net.ipv4.ip_forward=0"])
+        _run(
+            [
+                "ip",
+                "netns",
+                "exec",
+                self.bridge_ns,
+                "sysctl",
+                "-q",
+                "-w",
+                "net.ipv6.conf.all.disable_ipv6=1",
+                "net.ipv6.conf.default.disable_ipv6=1",
+                "net.ipv4.ip_forward=0",
+            ]
+        )
         _ip("-n", self.bridge_ns, "link", "add", BRIDGE, "type", "bridge")
         _ip("-n", self.bridge_ns, "link", "set", BRIDGE, "up")
         for host in self.hosts.values():
@@ -421,40 +500,57 @@ class Cluster:
                 continue
             routes = _ip_json("-n", host.netns, "-4", "route", "show", "table", "all")
             for route in routes:
-                if route.get("dst") == "default" or (route.get("type") not in ("local", "broadcast")
-                                                      and route.get("dst") != subnet):
+                if route.get("dst") == "default" or (
+                    route.get("type") not in ("local", "broadcast") and route.get("dst") != subnet
+                ):
                     routes_ok = False
             if _ip_json("-n", host.netns, "-6", "route"):
                 routes_ok = False
             names = {link["ifname"] for link in _ip_json("-n", host.netns, "link")}
-            addresses = [(link["ifname"], info["local"]) for link in _ip_json("-n", host.netns, "addr")
-                         for info in link.get("addr_info", [])]
-            if names != {"lo", "eth0"} or sorted(addresses) != sorted([("eth0", str(host.address)),
-                                                                       ("lo", "127.0.0.1")]):
+            addresses = [
+                (link["ifname"], info["local"])
+                for link in _ip_json("-n", host.netns, "addr")
+                for info in link.get("addr_info", [])
+            ]
+            if names != {"lo", "eth0"} or sorted(addresses) != sorted(
+                [("eth0", str(host.address)), ("lo", "127.0.0.1")]
+            ):
                 addresses_ok = False
             forwarding = _run(["ip", "netns", "exec", host.netns, "sysctl", "-n", "net.ipv4.ip_forward"])
             forwarding_ok &= forwarding.stdout.strip() == "0"
         bridge_links = _ip_json("-n", self.bridge_ns, "link")
         ports = {link["ifname"] for link in bridge_links if link.get("master") == BRIDGE}
-        bridge_addresses = [info for link in _ip_json("-n", self.bridge_ns, "addr") for info in link["addr_info"]
-                            if link["ifname"] != "lo"]
-        bridge_ok = (ports == {host.port for host in self.hosts.values() if host.up} and not bridge_addresses
-                     and not _ip_json("-n", self.bridge_ns, "-4", "route"))
+        bridge_addresses = [
+            info
+            for link in _ip_json("-n", self.bridge_ns, "addr")
+            for info in link["addr_info"]
+            if link["ifname"] != "lo"
+        ]
+        bridge_ok = (
+            ports == {host.port for host in self.hosts.values() if host.up}
+            and not bridge_addresses
+            and not _ip_json("-n", self.bridge_ns, "-4", "route")
+        )
         own_links = {link["ifname"] for link in _ip_json("link")}
         outside_ok = not any(name.startswith("p-") or name == BRIDGE for name in own_links) and not any(
             ipaddress.ip_address(info["local"]) in self.subnet
-            for link in _ip_json("-4", "addr") for info in link.get("addr_info", []))
+            for link in _ip_json("-4", "addr")
+            for info in link.get("addr_info", [])
+        )
         return [
             (f"no drill host has a default route or any route beyond {subnet} (IPv6 off)", routes_ok),
             (f"each drill host has only lo and eth0, with its one address on {subnet}", addresses_ok),
             ("no drill host forwards packets", forwarding_ok),
-            ("the bridge (namespace of its own) has no address and no route; its ports are the drill hosts'",
-             bridge_ok),
+            (
+                "the bridge (namespace of its own) has no address and no route; its ports are the drill hosts'",
+                bridge_ok,
+            ),
             ("this machine's own namespace has no drill interface and no address on the drill's subnet", outside_ok),
         ]
 
 
 # --- run on the drill's hosts, without Django ---------------------------------------------------------------------
+
 
 def fetch(url: str, target: str, headers: dict[str, str]) -> dict:
     """GET `url` without following redirects, then follow one redirect (as a browser would, to storage) and save the
@@ -499,15 +595,15 @@ def fetch(url: str, target: str, headers: dict[str, str]) -> dict:
 def make_bucket(endpoint: str, name: str) -> None:
     import boto3
 
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="drill",
-                 aws_secret_access_key="drill").create_bucket(Bucket=name)
+    boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="drill", aws_secret_access_key="drill"
+    ).create_bucket(Bucket=name)
 
 
 def _main(argv: list[str]) -> int:
     if argv[:1] == ["fetch"] and len(argv) >= 3:
         headers = dict(header.split(":", 1) for header in argv[3:])
-        print("DRILL-RESULT " + json.dumps(fetch(argv[1], argv[2], {k.strip(): v.strip() for k, v in
-                                                                    headers.items()})))
+        print("DRILL-RESULT " + json.dumps(fetch(argv[1], argv[2], {k.strip(): v.strip() for k, v in headers.items()})))
         return 0
     if argv[:1] == ["bucket"] and len(argv) == 3:
         make_bucket(argv[1], argv[2])

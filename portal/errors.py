@@ -32,8 +32,10 @@ RENDER_ERROR_MESSAGES = {
     "unknown_parameter": _("A render option was not recognised."),
     "no_face": _("No face was found in the portrait; use a photo with one clearly visible face."),
     "face_too_small": _("The face in the portrait is too small to animate."),
-    "face_not_frontal": _("The face is turned or tilted too far to animate; use a photo where the head is upright "
-                          "and looks towards the camera."),
+    "face_not_frontal": _(
+        "The face is turned or tilted too far to animate; use a photo where the head is upright "
+        "and looks towards the camera."
+    ),
     "unreadable_image": _("The portrait could not be read as an image."),
     "unreadable_audio": _("The audio could not be read."),
     "empty_audio": _("The audio contains no samples."),
@@ -43,8 +45,9 @@ RENDER_ERROR_MESSAGES = {
     "canceled": _("The render was canceled."),
     "concat_incompatible": _("The parts of this video could not be joined."),
     "worker_lost": _("The computer rendering this video stopped answering."),
-    "checkpoint_not_qualified": _("No worker had a qualified model for this renderer; your render time was given "
-                                  "back. Try again later."),
+    "checkpoint_not_qualified": _(
+        "No worker had a qualified model for this renderer; your render time was given back. Try again later."
+    ),
 }
 
 
@@ -77,7 +80,8 @@ def shown_warning(warning: str) -> str:
         faces, index = int(several[1]), int(several[2])
         return ngettext(
             "%(faces)d face was found; face %(index)d is animated.",
-            "%(faces)d faces were found; face %(index)d is animated.", faces,
+            "%(faces)d faces were found; face %(index)d is animated.",
+            faces,
         ) % {"faces": faces, "index": index}
     if few := _FEW_INFERENCE_STEPS.match(warning):
         return gettext(

@@ -64,20 +64,30 @@ def _metrics() -> SimpleNamespace:
             # registry=None: scrape() chooses what to show, this process's values or every process's files.
             _made = SimpleNamespace(
                 requests=prom.Counter(
-                    "portal_http_requests", "HTTP requests answered, by method, view name and status.",
-                    ["method", "view", "status"], registry=None,
+                    "portal_http_requests",
+                    "HTTP requests answered, by method, view name and status.",
+                    ["method", "view", "status"],
+                    registry=None,
                 ),
                 latency=prom.Histogram(
-                    "portal_http_request_duration_seconds", "Seconds until a response was ready, by method and view.",
-                    ["method", "view"], registry=None,
+                    "portal_http_request_duration_seconds",
+                    "Seconds until a response was ready, by method and view.",
+                    ["method", "view"],
+                    registry=None,
                 ),
                 render_seconds=prom.Histogram(
-                    "portal_render_seconds", "Seconds of successful renders (whole jobs or parts of long ones).",
-                    ["backend", "queue"], buckets=RENDER_SECONDS_BUCKETS, registry=None,
+                    "portal_render_seconds",
+                    "Seconds of successful renders (whole jobs or parts of long ones).",
+                    ["backend", "queue"],
+                    buckets=RENDER_SECONDS_BUCKETS,
+                    registry=None,
                 ),
                 render_rtf=prom.Histogram(
-                    "portal_render_rtf", "Real-time factor of successful renders: render seconds per audio second.",
-                    ["backend", "queue"], buckets=RTF_BUCKETS, registry=None,
+                    "portal_render_rtf",
+                    "Real-time factor of successful renders: render seconds per audio second.",
+                    ["backend", "queue"],
+                    buckets=RTF_BUCKETS,
+                    registry=None,
                 ),
             )
     return _made
@@ -140,8 +150,15 @@ def scrape(request):
         for metric in (metrics.requests, metrics.latency, metrics.render_seconds, metrics.render_rtf):
             registry.register(metric)
     sources = _Sources()
-    readers = (_jobs, _queue_messages, _worker_renders_running, _queue_oldest_waiting, _heartbeats_lost,
-               _webhook_deliveries, _storage_audit)
+    readers = (
+        _jobs,
+        _queue_messages,
+        _worker_renders_running,
+        _queue_oldest_waiting,
+        _heartbeats_lost,
+        _webhook_deliveries,
+        _storage_audit,
+    )
     # The registry collects in the order of registration: the sources' health comes after every read of them.
     for read in (*readers, _sources_up):
         registry.register(_ReadAtScrape(partial(read, sources)))
@@ -189,9 +206,7 @@ def _jobs(sources: _Sources):
     from portal.jobs.models import Job
 
     try:
-        rows = list(
-            Job.objects.order_by().values_list("status", "error_code", "queue_name").annotate(Count("pk"))
-        )
+        rows = list(Job.objects.order_by().values_list("status", "error_code", "queue_name").annotate(Count("pk")))
     except DatabaseError:  # the request metrics are still worth a scrape
         sources.failure("database", "the jobs")
         return
@@ -250,16 +265,18 @@ def _worker_renders_running(sources: _Sources):
     try:
         # A long job is rendered as parts, each on its own worker; the job's own worker_host only planned them.
         whole_jobs = Job.objects.filter(status=Job.Status.RUNNING, segment_count=0).values_list("worker_host")
-        parts = JobSegment.objects.filter(
-            status=JobSegment.Status.RUNNING, job__status=Job.Status.RUNNING
-        ).values_list("worker_host")
+        parts = JobSegment.objects.filter(status=JobSegment.Status.RUNNING, job__status=Job.Status.RUNNING).values_list(
+            "worker_host"
+        )
         hosts = _count_by_host(whole_jobs, parts)
     except DatabaseError:
         sources.failure("database", "the running renders")
         return
-    yield _by_host("portal_worker_renders_running",
-                   "Renders (whole jobs or parts) running now on each worker machine, as the database records them.",
-                   hosts)
+    yield _by_host(
+        "portal_worker_renders_running",
+        "Renders (whole jobs or parts) running now on each worker machine, as the database records them.",
+        hosts,
+    )
 
 
 def _count_by_host(*worker_hosts) -> Counter:
@@ -291,10 +308,18 @@ def _queue_oldest_waiting(sources: _Sources):
     not_done = [status for status in JobSegment.Status if status != JobSegment.Status.DONE]
     waiting = (
         (Job.objects.filter(status=Job.Status.QUEUED), "queue_name", Coalesce("enqueued_at", "created_at")),
-        (JobSegment.objects.filter(status=JobSegment.Status.QUEUED, job__status=Job.Status.RUNNING),
-         "job__queue_name", F("enqueued_at")),
-        (Job.objects.filter(status=Job.Status.RUNNING, attempt_token__isnull=True, segment_count__gt=0)
-         .exclude(segments__status__in=not_done), "queue_name", F("enqueued_at")),
+        (
+            JobSegment.objects.filter(status=JobSegment.Status.QUEUED, job__status=Job.Status.RUNNING),
+            "job__queue_name",
+            F("enqueued_at"),
+        ),
+        (
+            Job.objects.filter(status=Job.Status.RUNNING, attempt_token__isnull=True, segment_count__gt=0).exclude(
+                segments__status__in=not_done
+            ),
+            "queue_name",
+            F("enqueued_at"),
+        ),
     )
     now = timezone.now()
     oldest = dict.fromkeys(tasks.RENDER_QUEUES, now)
@@ -335,10 +360,12 @@ def _heartbeats_lost(sources: _Sources):
     except DatabaseError:
         sources.failure("database", "the heartbeats")
         return
-    yield _by_host("portal_renders_heartbeat_lost",
-                   "Renders, splits and joins (whole jobs or parts) still running in the database whose worker has not "
-                   "written a heartbeat for JOB_HEARTBEAT_TIMEOUT seconds, by the worker machine that last held them.",
-                   hosts)
+    yield _by_host(
+        "portal_renders_heartbeat_lost",
+        "Renders, splits and joins (whole jobs or parts) still running in the database whose worker has not "
+        "written a heartbeat for JOB_HEARTBEAT_TIMEOUT seconds, by the worker machine that last held them.",
+        hosts,
+    )
 
 
 def _webhook_deliveries(sources: _Sources):

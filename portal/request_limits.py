@@ -58,8 +58,11 @@ def body_size_limit(get_response):
 
 def _too_large(request, limit: int):
     message = _("The request is larger than this address takes (%(limit)s bytes).") % {"limit": limit}
-    if request.path_info.startswith("/api/") or "application/json" in request.headers.get("Accept", "") or \
-            "Tus-Resumable" in request.headers:
+    if (
+        request.path_info.startswith("/api/")
+        or "application/json" in request.headers.get("Accept", "")
+        or "Tus-Resumable" in request.headers
+    ):
         response = JsonResponse({"error": {"code": "request_too_large", "message": message}}, status=413)
     else:
         response = HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")

@@ -70,8 +70,11 @@ def _form_fields_read_here(request) -> bool:
 
 
 def _refused(request, code: str, message: str):
-    if request.path_info.startswith("/api/") or _json_body(request) or \
-            "application/json" in request.headers.get("Accept", ""):
+    if (
+        request.path_info.startswith("/api/")
+        or _json_body(request)
+        or "application/json" in request.headers.get("Accept", "")
+    ):
         from portal.api.errors import error_body
 
         return JsonResponse(error_body(request, code, message), status=400)
@@ -88,21 +91,33 @@ def refuse_unstorable_values(get_response):
 
                 return JsonResponse(error_body(request, "not_found", NOT_FOUND_MESSAGE), status=404)
             raise Http404("no object has such a name")
-        if _multi_unstorable(request.GET) or _multi_unstorable(request.COOKIES) or (
-                _form_fields_read_here(request) and _multi_unstorable(request.POST)):
-            return _refused(request, "invalid_character", _(
-                "The request contains a character that cannot be stored (a NUL or an unpaired surrogate)."))
+        if (
+            _multi_unstorable(request.GET)
+            or _multi_unstorable(request.COOKIES)
+            or (_form_fields_read_here(request) and _multi_unstorable(request.POST))
+        ):
+            return _refused(
+                request,
+                "invalid_character",
+                _("The request contains a character that cannot be stored (a NUL or an unpaired surrogate)."),
+            )
         if _json_body(request) and request.body:
             if json_deeper_than(request.body, JSON_MAX_DEPTH):
-                return _refused(request, "invalid_json", _("The JSON body nests deeper than %(limit)s levels.")
-                                % {"limit": JSON_MAX_DEPTH})
+                return _refused(
+                    request,
+                    "invalid_json",
+                    _("The JSON body nests deeper than %(limit)s levels.") % {"limit": JSON_MAX_DEPTH},
+                )
             try:
                 document = json.loads(request.body)
             except ValueError:
                 document = None  # not JSON at all: the view says so in its own words
             if _any_unstorable(document):
-                return _refused(request, "invalid_character", _(
-                    "The request contains a character that cannot be stored (a NUL or an unpaired surrogate)."))
+                return _refused(
+                    request,
+                    "invalid_character",
+                    _("The request contains a character that cannot be stored (a NUL or an unpaired surrogate)."),
+                )
         return get_response(request)
 
     return middleware

@@ -76,10 +76,14 @@ class DownloadGrant:
 def _download_keys() -> MultiFernet:
     """One key per SECRET_KEY (the current one first, then SECRET_KEY_FALLBACKS): rotating it keeps links working."""
     secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
-    return MultiFernet([
-        Fernet(base64.urlsafe_b64encode(salted_hmac(_DOWNLOAD_SALT, "", secret=secret, algorithm="sha256").digest()))
-        for secret in secrets
-    ])
+    return MultiFernet(
+        [
+            Fernet(
+                base64.urlsafe_b64encode(salted_hmac(_DOWNLOAD_SALT, "", secret=secret, algorithm="sha256").digest())
+            )
+            for secret in secrets
+        ]
+    )
 
 
 def sign_download(job_id, name: str) -> str:

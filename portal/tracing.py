@@ -130,8 +130,9 @@ def trace_url(trace_id: str) -> str:
     GRAFANA_URL on the Tempo datasource TEMPO_DATASOURCE_UID; "" when neither is set."""
     if not trace_id or not (settings.TRACE_URL_TEMPLATE or settings.GRAFANA_URL):
         return ""  # no tracing backend configured: admin links to the job's own timeline instead
-    template = settings.TRACE_URL_TEMPLATE or grafana_explore_template(settings.GRAFANA_URL,
-                                                                        settings.TEMPO_DATASOURCE_UID)
+    template = settings.TRACE_URL_TEMPLATE or grafana_explore_template(
+        settings.GRAFANA_URL, settings.TEMPO_DATASOURCE_UID
+    )
     return template.replace("{trace_id}", quote(trace_id))
 
 
@@ -139,8 +140,10 @@ def grafana_explore_template(grafana_url: str, tempo_uid: str) -> str:
     """A Grafana Explore URL that opens one trace from the Tempo datasource `tempo_uid`."""
     datasource = {"type": "tempo", "uid": tempo_uid}
     query = {"refId": "A", "datasource": datasource, "queryType": "traceql", "query": "{trace_id}"}
-    panes = json.dumps({"trace": {"datasource": tempo_uid, "queries": [query],
-                                  "range": {"from": "now-30d", "to": "now"}}}, separators=(",", ":"))
+    panes = json.dumps(
+        {"trace": {"datasource": tempo_uid, "queries": [query], "range": {"from": "now-30d", "to": "now"}}},
+        separators=(",", ":"),
+    )
     encoded = quote(panes, safe="").replace(quote("{trace_id}", safe=""), "{trace_id}")
     return f"{grafana_url.rstrip('/')}/explore?schemaVersion=1&orgId=1&panes={encoded}"
 

@@ -41,8 +41,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     # Every page loads it: the browser keeps it an hour (the page's language is in its URL, so switching fetches
     # the other catalogue instead of reusing this one).
-    path("i18n/js/", cache_control(private=True, max_age=3600)(JavaScriptCatalog.as_view()),
-         name="javascript-catalog"),
+    path("i18n/js/", cache_control(private=True, max_age=3600)(JavaScriptCatalog.as_view()), name="javascript-catalog"),
 ]
 
 handler500 = "portal.views.server_error"

@@ -34,8 +34,7 @@ def cmd_render(args) -> int:
         options["crop_face"] = False
     started = time.perf_counter()
     try:
-        result = render(args.portrait, args.audio, args.output, options, backend=args.backend,
-                        watermark=args.watermark)
+        result = render(args.portrait, args.audio, args.output, options, backend=args.backend, watermark=args.watermark)
     except RenderError as error:
         if args.json:
             print(json.dumps({"error": error.as_dict()}))
@@ -45,13 +44,18 @@ def cmd_render(args) -> int:
     wall = time.perf_counter() - started
     if args.json:
         payload = result.as_dict()
-        payload.update(wall_seconds=round(wall, 3), rtf=round(wall / result.audio_duration, 4),
-                       peak_rss_mb=round(_peak_rss_mb(), 1))
+        payload.update(
+            wall_seconds=round(wall, 3),
+            rtf=round(wall / result.audio_duration, 4),
+            peak_rss_mb=round(_peak_rss_mb(), 1),
+        )
         print(json.dumps(payload))
     else:
-        print(f"{result.output_path}: {result.frames} frames {result.width}x{result.height}, "
-              f"video {result.video_duration:.3f} s, audio {result.audio_duration:.3f} s, "
-              f"rendered in {wall:.1f} s (RTF {wall / result.audio_duration:.3f})")
+        print(
+            f"{result.output_path}: {result.frames} frames {result.width}x{result.height}, "
+            f"video {result.video_duration:.3f} s, audio {result.audio_duration:.3f} s, "
+            f"rendered in {wall:.1f} s (RTF {wall / result.audio_duration:.3f})"
+        )
         for warning in result.warnings:
             print(f"note: {warning}")
     return 0
@@ -67,8 +71,9 @@ def cmd_bench(args) -> int:
     durations = [float(value) for value in args.durations.split(",")]
     resolutions = [int(value) for value in args.resolutions.split(",")]
     print(f"builtin backend, 25 fps, portrait {FIXTURES / 'portrait.jpg'}")
-    print(f"{'px':>5} {'audio s':>8} {'wall s':>8} {'RTF':>6} {'peak RSS MB':>12} {'frames':>7} "
-          f"{'duration error ms':>18}")
+    print(
+        f"{'px':>5} {'audio s':>8} {'wall s':>8} {'RTF':>6} {'peak RSS MB':>12} {'frames':>7} {'duration error ms':>18}"
+    )
     with tempfile.TemporaryDirectory(prefix="bench-") as workdir:
         for resolution in resolutions:
             for seconds in durations:
@@ -78,9 +83,21 @@ def cmd_bench(args) -> int:
                 output = Path(workdir) / f"out-{resolution}-{seconds:g}.mp4"
                 # A fresh process per input, so each peak RSS is its own.
                 completed = subprocess.run(
-                    [sys.executable, "-m", "renderer", "render", str(FIXTURES / "portrait.jpg"), str(audio),
-                     str(output), "--resolution", str(resolution), "--json"],
-                    capture_output=True, text=True, check=False,
+                    [
+                        sys.executable,
+                        "-m",
+                        "renderer",
+                        "render",
+                        str(FIXTURES / "portrait.jpg"),
+                        str(audio),
+                        str(output),
+                        "--resolution",
+                        str(resolution),
+                        "--json",
+                    ],
+                    capture_output=True,
+                    text=True,
+                    check=False,
                 )
                 lines = [line for line in completed.stdout.splitlines() if line.startswith("{")]
                 if completed.returncode != 0 or not lines:
@@ -88,8 +105,11 @@ def cmd_bench(args) -> int:
                     return 1
                 result = json.loads(lines[-1])
                 error_ms = (result["video_duration"] - result["audio_duration"]) * 1000
-                print(f"{resolution:5d} {seconds:8.0f} {result['wall_seconds']:8.2f} {result['rtf']:6.3f} "
-                      f"{result['peak_rss_mb']:12.0f} {result['frames']:7d} {error_ms:18.1f}", flush=True)
+                print(
+                    f"{resolution:5d} {seconds:8.0f} {result['wall_seconds']:8.2f} {result['rtf']:6.3f} "
+                    f"{result['peak_rss_mb']:12.0f} {result['frames']:7d} {error_ms:18.1f}",
+                    flush=True,
+                )
     return 0
 
 
@@ -125,33 +145,58 @@ def main(argv=None) -> int:
 
     q = commands.add_parser("qualify", help="the quality gate: render the reference suite, refuse a regression")
     q.add_argument("--backend", default="builtin", help="builtin (default) or sonic")
-    q.add_argument("--resolution", type=int, default=CI_RESOLUTION,
-                   help=f"output shorter side in px (default {CI_RESOLUTION}, fast enough for CI)")
-    q.add_argument("--report", metavar="DIR",
-                   help="write report.html (open it in a browser), report.json, contact_sheet.png, plots/, strips/ "
-                        "and the videos here")
-    q.add_argument("--results-dir", metavar="DIR",
-                   help="write the gate's figures here, one small file each without a trailing newline (Tekton "
-                        "results), also when the gate fails: passed (true/false), cases-passed, cases-total, "
-                        "duration-error-ms (worst |video - input audio duration|, ms), offset-frames (worst |A/V "
-                        "offset|), sync-correlation (lowest mouth-vs-audio correlation), renderer-version, "
-                        "checkpoint-digest, backend. The three figures over the cases are \"nan\" when a case's "
-                        "render raised (it has no measurement); checkpoint-digest is \"unavailable\" when the "
-                        "weights cannot be read")
-    q.add_argument("--moments-from", metavar="JSON",
-                   help="a previous report.json (or a baseline file) whose quiet and loud frame indices the strips, "
-                        "contact sheet and plots reuse, so the two runs show the same frames (default: the "
-                        "baseline's, else the previous report's in --report)")
+    q.add_argument(
+        "--resolution",
+        type=int,
+        default=CI_RESOLUTION,
+        help=f"output shorter side in px (default {CI_RESOLUTION}, fast enough for CI)",
+    )
+    q.add_argument(
+        "--report",
+        metavar="DIR",
+        help="write report.html (open it in a browser), report.json, contact_sheet.png, plots/, strips/ "
+        "and the videos here",
+    )
+    q.add_argument(
+        "--results-dir",
+        metavar="DIR",
+        help="write the gate's figures here, one small file each without a trailing newline (Tekton "
+        "results), also when the gate fails: passed (true/false), cases-passed, cases-total, "
+        "duration-error-ms (worst |video - input audio duration|, ms), offset-frames (worst |A/V "
+        "offset|), sync-correlation (lowest mouth-vs-audio correlation), renderer-version, "
+        'checkpoint-digest, backend. The three figures over the cases are "nan" when a case\'s '
+        'render raised (it has no measurement); checkpoint-digest is "unavailable" when the '
+        "weights cannot be read",
+    )
+    q.add_argument(
+        "--moments-from",
+        metavar="JSON",
+        help="a previous report.json (or a baseline file) whose quiet and loud frame indices the strips, "
+        "contact sheet and plots reuse, so the two runs show the same frames (default: the "
+        "baseline's, else the previous report's in --report)",
+    )
     q.add_argument("--cases", help="only these cases, comma-separated (default: the whole suite)")
-    q.add_argument("--self-test", action="store_true",
-                   help="prove the gate works: a 2-frame shift and a 0.5 s truncation of a real render must fail")
-    q.add_argument("--update-baseline", action="store_true",
-                   help="make this run's numbers the backend's baseline (only if the absolute limits pass)")
-    q.add_argument("--record", action="store_true",
-                   help="record in results.json that this backend version passed or failed the whole suite, with "
-                        "its checkpoint digest and figures")
-    q.add_argument("--qualification-dir", default=str(QUALIFICATION_DIR),
-                   help="where thresholds.json, baseline-<backend>.json and results.json live")
+    q.add_argument(
+        "--self-test",
+        action="store_true",
+        help="prove the gate works: a 2-frame shift and a 0.5 s truncation of a real render must fail",
+    )
+    q.add_argument(
+        "--update-baseline",
+        action="store_true",
+        help="make this run's numbers the backend's baseline (only if the absolute limits pass)",
+    )
+    q.add_argument(
+        "--record",
+        action="store_true",
+        help="record in results.json that this backend version passed or failed the whole suite, with "
+        "its checkpoint digest and figures",
+    )
+    q.add_argument(
+        "--qualification-dir",
+        default=str(QUALIFICATION_DIR),
+        help="where thresholds.json, baseline-<backend>.json and results.json live",
+    )
     q.set_defaults(run=cmd_qualify)
 
     args = parser.parse_args(argv)

@@ -175,7 +175,7 @@ class MouthRig:
         jaw_profile = np.clip(1 - jaw_u**2, 0, 1) ** 0.8
         depth = np.clip((ys - self.seam) / max(4.0, chin_y - seam_mid), 0, 1)
         below = _smoothstep(self.seam - 0.5, self.seam + 0.5, ys)
-        neck_fade = np.exp(-np.maximum(0, ys - chin_y) ** 2 / (2 * (0.3 * below_chin) ** 2))
+        neck_fade = np.exp(-(np.maximum(0, ys - chin_y) ** 2) / (2 * (0.3 * below_chin) ** 2))
         rise = np.clip(1 - (self.seam - ys) / max(3.0, seam_mid - nose_y), 0, 1) ** 1.5
         self.drop_field = {}
         for shape, lens in self.lens.items():
@@ -190,7 +190,7 @@ class MouthRig:
         lips_half_height = max(3.0, float(lower_out[:, 1].max() - upper_out[:, 1].min()) / 2)
         lip_mid = float(upper_out[:, 1].min() + lips_half_height)
         su = (xs - self.center_x) / (0.5 * self.mouth_width)
-        side = np.clip(su, -1, 1) * np.exp(-np.maximum(0, np.abs(su) - 1) ** 2 / 0.18)
+        side = np.clip(su, -1, 1) * np.exp(-(np.maximum(0, np.abs(su) - 1) ** 2) / 0.18)
         vertical = np.exp(-((ys - lip_mid) ** 2) / (2 * (1.4 * lips_half_height) ** 2))
         self.spread_field = (side * vertical).astype(np.float32)
 
@@ -213,8 +213,9 @@ class MouthRig:
         self.lower_teeth_lines = self._teeth_lines(LOWER_TEETH_LINES)
         lips = self.colours.lips
         # The inside's colours: the cavity deep in (near black) and by the lips, the tongue, the teeth.
-        self.palette = np.stack([lips * 0.2 + 4, lips * 0.6, lips * 0.55 + TONGUE_TINT * 0.45,
-                                 self.colours.teeth]).astype(np.float32)
+        self.palette = np.stack(
+            [lips * 0.2 + 4, lips * 0.6, lips * 0.55 + TONGUE_TINT * 0.45, self.colours.teeth]
+        ).astype(np.float32)
 
     def _lens(self, xs: np.ndarray, shape: str) -> np.ndarray:
         """The opening's height profile across the mouth: widest in the middle, closed at the corners."""
@@ -228,8 +229,7 @@ class MouthRig:
         noise = cv2.GaussianBlur(noise, (0, 0), 2.5)
         return noise / max(1e-6, float(noise.std()))
 
-    def render(self, target: np.ndarray, mouth_open: float, spread: float, scale: float,
-               closure: float = 0.0) -> None:
+    def render(self, target: np.ndarray, mouth_open: float, spread: float, scale: float, closure: float = 0.0) -> None:
         """Write the mouth region for this frame into `target` (the same size as the portrait)."""
         r = self.region
         drop = self.max_drop * scale * mouth_open
@@ -239,8 +239,11 @@ class MouthRig:
         if drop < 0.05 and abs(travel) < 0.05 and closure < 0.02:
             target[r.slices] = self.source
             return
-        field = self.drop_field["neutral"] if rounding == 0 else (
-            self.drop_field["neutral"] * (1 - rounding) + self.drop_field["round"] * rounding)
+        field = (
+            self.drop_field["neutral"]
+            if rounding == 0
+            else (self.drop_field["neutral"] * (1 - rounding) + self.drop_field["round"] * rounding)
+        )
         np.multiply(field, -drop, out=self._map_y)
         if closure >= 0.02:
             self._map_y -= closure * self.close_field
@@ -494,5 +497,10 @@ class PortraitAnimator:
     def frames(self, drivers: MotionDrivers, first_frame: int, fps: int) -> Iterator[np.ndarray]:
         for offset in range(len(drivers.mouth_open)):
             t = (first_frame + offset) / fps
-            yield self.frame(t, float(drivers.mouth_open[offset]), float(drivers.spread[offset]),
-                             float(drivers.energy[offset]), float(drivers.closure[offset]))
+            yield self.frame(
+                t,
+                float(drivers.mouth_open[offset]),
+                float(drivers.spread[offset]),
+                float(drivers.energy[offset]),
+                float(drivers.closure[offset]),
+            )

@@ -124,8 +124,11 @@ def pool_into_frames(power: np.ndarray, bands: np.ndarray, fps: int, start_time:
     mean_power = np.bincount(frame_of_hop, power, minlength=count) / weight
     db = 10 * np.log10(mean_power + 1e-10)
     # Energies are summed, so loud hops inside a frame weigh more than quiet ones in its ratios.
-    summed = np.stack([np.bincount(frame_of_hop, bands[:, k], minlength=count) for k in range(bands.shape[1])],
-                      axis=1) if count else np.zeros((0, len(BANDS)))
+    summed = (
+        np.stack([np.bincount(frame_of_hop, bands[:, k], minlength=count) for k in range(bands.shape[1])], axis=1)
+        if count
+        else np.zeros((0, len(BANDS)))
+    )
     return FrameFeatures(fps=fps, first_frame=first_frame, db=db.astype(np.float32), bands=summed.astype(np.float32))
 
 

@@ -74,7 +74,7 @@ def available_backends() -> dict[str, tuple[bool, str]]:
 
 
 def checkpoint_digest(backend: str) -> str:
-    """"sha256:<hex>" identifying the weights `backend` renders with (each backend module says what it covers);
+    """ "sha256:<hex>" identifying the weights `backend` renders with (each backend module says what it covers);
     BackendUnavailableError when they are not here, ParameterError for an unknown backend."""
     if backend not in BACKENDS:
         raise ParameterError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}", field="backend")
@@ -93,8 +93,7 @@ def _backend(name: str):
 
 def _face_warnings(faces_found: int, face_index: int) -> list[str]:
     if faces_found > 1:
-        return [f"{faces_found} faces were found; face {face_index} (the largest unless face_index says) "
-                "is animated"]
+        return [f"{faces_found} faces were found; face {face_index} (the largest unless face_index says) is animated"]
     return []
 
 
@@ -102,7 +101,9 @@ def find_face(portrait_path: str | Path, params: RenderParams | dict | None = No
     """The pre-flight face check: the same detection and limits as a render, without rendering."""
     prepared = preprocess_image(portrait_path, validate_params(params))
     return FaceCheck(
-        prepared.faces_found, prepared.face_index, _face_warnings(prepared.faces_found, prepared.face_index),
+        prepared.faces_found,
+        prepared.face_index,
+        _face_warnings(prepared.faces_found, prepared.face_index),
         prepared.face_box,
     )
 
@@ -134,22 +135,35 @@ def render(
     output_path = Path(output_path)
     poster = Path(poster_path) if poster_path else output_path.with_suffix(".poster.jpg")
     report = progress or (lambda fraction, stage: None)
-    common = {"backend": chosen.NAME, "resolution": params.resolution, "fps": params.fps,
-              "inference.steps": params.inference_steps, "dynamic.scale": params.dynamic_scale,
-              "motion.scale": params.motion_scale}
-    with spans.tracer.start_as_current_span("render", attributes=common) as span, \
-            spans.timeline(**common) as records:
+    common = {
+        "backend": chosen.NAME,
+        "resolution": params.resolution,
+        "fps": params.fps,
+        "inference.steps": params.inference_steps,
+        "dynamic.scale": params.dynamic_scale,
+        "motion.scale": params.motion_scale,
+    }
+    with spans.tracer.start_as_current_span("render", attributes=common) as span, spans.timeline(**common) as records:
         first_stage = len(records)
         span.set_attributes({"audio.window.start_s": start, "renderer.version": chosen.VERSION})
         if end is not None:
             span.set_attribute("audio.window.end_s", end)
         if span.is_recording():  # hashing a long lecture per part costs real time; only when someone will look
-            span.set_attributes({"portrait.sha256": spans.file_sha256(portrait_path),
-                                 "audio.sha256": spans.file_sha256(audio_path)})
+            span.set_attributes(
+                {"portrait.sha256": spans.file_sha256(portrait_path), "audio.sha256": spans.file_sha256(audio_path)}
+            )
         try:
             facts = chosen.render(
-                Path(portrait_path), Path(audio_path), output_path, params, start=start, end=end,
-                poster_path=poster, progress=report, should_cancel=should_cancel, watermark=watermark,
+                Path(portrait_path),
+                Path(audio_path),
+                output_path,
+                params,
+                start=start,
+                end=end,
+                poster_path=poster,
+                progress=report,
+                should_cancel=should_cancel,
+                watermark=watermark,
                 loudness_reference_db=loudness_reference_db,
             )
         except MemoryError as error:
@@ -178,4 +192,3 @@ def render(
         warnings=params.warnings + _face_warnings(facts["faces_found"], facts["face_index"]),
         stages=stages,
     )
-

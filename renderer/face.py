@@ -67,9 +67,12 @@ SMALL_FACE_CROP_PIXELS = 384
 def _mesh_faces(bgr: np.ndarray, max_faces: int) -> list[Face]:
     import mediapipe as mp
 
-    with _lock, mp.solutions.face_mesh.FaceMesh(
-        static_image_mode=True, max_num_faces=max_faces, refine_landmarks=False, min_detection_confidence=0.5
-    ) as mesh:
+    with (
+        _lock,
+        mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=True, max_num_faces=max_faces, refine_landmarks=False, min_detection_confidence=0.5
+        ) as mesh,
+    ):
         result = mesh.process(np.ascontiguousarray(bgr[:, :, ::-1]))
     return _to_faces(result, bgr.shape[1], bgr.shape[0])
 

@@ -289,8 +289,9 @@ class AudioWindow:
     duration: float
 
 
-def write_audio_window(source: str | Path, target: str | Path, *, start: float = 0.0, end: float | None = None,
-                       rate: int | None = None) -> AudioWindow:
+def write_audio_window(
+    source: str | Path, target: str | Path, *, start: float = 0.0, end: float | None = None, rate: int | None = None
+) -> AudioWindow:
     """Decode [start, end) of an audio file into a 16-bit mono WAV (for backends that want a file)."""
     reader = AudioReader(source, rate=rate, start=start, end=end)
     with av.open(str(target), mode="w", format="wav") as container:
@@ -308,8 +309,9 @@ def write_audio_window(source: str | Path, target: str | Path, *, start: float =
     return AudioWindow(Path(target), reader.duration)
 
 
-def _interleave(writer: Mp4Writer, frames: Iterator[np.ndarray], audio: Iterator[np.ndarray], count: int,
-                fps: int) -> None:
+def _interleave(
+    writer: Mp4Writer, frames: Iterator[np.ndarray], audio: Iterator[np.ndarray], count: int, fps: int
+) -> None:
     audio_written, last = 0, None
     for index in range(count):
         last = next(frames, last)  # a source that ends early holds its last frame: the audio is never cut
@@ -324,8 +326,15 @@ def _interleave(writer: Mp4Writer, frames: Iterator[np.ndarray], audio: Iterator
         writer.write_audio(chunk)
 
 
-def mux_with_audio(video: str | Path, audio: str | Path, output: str | Path, *, fps: int,
-                   metadata: dict[str, str] | None = None, overlay=None) -> VideoProbe:
+def mux_with_audio(
+    video: str | Path,
+    audio: str | Path,
+    output: str | Path,
+    *,
+    fps: int,
+    metadata: dict[str, str] | None = None,
+    overlay=None,
+) -> VideoProbe:
     """A backend's silent video plus the audio, re-timed so the video lasts exactly as long as the audio."""
     info = probe_audio(audio)
     rate, layout = encode_rate(info.sample_rate), encode_layout(info.channels)

@@ -100,8 +100,9 @@ def render_case(case: qualify_cases.Case, backend: str, resolution: int, workdir
         if case.segment_seconds is None:
             render(portrait, audio, result.output, params, backend=backend)
         else:
-            result.segments = _render_in_parts(portrait, audio, result.output, params, backend, case.segment_seconds,
-                                               workdir / "parts" / case.name)
+            result.segments = _render_in_parts(
+                portrait, audio, result.output, params, backend, case.segment_seconds, workdir / "parts" / case.name
+            )
     except RenderError as error:
         result.error, result.output = f"[{error.code}] {error.message}", None
         return result
@@ -121,15 +122,24 @@ def render_case(case: qualify_cases.Case, backend: str, resolution: int, workdir
     return result
 
 
-def _render_in_parts(portrait: Path, audio: Path, output: Path, params: dict, backend: str, max_seconds: float,
-                     parts_dir: Path) -> int:
+def _render_in_parts(
+    portrait: Path, audio: Path, output: Path, params: dict, backend: str, max_seconds: float, parts_dir: Path
+) -> int:
     parts_dir.mkdir(parents=True, exist_ok=True)
     plan = plan_parts(audio, max_seconds=max_seconds, fps=params["fps"])
     parts = []
     for index, segment in enumerate(plan.segments):
         part = parts_dir / f"part-{index}.mp4"
-        render(portrait, audio, part, params, backend=backend, start=segment.start, end=segment.end,
-               loudness_reference_db=plan.loudness_reference_db)
+        render(
+            portrait,
+            audio,
+            part,
+            params,
+            backend=backend,
+            start=segment.start,
+            end=segment.end,
+            loudness_reference_db=plan.loudness_reference_db,
+        )
         parts.append(part)
     concat(parts, output)
     return len(plan.segments)
@@ -152,8 +162,10 @@ class Gate:
         if baseline is None:
             notes.append(f"no baseline for the {backend} backend in {directory}: only the absolute limits apply")
         elif baseline.get("resolution") != resolution:
-            notes.append(f"the {backend} baseline was made at {baseline.get('resolution')} px and this run is at "
-                         f"{resolution} px: only the absolute limits apply")
+            notes.append(
+                f"the {backend} baseline was made at {baseline.get('resolution')} px and this run is at "
+                f"{resolution} px: only the absolute limits apply"
+            )
             baseline = None
         return cls(backend, resolution, thresholds, baseline), notes
 
@@ -168,8 +180,9 @@ class Gate:
             return [qualify_gate.Failure(name, "render", math.nan, f"failed {error}")]
         failures = qualify_gate.check_limits(name, metrics, self.limits(name))
         if regression:
-            failures += qualify_gate.check_regression(name, metrics, self.baseline_metrics(name),
-                                                      self.thresholds.get("regression", {}))
+            failures += qualify_gate.check_regression(
+                name, metrics, self.baseline_metrics(name), self.thresholds.get("regression", {})
+            )
         return failures
 
 
@@ -177,13 +190,27 @@ def warm_up(backend: str, resolution: int, workdir: Path) -> float:
     """One short render before the timed ones: loading models (minutes for Sonic) is a worker's one-time cost,
     not part of any job's real-time factor."""
     started = time.perf_counter()
-    render(qualify_cases.FIXTURES / "portrait.jpg", qualify_cases.FIXTURES / "speech.wav", workdir / "warm-up.mp4",
-           {"resolution": resolution, "fps": FPS}, backend=backend, end=1.0)
+    render(
+        qualify_cases.FIXTURES / "portrait.jpg",
+        qualify_cases.FIXTURES / "speech.wav",
+        workdir / "warm-up.mp4",
+        {"resolution": resolution, "fps": FPS},
+        backend=backend,
+        end=1.0,
+    )
     return time.perf_counter() - started
 
 
-def run_suite(cases: list[qualify_cases.Case], backend: str, resolution: int, workdir: Path, gate: Gate, *,
-              regression: bool = True, out=sys.stdout) -> list[CaseResult]:
+def run_suite(
+    cases: list[qualify_cases.Case],
+    backend: str,
+    resolution: int,
+    workdir: Path,
+    gate: Gate,
+    *,
+    regression: bool = True,
+    out=sys.stdout,
+) -> list[CaseResult]:
     print(f"warm-up render (loads the models) {warm_up(backend, resolution, workdir):.2f} s", file=out, flush=True)
     results = []
     for case in cases:
@@ -200,11 +227,13 @@ def _case_line(result: CaseResult) -> str:
         return f"{result.name:16} {result.input_seconds:6.2f} s audio  render failed {result.error}  {verdict}"
     m = result.metrics
     parts = f" in {result.segments} parts" if result.segments > 1 else ""
-    return (f"{result.name:16} {result.input_seconds:6.2f} s audio  render {result.render_seconds:5.2f} s{parts} "
-            f"(RTF {m['rtf']:.3f})  measure {result.measure_seconds:5.2f} s  corr {m['correlation']:.2f}  "
-            f"offset {m['offset_frames']:+d}  closed {m['mouth_closed_in_silence']:.2f}  "
-            f"drift {m['identity_drift_max']:.3f}  jaw {m['jaw_ratio']:.2f}  shape {m['shape_correlation']:.2f}/"
-            f"{m['width_range']:.2f}  flat {m['interior_flat_share']:.2f}  {verdict}")
+    return (
+        f"{result.name:16} {result.input_seconds:6.2f} s audio  render {result.render_seconds:5.2f} s{parts} "
+        f"(RTF {m['rtf']:.3f})  measure {result.measure_seconds:5.2f} s  corr {m['correlation']:.2f}  "
+        f"offset {m['offset_frames']:+d}  closed {m['mouth_closed_in_silence']:.2f}  "
+        f"drift {m['identity_drift_max']:.3f}  jaw {m['jaw_ratio']:.2f}  shape {m['shape_correlation']:.2f}/"
+        f"{m['width_range']:.2f}  flat {m['interior_flat_share']:.2f}  {verdict}"
+    )
 
 
 def cmd_qualify(args) -> int:
@@ -238,8 +267,10 @@ def cmd_qualify(args) -> int:
     gate, notes = Gate.load(directory, args.backend, args.resolution)
     notes += _digest_notes(directory, args.backend, version, digest)
     scope = f"self-test on {cases[0].name}" if args.self_test else f"{len(cases)} case(s)"
-    print(f"quality gate: {args.backend} ({version}) at {args.resolution} px, thresholds v"
-          f"{gate.thresholds['version']}, {scope}")
+    print(
+        f"quality gate: {args.backend} ({version}) at {args.resolution} px, thresholds v"
+        f"{gate.thresholds['version']}, {scope}"
+    )
     print(f"checkpoint: {digest}")
     for note in notes:
         print(f"note: {note}")
@@ -268,9 +299,11 @@ def _digest_notes(directory: Path, backend: str, version: str, digest: str) -> l
     record = qualify_gate.qualification_for(backend, version, directory)
     recorded = (record or {}).get("digest")
     if recorded and recorded != digest:
-        return [f"results.json's record of {version} judged checkpoint {recorded}, this run renders with {digest}: "
-                f"other weights need a new VERSION in renderer/backends/{backend}.py, or jobs claim the other "
-                "weights' result"]
+        return [
+            f"results.json's record of {version} judged checkpoint {recorded}, this run renders with {digest}: "
+            f"other weights need a new VERSION in renderer/backends/{backend}.py, or jobs claim the other "
+            "weights' result"
+        ]
     return []
 
 
@@ -290,16 +323,29 @@ def _known_moments(args, directory: Path, workdir: Path) -> dict:
     return known_moments(sources)
 
 
-def _write_results(results_dir, results, backend: str, version: str, digest: str, *, total: int,
-                   passed: bool | None = None) -> dict:
-    values = qualify_results.figures(results, backend=backend, version=version, digest=digest, total=total,
-                                     passed=passed)
+def _write_results(
+    results_dir, results, backend: str, version: str, digest: str, *, total: int, passed: bool | None = None
+) -> dict:
+    values = qualify_results.figures(
+        results, backend=backend, version=version, digest=digest, total=total, passed=passed
+    )
     qualify_results.write(Path(results_dir), values)
     return values
 
 
-REPORT_ENTRIES = ("report.html", "report.json", "contact_sheet.png", "plots", "strips", "videos", "parts", "inputs",
-                  "self-test", "warm-up.mp4", "warm-up.poster.jpg")
+REPORT_ENTRIES = (
+    "report.html",
+    "report.json",
+    "contact_sheet.png",
+    "plots",
+    "strips",
+    "videos",
+    "parts",
+    "inputs",
+    "self-test",
+    "warm-up.mp4",
+    "warm-up.poster.jpg",
+)
 
 
 def _clear_previous_report(directory: Path) -> None:
@@ -313,8 +359,17 @@ def _clear_previous_report(directory: Path) -> None:
             path.unlink()
 
 
-def _qualify(args, cases, gate: Gate, version: str, directory: Path, workdir: Path, *, digest: str,
-             known_moments: dict | None = None) -> int:
+def _qualify(
+    args,
+    cases,
+    gate: Gate,
+    version: str,
+    directory: Path,
+    workdir: Path,
+    *,
+    digest: str,
+    known_moments: dict | None = None,
+) -> int:
     from .qualify_report import baseline_moments, choose_moments
 
     results_dir = getattr(args, "results_dir", None)
@@ -331,8 +386,10 @@ def _qualify(args, cases, gate: Gate, version: str, directory: Path, workdir: Pa
     for failure in failures:
         print(failure)
     passed = not failures
-    print(f"{'PASSED' if passed else 'FAILED'}: {sum(r.passed for r in results)}/{len(results)} cases passed "
-          f"in {total:.1f} s")
+    print(
+        f"{'PASSED' if passed else 'FAILED'}: {sum(r.passed for r in results)}/{len(results)} cases passed "
+        f"in {total:.1f} s"
+    )
     figures = qualify_results.figures(results, backend=args.backend, version=version, digest=digest, passed=passed)
     if results_dir:
         qualify_results.write(Path(results_dir), figures)
@@ -342,23 +399,44 @@ def _qualify(args, cases, gate: Gate, version: str, directory: Path, workdir: Pa
     if args.report:
         from .qualify_report import write_report
 
-        written = write_report(workdir, results, gate, version=version, seconds=total, digest=digest,
-                               moments=moments, moments_from=moments_from,
-                               figures=qualify_results.for_record(figures))
+        written = write_report(
+            workdir,
+            results,
+            gate,
+            version=version,
+            seconds=total,
+            digest=digest,
+            moments=moments,
+            moments_from=moments_from,
+            figures=qualify_results.for_record(figures),
+        )
         print(f"report: {', '.join(str(path) for path in written)}")
     if args.update_baseline:
         if not passed:
             print("baseline not updated: a baseline must meet the absolute limits", file=sys.stderr)
         else:
-            path = qualify_gate.write_baseline(directory, args.backend, version, args.resolution,
-                                               gate.thresholds["version"], {r.name: r.metrics for r in results},
-                                               moments=baseline_moments(results, moments))
+            path = qualify_gate.write_baseline(
+                directory,
+                args.backend,
+                version,
+                args.resolution,
+                gate.thresholds["version"],
+                {r.name: r.metrics for r in results},
+                moments=baseline_moments(results, moments),
+            )
             print(f"baseline written: {path}")
     if args.record:
-        path = qualify_gate.record_result(directory, args.backend, version, passed=passed,
-                                          resolution=args.resolution, cases=len(results),
-                                          thresholds_version=gate.thresholds["version"],
-                                          failures=[str(failure) for failure in failures],
-                                          checkpoint_digest=digest, figures=qualify_results.for_record(figures))
+        path = qualify_gate.record_result(
+            directory,
+            args.backend,
+            version,
+            passed=passed,
+            resolution=args.resolution,
+            cases=len(results),
+            thresholds_version=gate.thresholds["version"],
+            failures=[str(failure) for failure in failures],
+            checkpoint_digest=digest,
+            figures=qualify_results.for_record(figures),
+        )
         print(f"recorded {version}: {'passed' if passed else 'failed'} in {path}")
     return 0 if passed else 1

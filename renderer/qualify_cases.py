@@ -41,6 +41,7 @@ class Case:
 
 # --- audio -----------------------------------------------------------------------------------------------------
 
+
 def _fixture_speech(name: str) -> np.ndarray:
     samples, rate = sf.read(str(FIXTURES / name), dtype="float32")
     if rate != RATE or samples.ndim != 1:
@@ -121,6 +122,7 @@ def speech_twice(workdir: Path) -> Path:
 
 # --- portraits -------------------------------------------------------------------------------------------------
 
+
 def _backdrop(width: int, height: int) -> np.ndarray:
     """A soft studio-like gradient, so no case rests on a perfectly flat background."""
     ys = np.linspace(0.0, 1.0, height, dtype=np.float32)[:, None, None]
@@ -178,8 +180,9 @@ def bearded(workdir: Path) -> Path:
     from .face import CHIN, LOWER_OUTER_LIP, UPPER_OUTER_LIP
 
     beard = np.zeros(image.shape[:2], np.uint8)
-    jaw = points[[234, 93, 132, 58, 172, 136, 150, 149, 176, 148, CHIN, 377, 400, 378, 379, 365, 397, 288, 361,
-                  323, 454]]
+    jaw = points[
+        [234, 93, 132, 58, 172, 136, 150, 149, 176, 148, CHIN, 377, 400, 378, 379, 365, 397, 288, 361, 323, 454]
+    ]
     cheek_line = points[[454, 366, 425, 423, 164, 203, 205, 137, 234]]  # across the cheeks, under the nose
     cv2.fillPoly(beard, [np.round(np.vstack([jaw, cheek_line])).astype(np.int32)], 1)
     lips = np.vstack([points[UPPER_OUTER_LIP], points[LOWER_OUTER_LIP][::-1]])
@@ -201,8 +204,9 @@ def bearded(workdir: Path) -> Path:
 
 
 def _remap(image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarray:
-    return cv2.remap(image, map_x.astype(np.float32), map_y.astype(np.float32), cv2.INTER_CUBIC,
-                     borderMode=cv2.BORDER_REFLECT)
+    return cv2.remap(
+        image, map_x.astype(np.float32), map_y.astype(np.float32), cv2.INTER_CUBIC, borderMode=cv2.BORDER_REFLECT
+    )
 
 
 def childlike(workdir: Path) -> Path:
@@ -224,7 +228,7 @@ def childlike(workdir: Path) -> Path:
         map_y -= pull * (grid_y - centre[1])
     nose_y, chin_y = float(points[NOSE_TIP, 1]), float(points[CHIN, 1])
     below_nose = np.clip((grid_y - nose_y) / (chin_y - nose_y), 0, None)
-    fade = np.exp(-np.clip(below_nose - 1.2, 0, None) ** 2 / 0.2)
+    fade = np.exp(-(np.clip(below_nose - 1.2, 0, None) ** 2) / 0.2)
     map_y += 0.25 * (grid_y - nose_y) * (below_nose > 0) * fade  # sample further down: a shorter lower face
     return _write_portrait(_remap(image, map_x, map_y), "child", workdir)
 
@@ -253,43 +257,111 @@ def painting(workdir: Path) -> Path:
 
 
 SUITE = [
-    Case("normal_speech", "the fixture portrait speaking the fixture sentences with 0.7 s pauses",
-         fixture_portrait, fixture_audio("speech.wav")),
-    Case("long_pauses", f"pauses between sentences stretched to {LONG_PAUSE_SECONDS:g} s: the mouth must stay shut",
-         fixture_portrait, long_pauses),
-    Case("fast_speech", f"the speech {FAST_SPEED:g}x faster (declared at 24 kHz): syllables every few frames",
-         fixture_portrait, fast_speech),
-    Case("second_voice", "another speaker (espeak-ng en-gb female variant, higher pitch, other sentences)",
-         fixture_portrait, fixture_audio("speech_voice2.wav")),
-    Case("silence_edges", f"{EDGE_SILENCE_SECONDS:g} s of silence added before and after the speech",
-         fixture_portrait, silence_edges),
-    Case("very_short", f"a {SHORT_CLIP[1] - SHORT_CLIP[0]:.1f} s clip: the first word only",
-         fixture_portrait, very_short),
-    Case("multi_segment", "the speech twice (19 s) rendered in parts of at most 8 s cut at pauses, then joined "
-         "(plan_parts + render(start, end, loudness_reference_db) + concat, as the portal does for long audio)",
-         fixture_portrait, speech_twice, segment_seconds=8.0),
-    Case("off_centre_face", "the portrait at the left edge of a 1024x768 image, partly cut off: the face crop "
-         "meets the image border", _placed("off_centre_face", CANVAS, -120, 230), fixture_audio("speech.wav")),
+    Case(
+        "normal_speech",
+        "the fixture portrait speaking the fixture sentences with 0.7 s pauses",
+        fixture_portrait,
+        fixture_audio("speech.wav"),
+    ),
+    Case(
+        "long_pauses",
+        f"pauses between sentences stretched to {LONG_PAUSE_SECONDS:g} s: the mouth must stay shut",
+        fixture_portrait,
+        long_pauses,
+    ),
+    Case(
+        "fast_speech",
+        f"the speech {FAST_SPEED:g}x faster (declared at 24 kHz): syllables every few frames",
+        fixture_portrait,
+        fast_speech,
+    ),
+    Case(
+        "second_voice",
+        "another speaker (espeak-ng en-gb female variant, higher pitch, other sentences)",
+        fixture_portrait,
+        fixture_audio("speech_voice2.wav"),
+    ),
+    Case(
+        "silence_edges",
+        f"{EDGE_SILENCE_SECONDS:g} s of silence added before and after the speech",
+        fixture_portrait,
+        silence_edges,
+    ),
+    Case(
+        "very_short", f"a {SHORT_CLIP[1] - SHORT_CLIP[0]:.1f} s clip: the first word only", fixture_portrait, very_short
+    ),
+    Case(
+        "multi_segment",
+        "the speech twice (19 s) rendered in parts of at most 8 s cut at pauses, then joined "
+        "(plan_parts + render(start, end, loudness_reference_db) + concat, as the portal does for long audio)",
+        fixture_portrait,
+        speech_twice,
+        segment_seconds=8.0,
+    ),
+    Case(
+        "off_centre_face",
+        "the portrait at the left edge of a 1024x768 image, partly cut off: the face crop meets the image border",
+        _placed("off_centre_face", CANVAS, -120, 230),
+        fixture_audio("speech.wav"),
+    ),
     # 0.5x makes the face about 80 px, 8 % of the image width: too small for the face mesh's own (short-range)
     # detector, so this case goes through renderer/face.py's full-range detector and enlarged-crop meshing.
-    Case("small_face", "an 80 px face in a 1024x768 image: found by the full-range detector, crop scaled up",
-         _placed("small_face", CANVAS, 523, 307, scale=0.5), fixture_audio("speech.wav")),
-    Case("wide_image", "a 16:9 landscape image animated whole (crop_face off): non-square output, smaller face",
-         _placed("wide_image", (1024, 576), 300, 64), fixture_audio("speech.wav"), params={"crop_face": False}),
-    Case("tall_image", "a 9:16 phone-style image animated whole (crop_face off): non-square output",
-         _placed("tall_image", (576, 1024), 32, 160), fixture_audio("speech.wav"), params={"crop_face": False}),
-    Case("closed_mouth_glasses", "Grace Hopper: lips closed at rest, glasses, an older face; teeth must be made up",
-         grace_hopper, fixture_audio("speech.wav")),
-    Case("mandarin", "the astronaut speaking espeak-ng Mandarin (other vowels, tones, no English rhythm)",
-         fixture_portrait, fixture_audio("speech_zh.wav")),
-    Case("beard", "the astronaut with a drawn full beard and moustache: the jaw moves the hair with it",
-         bearded, fixture_audio("speech_voice2.wav")),
-    Case("child", "the astronaut warped to a child's proportions (larger eyes, short lower face, small chin)",
-         childlike, fixture_audio("speech.wav")),
-    Case("three_quarter", "Grace Hopper turned about 25 degrees (cylinder warp): a three-quarter view",
-         three_quarter, fixture_audio("speech_voice2.wav")),
-    Case("painting", "the astronaut as an oil painting (OpenCV's oil-paint filter)",
-         painting, fixture_audio("speech.wav")),
+    Case(
+        "small_face",
+        "an 80 px face in a 1024x768 image: found by the full-range detector, crop scaled up",
+        _placed("small_face", CANVAS, 523, 307, scale=0.5),
+        fixture_audio("speech.wav"),
+    ),
+    Case(
+        "wide_image",
+        "a 16:9 landscape image animated whole (crop_face off): non-square output, smaller face",
+        _placed("wide_image", (1024, 576), 300, 64),
+        fixture_audio("speech.wav"),
+        params={"crop_face": False},
+    ),
+    Case(
+        "tall_image",
+        "a 9:16 phone-style image animated whole (crop_face off): non-square output",
+        _placed("tall_image", (576, 1024), 32, 160),
+        fixture_audio("speech.wav"),
+        params={"crop_face": False},
+    ),
+    Case(
+        "closed_mouth_glasses",
+        "Grace Hopper: lips closed at rest, glasses, an older face; teeth must be made up",
+        grace_hopper,
+        fixture_audio("speech.wav"),
+    ),
+    Case(
+        "mandarin",
+        "the astronaut speaking espeak-ng Mandarin (other vowels, tones, no English rhythm)",
+        fixture_portrait,
+        fixture_audio("speech_zh.wav"),
+    ),
+    Case(
+        "beard",
+        "the astronaut with a drawn full beard and moustache: the jaw moves the hair with it",
+        bearded,
+        fixture_audio("speech_voice2.wav"),
+    ),
+    Case(
+        "child",
+        "the astronaut warped to a child's proportions (larger eyes, short lower face, small chin)",
+        childlike,
+        fixture_audio("speech.wav"),
+    ),
+    Case(
+        "three_quarter",
+        "Grace Hopper turned about 25 degrees (cylinder warp): a three-quarter view",
+        three_quarter,
+        fixture_audio("speech_voice2.wav"),
+    ),
+    Case(
+        "painting",
+        "the astronaut as an oil painting (OpenCV's oil-paint filter)",
+        painting,
+        fixture_audio("speech.wav"),
+    ),
 ]
 CASES = {case.name: case for case in SUITE}
 

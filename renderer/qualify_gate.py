@@ -110,16 +110,28 @@ def check_regression(case: str, metrics: dict, baseline: dict, rules: dict[str, 
         if value is None or before is None:
             continue
         if "max_drop" in rule and value < before - rule["max_drop"]:
-            failures.append(Failure(case, metric, value, f"baseline {_number(before)}, "
-                                                         f"may drop at most {_number(rule['max_drop'])}"))
+            failures.append(
+                Failure(
+                    case, metric, value, f"baseline {_number(before)}, may drop at most {_number(rule['max_drop'])}"
+                )
+            )
         if "max_rise" in rule and value > before + rule["max_rise"]:
-            failures.append(Failure(case, metric, value, f"baseline {_number(before)}, "
-                                                         f"may rise at most {_number(rule['max_rise'])}"))
+            failures.append(
+                Failure(
+                    case, metric, value, f"baseline {_number(before)}, may rise at most {_number(rule['max_rise'])}"
+                )
+            )
         # "floor": below it a change is timer noise (an RTF of 0.04 against 0.02 says nothing)
         if "max_ratio" in rule and value > max(before * rule["max_ratio"], rule.get("floor", 0.0)):
             floor = f" or {_number(rule['floor'])}" if "floor" in rule else ""
-            failures.append(Failure(case, metric, value, f"baseline {_number(before)}, "
-                                                         f"at most {_number(rule['max_ratio'])}x that{floor}"))
+            failures.append(
+                Failure(
+                    case,
+                    metric,
+                    value,
+                    f"baseline {_number(before)}, at most {_number(rule['max_ratio'])}x that{floor}",
+                )
+            )
     return failures
 
 
@@ -132,8 +144,15 @@ def load_baseline(directory: Path, backend: str) -> dict | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def write_baseline(directory: Path, backend: str, renderer_version: str, resolution: int, thresholds_version,
-                   case_metrics: dict[str, dict], moments: dict[str, dict] | None = None) -> Path:
+def write_baseline(
+    directory: Path,
+    backend: str,
+    renderer_version: str,
+    resolution: int,
+    thresholds_version,
+    case_metrics: dict[str, dict],
+    moments: dict[str, dict] | None = None,
+) -> Path:
     """This run's numbers become the baseline; cases this run did not include keep their old numbers. `moments`
     (per case: the report's quiet and loud frame indices) is kept too, so later reports show the same frames."""
     previous = load_baseline(directory, backend) or {}
@@ -141,15 +160,22 @@ def write_baseline(directory: Path, backend: str, renderer_version: str, resolut
     cases.update(case_metrics)
     kept_moments = {**previous.get("moments", {}), **(moments or {})}
     path = baseline_path(directory, backend)
-    path.write_text(json.dumps({
-        "backend": backend,
-        "renderer_version": renderer_version,
-        "resolution": resolution,
-        "thresholds_version": thresholds_version,
-        "date": _now(),
-        "cases": cases,
-        **({"moments": kept_moments} if kept_moments else {}),
-    }, indent=2, sort_keys=True) + "\n")
+    path.write_text(
+        json.dumps(
+            {
+                "backend": backend,
+                "renderer_version": renderer_version,
+                "resolution": resolution,
+                "thresholds_version": thresholds_version,
+                "date": _now(),
+                "cases": cases,
+                **({"moments": kept_moments} if kept_moments else {}),
+            },
+            indent=2,
+            sort_keys=True,
+        )
+        + "\n"
+    )
     return path
 
 
@@ -157,9 +183,19 @@ def _now() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
-def record_result(directory: Path, backend: str, version: str, *, passed: bool, resolution: int, cases: int,
-                  thresholds_version, failures: list[str], checkpoint_digest: str | None = None,
-                  figures: dict | None = None) -> Path:
+def record_result(
+    directory: Path,
+    backend: str,
+    version: str,
+    *,
+    passed: bool,
+    resolution: int,
+    cases: int,
+    thresholds_version,
+    failures: list[str],
+    checkpoint_digest: str | None = None,
+    figures: dict | None = None,
+) -> Path:
     """Remember that this renderer version passed (or failed) the whole suite; the last run of a version wins.
     checkpoint_digest (stored as "digest") says which weights were judged, figures the headline numbers
     (qualify_results.for_record)."""

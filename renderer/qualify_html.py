@@ -148,8 +148,11 @@ def number(value) -> str:
 
 def _header(summary: dict, passed: bool) -> str:
     baseline = summary.get("baseline")
-    baseline_text = (f"{baseline.get('renderer_version')} at {baseline.get('resolution')} px, {baseline.get('date')}"
-                     if baseline else "none at this resolution: only the absolute limits apply")
+    baseline_text = (
+        f"{baseline.get('renderer_version')} at {baseline.get('resolution')} px, {baseline.get('date')}"
+        if baseline
+        else "none at this resolution: only the absolute limits apply"
+    )
     facts = [
         ("backend", summary.get("backend")),
         ("renderer version", summary.get("renderer_version")),
@@ -163,19 +166,23 @@ def _header(summary: dict, passed: bool) -> str:
     figures = summary.get("figures")
     if figures:
         facts.insert(0, ("worst case", _headline(figures)))
-    rows = "".join(f"<dt>{_e(name)}</dt><dd{' class=mono' if name == 'checkpoint digest' else ''}>{_e(value)}</dd>"
-                   for name, value in facts)
+    rows = "".join(
+        f"<dt>{_e(name)}</dt><dd{' class=mono' if name == 'checkpoint digest' else ''}>{_e(value)}</dd>"
+        for name, value in facts
+    )
     total, ok = summary.get("cases_total", len(summary.get("cases", {}))), summary.get("cases_passed")
     if ok is None:
         ok = sum(case.get("passed", False) for case in summary.get("cases", {}).values())
     verdict = "PASSED" if passed else "FAILED"
-    return (f'<header class="verdict {_status(passed)}">'
-            f'<h1><span class="badge {_status(passed)}">{verdict}</span> Quality gate: {_e(summary.get("backend"))} '
-            f'<code>{_e(summary.get("renderer_version"))}</code></h1>'
-            f'<p class="count">{_e(ok)} of {_e(total)} cases passed</p>'
-            f'<dl class="facts">{rows}</dl>'
-            f'<p class="links"><a href="contact_sheet.png">contact sheet</a><a href="report.json">report.json</a></p>'
-            "</header>")
+    return (
+        f'<header class="verdict {_status(passed)}">'
+        f'<h1><span class="badge {_status(passed)}">{verdict}</span> Quality gate: {_e(summary.get("backend"))} '
+        f"<code>{_e(summary.get('renderer_version'))}</code></h1>"
+        f'<p class="count">{_e(ok)} of {_e(total)} cases passed</p>'
+        f'<dl class="facts">{rows}</dl>'
+        f'<p class="links"><a href="contact_sheet.png">contact sheet</a><a href="report.json">report.json</a></p>'
+        "</header>"
+    )
 
 
 def _headline(figures: dict) -> str:
@@ -184,8 +191,10 @@ def _headline(figures: dict) -> str:
     if any(figures.get(name) is None for name in names):
         return "unknown: a case has no measurement (its render failed)"
     offset = figures["offset_frames"]
-    return (f"duration error {number(figures['duration_error_ms'])} ms · A/V offset {number(offset)} "
-            f"frame{'' if offset == 1 else 's'} · lowest sync correlation {number(figures['sync_correlation'])}")
+    return (
+        f"duration error {number(figures['duration_error_ms'])} ms · A/V offset {number(offset)} "
+        f"frame{'' if offset == 1 else 's'} · lowest sync correlation {number(figures['sync_correlation'])}"
+    )
 
 
 def _failures(summary: dict) -> str:
@@ -195,8 +204,10 @@ def _failures(summary: dict) -> str:
             items.append(f'<li><a href="#case-{_e(name)}">{_e(name)}</a>: <code>{_e(text)}</code></li>')
     if not items:
         return ""
-    return (f'<section class="box failures"><h2>Failures ({len(items)})</h2>'
-            f'<ul class="fail-list">{"".join(items)}</ul></section>')
+    return (
+        f'<section class="box failures"><h2>Failures ({len(items)})</h2>'
+        f'<ul class="fail-list">{"".join(items)}</ul></section>'
+    )
 
 
 def _columns(summary: dict) -> list[str]:
@@ -221,8 +232,10 @@ def _matrix(summary: dict) -> str:
     rows = []
     for name, case in summary.get("cases", {}).items():
         passed = case.get("passed", False)
-        cells = [f'<td class="case"><a href="#case-{_e(name)}">{_e(name)}</a></td>',
-                 f'<td class="verdict {_status(passed)}">{"PASS" if passed else "FAIL"}</td>']
+        cells = [
+            f'<td class="case"><a href="#case-{_e(name)}">{_e(name)}</a></td>',
+            f'<td class="verdict {_status(passed)}">{"PASS" if passed else "FAIL"}</td>',
+        ]
         if case.get("error"):
             cells.append(f'<td class="fail error" colspan="{len(columns)}">render failed {_e(case["error"])}</td>')
         else:
@@ -239,12 +252,14 @@ def _matrix(summary: dict) -> str:
                 why = f' title="{_e("; ".join(check["failures"]))}"' if check["failures"] else ""
                 cells.append(f'<td class="{css}"{why}>{_e(number(check["value"]))}{note}</td>')
         rows.append(f"<tr>{''.join(cells)}</tr>")
-    return ('<section class="box"><h2>Every case against every check</h2>'
-            '<p class="desc">Red: the check failed (the case\'s own section says why). Under each heading the limit '
-            'every case must meet; a limit of a case\'s own is shown in its cell. Values against the baseline are in '
-            'each case\'s table.</p>'
-            f'<table class="matrix"><thead><tr>{"".join(head)}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
-            "</section>")
+    return (
+        '<section class="box"><h2>Every case against every check</h2>'
+        '<p class="desc">Red: the check failed (the case\'s own section says why). Under each heading the limit '
+        "every case must meet; a limit of a case's own is shown in its cell. Values against the baseline are in "
+        "each case's table.</p>"
+        f'<table class="matrix"><thead><tr>{"".join(head)}</tr></thead><tbody>{"".join(rows)}</tbody></table>'
+        "</section>"
+    )
 
 
 def _case(name: str, case: dict) -> str:
@@ -255,10 +270,12 @@ def _case(name: str, case: dict) -> str:
     facts.append(f"render {number(case.get('render_seconds'))} s, measure {number(case.get('measure_seconds'))} s")
     failures = "".join(f"<li><code>{_e(text)}</code></li>" for text in case.get("failures", []))
     failures = f'<ul class="fail-list">{failures}</ul>' if failures else ""
-    return (f'<section class="box case {_status(passed)}" id="case-{_e(name)}">'
-            f'<h2><span class="badge {_status(passed)}">{"PASS" if passed else "FAIL"}</span> {_e(name)}</h2>'
-            f'<p class="desc">{_e(case.get("description"))}. {_e("; ".join(facts))}.</p>{failures}'
-            f'<div class="case-grid"><div>{_checks(case)}</div><div>{_media(name, case)}</div></div></section>')
+    return (
+        f'<section class="box case {_status(passed)}" id="case-{_e(name)}">'
+        f'<h2><span class="badge {_status(passed)}">{"PASS" if passed else "FAIL"}</span> {_e(name)}</h2>'
+        f'<p class="desc">{_e(case.get("description"))}. {_e("; ".join(facts))}.</p>{failures}'
+        f'<div class="case-grid"><div>{_checks(case)}</div><div>{_media(name, case)}</div></div></section>'
+    )
 
 
 def _checks(case: dict) -> str:
@@ -277,14 +294,19 @@ def _checks(case: dict) -> str:
             f'<tr class="{css}"><td>{_e(label)}<span class="what">{_e(what)}</span></td>'
             f'<td class="num">{_e(number(check.get("value")))}</td><td class="num">{_e(check.get("limit") or "")}</td>'
             f'<td class="num">{_e(baseline)}</td><td class="allowed">{_e(allowed)}</td>'
-            f'<td class="status {css}">{_e(word)}</td></tr>')
+            f'<td class="status {css}">{_e(word)}</td></tr>'
+        )
         for text in check.get("failures", []):  # the gate's own words, under the row they explain
             rows.append(f'<tr class="{css} why"><td colspan="6"><code>{_e(text)}</code></td></tr>')
     columns = "".join(f'<col class="{name}">' for name in ("check", "value", "limit", "baseline", "allowed", "result"))
-    head = ('<th>check</th><th class="num">value</th><th class="num">limit</th><th class="num">baseline</th>'
-            '<th class="allowed">allowed change</th><th>result</th>')
-    return (f'<table class="checks"><colgroup>{columns}</colgroup><thead><tr>{head}</tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table>')
+    head = (
+        '<th>check</th><th class="num">value</th><th class="num">limit</th><th class="num">baseline</th>'
+        '<th class="allowed">allowed change</th><th>result</th>'
+    )
+    return (
+        f'<table class="checks"><colgroup>{columns}</colgroup><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def _media(name: str, case: dict) -> str:
@@ -297,13 +319,15 @@ def _media(name: str, case: dict) -> str:
             f'<figure><img src="{_href(case["strip"])}" alt="{_e(name)}: mouth crops at the chosen frames">'
             f"<figcaption>The mouth at frames {_e(quiet)} (pauses: it must be shut) and {_e(loud)} (loud: it must "
             f"be open). {_e(_origin(case.get('moments_from')))}: a run that reuses them shows the same frames, so "
-            "strips of two runs compare side by side.</figcaption></figure>")
+            "strips of two runs compare side by side.</figcaption></figure>"
+        )
     if case.get("plot"):
         parts.append(
             f'<figure><img src="{_href(case["plot"])}" alt="{_e(name)}: mouth opening against the audio envelope">'
             "<figcaption>Red: the measured mouth opening; grey: the audio envelope. Red trailing grey is a lag, red "
             "without grey a mouth moving in silence; dotted lines are the strip's frames. Below: identity drift "
-            "and its limit.</figcaption></figure>")
+            "and its limit.</figcaption></figure>"
+        )
     if case.get("video"):
         parts.append(f'<p class="links"><a href="{_href(case["video"])}">video ({_e(case["video"])})</a></p>')
     if case.get("error"):
@@ -318,7 +342,9 @@ def _origin(source: str | None) -> str:
 
 
 def _footer() -> str:
-    return ("<footer><p>Made by <code>python -m renderer qualify</code>. Limits: "
-            "<code>renderer/qualification/thresholds.json</code>; baseline: "
-            "<code>renderer/qualification/baseline-&lt;backend&gt;.json</code>. Every number here is measured from "
-            "the rendered files (renderer/quality.py), not taken from the renderer.</p></footer>")
+    return (
+        "<footer><p>Made by <code>python -m renderer qualify</code>. Limits: "
+        "<code>renderer/qualification/thresholds.json</code>; baseline: "
+        "<code>renderer/qualification/baseline-&lt;backend&gt;.json</code>. Every number here is measured from "
+        "the rendered files (renderer/quality.py), not taken from the renderer.</p></footer>"
+    )

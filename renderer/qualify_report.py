@@ -49,16 +49,20 @@ def known_moments(sources: list[tuple[str, Path]]) -> dict[str, dict]:
             continue
         if not isinstance(data, dict):
             continue
-        entries = {name: {**case["moments"], "input_seconds": case.get("input_seconds")}
-                   for name, case in (data.get("cases") or {}).items()
-                   if isinstance(case, dict) and isinstance(case.get("moments"), dict)}
+        entries = {
+            name: {**case["moments"], "input_seconds": case.get("input_seconds")}
+            for name, case in (data.get("cases") or {}).items()
+            if isinstance(case, dict) and isinstance(case.get("moments"), dict)
+        }
         entries.update(data.get("moments") or {})
         for name, entry in entries.items():
             if name in found or not isinstance(entry, dict):
                 continue
             if all(isinstance(entry.get(kind), list) for kind in REUSED_KINDS):
                 found[name] = {kind: [int(i) for i in entry[kind] if int(i) >= 0] for kind in REUSED_KINDS} | {
-                    "input_seconds": entry.get("input_seconds"), "from": label}
+                    "input_seconds": entry.get("input_seconds"),
+                    "from": label,
+                }
     return found
 
 
@@ -84,13 +88,24 @@ def choose_moments(results, known: dict[str, dict] | None = None) -> tuple[dict[
 def baseline_moments(results, moments: dict[str, dict]) -> dict[str, dict]:
     """What a baseline keeps of the moments, for later runs to reuse."""
     by_name = {result.name: result for result in results}
-    return {name: {**{kind: chosen[kind] for kind in REUSED_KINDS},
-                   "input_seconds": round(by_name[name].input_seconds, 4)} for name, chosen in moments.items()}
+    return {
+        name: {**{kind: chosen[kind] for kind in REUSED_KINDS}, "input_seconds": round(by_name[name].input_seconds, 4)}
+        for name, chosen in moments.items()
+    }
 
 
-def write_report(directory: Path, results, gate, *, version: str, seconds: float, digest: str = "unknown",
-                 moments: dict[str, dict] | None = None, moments_from: dict[str, str] | None = None,
-                 figures: dict | None = None) -> list[Path]:
+def write_report(
+    directory: Path,
+    results,
+    gate,
+    *,
+    version: str,
+    seconds: float,
+    digest: str = "unknown",
+    moments: dict[str, dict] | None = None,
+    moments_from: dict[str, str] | None = None,
+    figures: dict | None = None,
+) -> list[Path]:
     """Everything a person looks at, in `directory`; `figures` (qualify_results.for_record) head the page."""
     from .qualify_html import write_html
 
@@ -100,15 +115,25 @@ def write_report(directory: Path, results, gate, *, version: str, seconds: float
     strips.mkdir(parents=True, exist_ok=True)
     if moments is None:
         moments, moments_from = choose_moments(results)
-    frames = {result.name: _frames(result.output, {i for indices in moments[result.name].values() for i in indices})
-              for result in results if result.name in moments and result.output is not None}
-    plot_paths = {name: plot_case(result, gate.limits(result.name), moments[name], plots / f"{name}.png")
-                  for result in results if (name := result.name) in moments}
-    strip_paths = {name: mouth_strip(result, moments[name], frames.get(name, {}), strips / f"{name}.jpg")
-                   for result in results if (name := result.name) in moments}
+    frames = {
+        result.name: _frames(result.output, {i for indices in moments[result.name].values() for i in indices})
+        for result in results
+        if result.name in moments and result.output is not None
+    }
+    plot_paths = {
+        name: plot_case(result, gate.limits(result.name), moments[name], plots / f"{name}.png")
+        for result in results
+        if (name := result.name) in moments
+    }
+    strip_paths = {
+        name: mouth_strip(result, moments[name], frames.get(name, {}), strips / f"{name}.jpg")
+        for result in results
+        if (name := result.name) in moments
+    }
     sheet = contact_sheet(results, moments, gate, version, directory / "contact_sheet.png", frames=frames)
-    summary = _summary(results, gate, version, seconds, moments, moments_from or {}, plot_paths, strip_paths,
-                       directory, digest)
+    summary = _summary(
+        results, gate, version, seconds, moments, moments_from or {}, plot_paths, strip_paths, directory, digest
+    )
     if figures is not None:
         summary["figures"] = figures
     path = directory / "report.json"
@@ -117,8 +142,9 @@ def write_report(directory: Path, results, gate, *, version: str, seconds: float
     return [page, path, sheet, plots, strips]
 
 
-def _summary(results, gate, version, seconds, moments, moments_from, plot_paths, strip_paths, directory: Path,
-             digest: str) -> dict:
+def _summary(
+    results, gate, version, seconds, moments, moments_from, plot_paths, strip_paths, directory: Path, digest: str
+) -> dict:
     failures = [str(failure) for result in results for failure in result.failures]
     return {
         "backend": gate.backend,
@@ -126,8 +152,9 @@ def _summary(results, gate, version, seconds, moments, moments_from, plot_paths,
         "checkpoint_digest": digest,
         "resolution": gate.resolution,
         "thresholds_version": gate.thresholds["version"],
-        "baseline": None if gate.baseline is None else {
-            key: gate.baseline.get(key) for key in ("renderer_version", "resolution", "date")},
+        "baseline": None
+        if gate.baseline is None
+        else {key: gate.baseline.get(key) for key in ("renderer_version", "resolution", "date")},
         "date": datetime.now(UTC).replace(microsecond=0).isoformat(),
         "result": "failed" if failures else "passed",
         "cases_passed": sum(result.passed for result in results),
@@ -135,27 +162,30 @@ def _summary(results, gate, version, seconds, moments, moments_from, plot_paths,
         "failures": failures,
         "seconds": round(seconds, 2),
         "default_limits": qualify_gate.limits_for(gate.thresholds, gate.backend, ""),
-        "cases": {result.name: {
-            "description": result.case.description,
-            "params": result.case.params,
-            "input_seconds": round(result.input_seconds, 4),
-            "segments": result.segments,
-            "render_seconds": round(result.render_seconds, 3),
-            "measure_seconds": round(result.measure_seconds, 3),
-            "passed": result.passed,
-            "error": result.error,
-            "failures": [str(failure) for failure in result.failures],
-            "metrics": result.metrics,
-            "limits": gate.limits(result.name),
-            "baseline": gate.baseline_metrics(result.name),
-            "checks": _checks(result, gate),
-            "measured": result.report.summary() if result.report else None,
-            "moments": moments.get(result.name),
-            "moments_from": moments_from.get(result.name),
-            "video": _relative(result.output, directory),
-            "plot": _relative(plot_paths.get(result.name), directory),
-            "strip": _relative(strip_paths.get(result.name), directory),
-        } for result in results},
+        "cases": {
+            result.name: {
+                "description": result.case.description,
+                "params": result.case.params,
+                "input_seconds": round(result.input_seconds, 4),
+                "segments": result.segments,
+                "render_seconds": round(result.render_seconds, 3),
+                "measure_seconds": round(result.measure_seconds, 3),
+                "passed": result.passed,
+                "error": result.error,
+                "failures": [str(failure) for failure in result.failures],
+                "metrics": result.metrics,
+                "limits": gate.limits(result.name),
+                "baseline": gate.baseline_metrics(result.name),
+                "checks": _checks(result, gate),
+                "measured": result.report.summary() if result.report else None,
+                "moments": moments.get(result.name),
+                "moments_from": moments_from.get(result.name),
+                "video": _relative(result.output, directory),
+                "plot": _relative(plot_paths.get(result.name), directory),
+                "strip": _relative(strip_paths.get(result.name), directory),
+            }
+            for result in results
+        },
     }
 
 
@@ -167,15 +197,29 @@ def _checks(result, gate) -> list[dict]:
     failed: dict[str, list[str]] = {}
     for failure in result.failures:
         failed.setdefault(failure.metric, []).append(str(failure))
-    rows = [{"metric": "render", "value": None, "limit": "no error", "baseline": None,
-             "regression": None, "status": "fail", "failures": failed.pop("render")}] if "render" in failed else []
+    rows = (
+        [
+            {
+                "metric": "render",
+                "value": None,
+                "limit": "no error",
+                "baseline": None,
+                "regression": None,
+                "status": "fail",
+                "failures": failed.pop("render"),
+            }
+        ]
+        if "render" in failed
+        else []
+    )
     for metric in [*metrics, *(name for name in limits if name not in metrics)]:
         value = metrics.get(metric)
         if isinstance(value, float) and math.isnan(value):
             value = None
         before = baseline.get(metric)
-        regression = qualify_gate.regression_text(rules[metric], before) if metric in rules and before is not None \
-            else None
+        regression = (
+            qualify_gate.regression_text(rules[metric], before) if metric in rules and before is not None else None
+        )
         limit = qualify_gate.rule_text(limits[metric]) if metric in limits else None
         if result.error is not None:
             status = "not measured"
@@ -183,11 +227,29 @@ def _checks(result, gate) -> list[dict]:
             status = "fail"
         else:
             status = "pass" if limit or regression else "info"
-        rows.append({"metric": metric, "value": value, "limit": limit, "baseline": before, "regression": regression,
-                     "status": status, "failures": failed.pop(metric, [])})
+        rows.append(
+            {
+                "metric": metric,
+                "value": value,
+                "limit": limit,
+                "baseline": before,
+                "regression": regression,
+                "status": status,
+                "failures": failed.pop(metric, []),
+            }
+        )
     for metric, texts in failed.items():  # a failure on a number this table has no row for
-        rows.append({"metric": metric, "value": None, "limit": None, "baseline": None, "regression": None,
-                     "status": "fail", "failures": texts})
+        rows.append(
+            {
+                "metric": metric,
+                "value": None,
+                "limit": None,
+                "baseline": None,
+                "regression": None,
+                "status": "fail",
+                "failures": texts,
+            }
+        )
     return rows
 
 
@@ -245,8 +307,9 @@ def _thumbnail(frame: np.ndarray, caption: list[str]) -> np.ndarray:
     cell = np.full((THUMB + CAPTION, THUMB, 3), PAPER, np.uint8)
     height, width = frame.shape[:2]
     scale = THUMB / max(height, width)
-    small = cv2.resize(frame, (max(1, round(width * scale)), max(1, round(height * scale))),
-                       interpolation=cv2.INTER_AREA)
+    small = cv2.resize(
+        frame, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA
+    )
     y, x = (THUMB - small.shape[0]) // 2, (THUMB - small.shape[1]) // 2
     cell[y : y + small.shape[0], x : x + small.shape[1]] = small
     for line, text in enumerate(caption):
@@ -263,16 +326,19 @@ def _label(result, height: int) -> np.ndarray:
         lines = [result.error[i : i + 42] for i in range(0, min(len(result.error), 168), 42)]
     else:
         m = result.metrics
-        lines = [f"{result.input_seconds:.2f} s audio, {result.report.width}x{result.report.height}",
-                 f"corr {m['correlation']:.2f}  offset {m['offset_frames']:+d} frames",
-                 f"closed in silence {m['mouth_closed_in_silence']:.2f}",
-                 f"duration error {m['duration_error_frames']:+.2f} frames",
-                 f"identity drift max {m['identity_drift_max']:.3f}",
-                 f"RTF {m['rtf']:.3f}"]
+        lines = [
+            f"{result.input_seconds:.2f} s audio, {result.report.width}x{result.report.height}",
+            f"corr {m['correlation']:.2f}  offset {m['offset_frames']:+d} frames",
+            f"closed in silence {m['mouth_closed_in_silence']:.2f}",
+            f"duration error {m['duration_error_frames']:+.2f} frames",
+            f"identity drift max {m['identity_drift_max']:.3f}",
+            f"RTF {m['rtf']:.3f}",
+        ]
         lines += [f"! {failure.metric}" for failure in result.failures][:3]
     for line, text in enumerate(lines):
-        cv2.putText(panel, text, (8, 48 + 18 * line), FONT, 0.42, RED if text.startswith(("!", "[")) else INK, 1,
-                    cv2.LINE_AA)
+        cv2.putText(
+            panel, text, (8, 48 + 18 * line), FONT, 0.42, RED if text.startswith(("!", "[")) else INK, 1, cv2.LINE_AA
+        )
     return panel
 
 
@@ -292,8 +358,9 @@ def contact_sheet(results, moments, gate, version: str, target: Path, *, frames:
                 for index in chosen[kind]:
                     if index in frames_of_case:
                         title = "worst drift" if kind == "worst_drift" else kind
-                        detail = (f"drift {drift[index]:.3f}" if kind == "worst_drift"
-                                  else f"level {envelope[index]:.2f}")
+                        detail = (
+                            f"drift {drift[index]:.3f}" if kind == "worst_drift" else f"level {envelope[index]:.2f}"
+                        )
                         cells.append(_thumbnail(frames_of_case[index], [f"{title} t={index / fps:.2f}s", detail]))
         row = np.concatenate(cells, axis=1)
         rows.append(row)
@@ -301,9 +368,17 @@ def contact_sheet(results, moments, gate, version: str, target: Path, *, frames:
     rows = [np.pad(row, ((0, 4), (0, width - row.shape[1]), (0, 0)), constant_values=200) for row in rows]
     header = np.full((40, width, 3), PAPER, np.uint8)
     failed = any(not result.passed for result in results)
-    cv2.putText(header, f"quality gate: {gate.backend} {version} at {gate.resolution} px, thresholds v"
-                        f"{gate.thresholds['version']}: {'FAILED' if failed else 'PASSED'}",
-                (8, 27), FONT, 0.6, RED if failed else GREEN, 2, cv2.LINE_AA)
+    cv2.putText(
+        header,
+        f"quality gate: {gate.backend} {version} at {gate.resolution} px, thresholds v"
+        f"{gate.thresholds['version']}: {'FAILED' if failed else 'PASSED'}",
+        (8, 27),
+        FONT,
+        0.6,
+        RED if failed else GREEN,
+        2,
+        cv2.LINE_AA,
+    )
     cv2.imwrite(str(target), np.concatenate([header, *rows], axis=0))
     return target
 
@@ -320,17 +395,21 @@ def plot_case(result, limits: dict, moments: dict, target: Path) -> Path:
     rest, top = np.percentile(opening, 5), np.percentile(opening, 95)
     mouth = (opening - rest) / (top - rest if top > rest else 1.0)
     envelope = np.array(report.envelope)
-    figure, (upper, lower) = plt.subplots(2, 1, figsize=(10, 4.8), dpi=100, sharex=True,
-                                          gridspec_kw={"height_ratios": [3, 1]})
+    figure, (upper, lower) = plt.subplots(
+        2, 1, figsize=(10, 4.8), dpi=100, sharex=True, gridspec_kw={"height_ratios": [3, 1]}
+    )
     upper.fill_between(times, 0, envelope, color="0.75", label="audio envelope (0 = silence)")
     upper.plot(times, mouth, color="tab:red", linewidth=1.4, label="measured mouth opening (0 = at rest)")
     for kind, colour in (("quiet", "tab:blue"), ("loud", "tab:orange")):
         for index in moments[kind]:
             upper.axvline(index / report.fps, color=colour, linestyle=":", linewidth=1)
     m = result.metrics
-    upper.set_title(f"{result.name}: correlation {m['correlation']:.2f}, A/V offset {m['offset_frames']:+d} frames, "
-                    f"mouth closed in {m['mouth_closed_in_silence']:.0%} of silent frames "
-                    f"({'PASS' if result.passed else 'FAIL'})", fontsize=10)
+    upper.set_title(
+        f"{result.name}: correlation {m['correlation']:.2f}, A/V offset {m['offset_frames']:+d} frames, "
+        f"mouth closed in {m['mouth_closed_in_silence']:.0%} of silent frames "
+        f"({'PASS' if result.passed else 'FAIL'})",
+        fontsize=10,
+    )
     upper.set_ylabel("relative level")
     upper.legend(loc="upper right", fontsize=8)
     drift = np.array(report.identity_drift, np.float64)
@@ -405,5 +484,11 @@ def _crop(frame: np.ndarray, centre: np.ndarray, size: float) -> np.ndarray:
     # Slightly below the lips' centre: the chin drops when the mouth opens.
     x0, y0 = centre[0] - width / 2, centre[1] - height * 0.42
     matrix = np.array([[scale, 0, -x0 * scale], [0, scale, -y0 * scale]], np.float32)
-    return cv2.warpAffine(frame, matrix, (CROP_WIDTH, CROP_HEIGHT), flags=cv2.INTER_CUBIC,
-                          borderMode=cv2.BORDER_CONSTANT, borderValue=PAPER)
+    return cv2.warpAffine(
+        frame,
+        matrix,
+        (CROP_WIDTH, CROP_HEIGHT),
+        flags=cv2.INTER_CUBIC,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=PAPER,
+    )

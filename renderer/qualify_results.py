@@ -21,21 +21,35 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-NAMES = ("passed", "cases-passed", "cases-total", "duration-error-ms", "offset-frames", "sync-correlation",
-         "renderer-version", "checkpoint-digest", "backend")
+NAMES = (
+    "passed",
+    "cases-passed",
+    "cases-total",
+    "duration-error-ms",
+    "offset-frames",
+    "sync-correlation",
+    "renderer-version",
+    "checkpoint-digest",
+    "backend",
+)
 MEASURED = ("duration-error-ms", "offset-frames", "sync-correlation")  # "nan" when a case has no measurement
 
 
-def figures(results, *, backend: str, version: str, digest: str, total: int | None = None,
-            passed: bool | None = None) -> dict:
+def figures(
+    results, *, backend: str, version: str, digest: str, total: int | None = None, passed: bool | None = None
+) -> dict:
     """The figures of a run (results: qualify.CaseResult list, maybe empty when the run could not start); `total`
     is the number of cases that were to run, `passed` the gate's verdict (default: every case passed)."""
     total = len(results) if total is None else total
     measured = [result.report for result in results]
     complete = bool(results) and len(results) == total and all(report is not None for report in measured)
     if complete:
-        duration = round(max(abs(r.video_duration - result.input_seconds) * 1000
-                             for r, result in zip(measured, results, strict=True)), 1)
+        duration = round(
+            max(
+                abs(r.video_duration - result.input_seconds) * 1000 for r, result in zip(measured, results, strict=True)
+            ),
+            1,
+        )
         offset = max(abs(int(r.offset_frames)) for r in measured)
         correlation = round(min(float(r.correlation) for r in measured), 3)
     else:
@@ -82,5 +96,7 @@ def for_record(values: dict) -> dict:
     """The figures as JSON numbers under snake_case names (null for "nan"), for results.json and report.json:
     {"cases_passed", "cases_total", "duration_error_ms", "offset_frames", "sync_correlation"}."""
     keep = ("cases-passed", "cases-total", *MEASURED)
-    return {name.replace("-", "_"): None if isinstance(values[name], float) and math.isnan(values[name])
-            else values[name] for name in keep}
+    return {
+        name.replace("-", "_"): None if isinstance(values[name], float) and math.isnan(values[name]) else values[name]
+        for name in keep
+    }

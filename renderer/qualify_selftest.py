@@ -56,10 +56,16 @@ def run_self_test(case: Case, backend: str, resolution: int, workdir: Path, gate
     doctored_dir.mkdir(parents=True, exist_ok=True)
     trials = [
         ("unchanged render", original.output, None),
-        (f"picture shifted {SHIFT_FRAMES} frames late",
-         shift_picture(original.output, doctored_dir / f"{case.name}-shifted.mp4"), {"offset_frames"}),
-        (f"cut {TRUNCATE_SECONDS:g} s short",
-         truncate(original.output, doctored_dir / f"{case.name}-truncated.mp4"), {"duration_error_frames"}),
+        (
+            f"picture shifted {SHIFT_FRAMES} frames late",
+            shift_picture(original.output, doctored_dir / f"{case.name}-shifted.mp4"),
+            {"offset_frames"},
+        ),
+        (
+            f"cut {TRUNCATE_SECONDS:g} s short",
+            truncate(original.output, doctored_dir / f"{case.name}-truncated.mp4"),
+            {"duration_error_frames"},
+        ),
     ]
     ok = True
     for label, video, must_catch in trials:

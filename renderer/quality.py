@@ -39,8 +39,44 @@ BLANK_STD = 4.0  # a frame this flat (grey levels) shows nothing
 FROZEN_DIFF = 0.05  # mean absolute difference below which two frames are the same picture
 SILENCE_DB = 30.0  # below the loud reference: a pause
 
-FACE_OVAL = [10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148,
-             176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109]
+FACE_OVAL = [
+    10,
+    338,
+    297,
+    332,
+    284,
+    251,
+    389,
+    356,
+    454,
+    323,
+    361,
+    288,
+    397,
+    365,
+    379,
+    378,
+    400,
+    377,
+    152,
+    148,
+    176,
+    149,
+    150,
+    136,
+    172,
+    58,
+    132,
+    93,
+    234,
+    127,
+    162,
+    21,
+    54,
+    103,
+    67,
+    109,
+]
 # Landmarks that neither the jaw nor the eyelids move: eye corners, nose bridge and tip, forehead, cheekbones.
 STABLE_POINTS = [33, 133, 362, 263, 168, 6, 197, 195, 1, 10, 234, 454]
 EYE_MARGIN = 0.3  # of the eye's width: the eyelid warp reaches a little past the lid landmarks
@@ -115,8 +151,9 @@ class IdentityDrift:
                 self.transform = transform
         gray = self._gray(frame)
         height, width = gray.shape
-        aligned = cv2.warpAffine(gray, self.transform, (width, height), flags=cv2.INTER_LINEAR,
-                                 borderMode=cv2.BORDER_REPLICATE)
+        aligned = cv2.warpAffine(
+            gray, self.transform, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        )
         self.values.append(_one_minus_zncc(aligned[self.region], self.reference[self.region]))
 
     def _start(self, frame: np.ndarray, face: Face) -> None:

@@ -34,8 +34,13 @@ class StageRecord:
     error_code: str = ""
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "started_at": self.started_at.isoformat(), "seconds": round(self.seconds, 4),
-                "attributes": self.attributes, "error_code": self.error_code}
+        return {
+            "name": self.name,
+            "started_at": self.started_at.isoformat(),
+            "seconds": round(self.seconds, 4),
+            "attributes": self.attributes,
+            "error_code": self.error_code,
+        }
 
 
 @dataclass
@@ -98,8 +103,9 @@ def stage(name: str, **attributes: AttributeValue | None) -> Iterator[Stage]:
             span.set_attribute("error.type", error_code)
             raise
         finally:
-            current.records.append(StageRecord(name, started_at, time.perf_counter() - clock, running.attributes,
-                                               error_code))
+            current.records.append(
+                StageRecord(name, started_at, time.perf_counter() - clock, running.attributes, error_code)
+            )
 
 
 def file_sha256(path: str | Path) -> str:

@@ -118,8 +118,10 @@ def analyse_audio(source: AudioSource, fps: int, loudness_ref_db: float | None =
     drivers = drivers_from_features(features, loudness_ref_db)
     lo = first_frame - features.first_frame
     drivers = MotionDrivers(
-        *(_fit(values[lo:], frame_count)
-          for values in (drivers.mouth_open, drivers.spread, drivers.energy, drivers.closure))
+        *(
+            _fit(values[lo:], frame_count)
+            for values in (drivers.mouth_open, drivers.spread, drivers.energy, drivers.closure)
+        )
     )
     return AudioAnalysis(duration, fps, first_frame, frame_count, loudness_ref_db, drivers)
 
@@ -149,14 +151,10 @@ def preprocess_image(path: str | Path, params: RenderParams) -> PreparedPortrait
         raise NoFaceError("no face was found in the portrait; use a photo with one clearly visible face")
     index = params.face_index or 0
     if index >= len(faces):
-        raise ParameterError(
-            f"face_index={index} but only {len(faces)} face(s) were found", field="face_index"
-        )
+        raise ParameterError(f"face_index={index} but only {len(faces)} face(s) were found", field="face_index")
     face = faces[index]
     if face.size < MIN_FACE_PIXELS:
-        raise FaceTooSmallError(
-            f"the face is {face.size:.0f} px across; at least {MIN_FACE_PIXELS} px are needed"
-        )
+        raise FaceTooSmallError(f"the face is {face.size:.0f} px across; at least {MIN_FACE_PIXELS} px are needed")
     turn, roll = face_pose(face)
     if turn > MAX_FACE_TURN:
         raise FaceNotFrontalError(
@@ -229,8 +227,9 @@ def encode_video(
     rate = encode_rate(source.sample_rate)
     layout = encode_layout(source.channels)
     audio_chunks = iter(AudioReader(source.path, rate=rate, layout=layout, start=source.start, end=source.end))
-    writer = Mp4Writer(output_path, width, height, analysis.fps, audio_rate=rate, audio_layout=layout,
-                       metadata=metadata)
+    writer = Mp4Writer(
+        output_path, width, height, analysis.fps, audio_rate=rate, audio_layout=layout, metadata=metadata
+    )
     poster_index = pick_poster_frame(analysis.drivers.mouth_open)
     audio_written = 0
     written = 0
@@ -257,8 +256,11 @@ def encode_video(
                 encoding += time.perf_counter() - clock
                 if progress is not None and (index % 25 == 0 or index + 1 == analysis.frame_count):
                     progress((index + 1) / analysis.frame_count, "animate")
-            animating.set(frames=written, animate__seconds=round(time.perf_counter() - started - encoding, 3),
-                          encode__seconds=round(encoding, 3))
+            animating.set(
+                frames=written,
+                animate__seconds=round(time.perf_counter() - started - encoding, 3),
+                encode__seconds=round(encoding, 3),
+            )
         with stage("encode_video") as finishing:
             for chunk in audio_chunks:  # whatever is left: nothing is ever cut
                 writer.write_audio(chunk)

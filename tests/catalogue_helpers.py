@@ -78,7 +78,7 @@ def read_po(path: Path) -> list[Entry]:
         elif keyword == "msgstr":
             entry.msgstr[0], target = value, 0
         elif keyword.startswith("msgstr["):
-            index = int(keyword[len("msgstr["):-1])
+            index = int(keyword[len("msgstr[") : -1])
             entry.msgstr[index], target = value, index
     finish()
     return [e for e in entries if e.msgid]

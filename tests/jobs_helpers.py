@@ -40,14 +40,23 @@ def speech_inputs(user, seconds: float, portrait=None):
     return portrait, audio
 
 
-def finished_job(owner, status=Job.Status.SUCCEEDED, video=b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40,
-                 **fields) -> Job:
+def finished_job(
+    owner, status=Job.Status.SUCCEEDED, video=b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40, **fields
+) -> Job:
     """A job row as a worker leaves it, for views that only show results."""
     output = default_storage.save(storage.new_key(owner, "renders", ".mp4"), ContentFile(video)) if video else ""
     poster = default_storage.save(storage.new_key(owner, "posters", ".jpg"), ContentFile(b"\xff\xd8poster"))
     defaults = dict(
-        owner=owner, params={"resolution": 512}, backend="builtin", queue_name="builtin-free", seed=1,
-        status=status, audio_duration_seconds=9.7, quota_seconds=10, output=output, poster=poster,
+        owner=owner,
+        params={"resolution": 512},
+        backend="builtin",
+        queue_name="builtin-free",
+        seed=1,
+        status=status,
+        audio_duration_seconds=9.7,
+        quota_seconds=10,
+        output=output,
+        poster=poster,
     )
     defaults.update(fields)
     return Job.objects.create(**defaults)

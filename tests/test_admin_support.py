@@ -112,13 +112,20 @@ def test_support_refunds_a_video_that_came_out_wrong_and_the_audit_log_shows_it(
 
     event = AuditEvent.objects.get(job=job)
     assert (event.actor, event.action, event.user, event.reason, event.changes) == (
-        staff, "refund", teacher, "The mouth was out of sync", {"seconds": 10})
+        staff,
+        "refund",
+        teacher,
+        "The mouth was out of sync",
+        {"seconds": 10},
+    )
     audit = client.get(reverse("admin:support_auditevent_changelist"), {"q": job.pk}).content.decode()
     assert "support@example.com" in audit and "The mouth was out of sync" in audit and "10 s" in audit
     owner_page = Client()
     owner_page.force_login(teacher)
-    assert "Support refunded 10 s of render time: The mouth was out of sync" in owner_page.get(
-        reverse("jobs:detail", args=[job.pk])).content.decode()
+    assert (
+        "Support refunded 10 s of render time: The mouth was out of sync"
+        in owner_page.get(reverse("jobs:detail", args=[job.pk])).content.decode()
+    )
 
     assert "already given back" in run_action(client, "refund", job)[0]  # a second refund gives nothing more
     assert AuditEvent.objects.filter(job=job).count() == 1
@@ -134,19 +141,24 @@ def test_support_cancels_then_retries_a_job_in_the_same_trace(support, teacher, 
     assert job.status == Job.Status.CANCELED and reservation_state(job) == "refunded"
     owner_page = Client()
     owner_page.force_login(teacher)
-    assert "Canceled by support: Duplicate of another job" in owner_page.get(
-        reverse("jobs:detail", args=[job.pk])).content.decode()
+    assert (
+        "Canceled by support: Duplicate of another job"
+        in owner_page.get(reverse("jobs:detail", args=[job.pk])).content.decode()
+    )
 
     with running_worker():
         assert run_action(client, "retry", job, reason="The user wants it after all") == [
-            "Queued again (retry by support)."]
+            "Queued again (retry by support)."
+        ]
         job = wait_for(job)
     assert job.status == Job.Status.SUCCEEDED and reservation_state(job) == "charged"
     assert quota.usage_summary(teacher)["used_seconds"] == 10  # charged once, for the render that happened
     sends = [span for span in finished_spans() if span.name == "send render_job_builtin_paid"]
     assert {format(span.context.trace_id, "032x") for span in sends} == {job.trace_id}
     assert list(AuditEvent.objects.filter(actor=staff).order_by("pk").values_list("action", "reason")) == [
-        ("cancel", "Duplicate of another job"), ("retry", "The user wants it after all")]
+        ("cancel", "Duplicate of another job"),
+        ("retry", "The user wants it after all"),
+    ]
 
     assert "job_not_retryable" in run_action(client, "retry", job)[0]  # a succeeded job is not retried
 
@@ -179,8 +191,9 @@ def test_support_sees_the_users_plan_usage_storage_stripe_and_jobs(support, teac
 def test_the_support_group_cannot_change_plans_prices_or_users(support, teacher):
     client, _ = support
     account = BillingAccount.objects.get(user=teacher)
-    price = StripePrice.objects.create(plan_code="pro", lookup_key="pro", product_id="prod_1", price_id="price_1",
-                                       unit_amount=4900)
+    price = StripePrice.objects.create(
+        plan_code="pro", lookup_key="pro", product_id="prod_1", price_id="price_1", unit_amount=4900
+    )
     forbidden = [
         (reverse("admin:accounts_user_delete", args=[teacher.pk]), {"post": "yes"}),
         (reverse("admin:accounts_user_change", args=[teacher.pk]), {"email": "taken@example.com"}),
@@ -193,8 +206,9 @@ def test_the_support_group_cannot_change_plans_prices_or_users(support, teacher)
     account.refresh_from_db()
     assert account.plan_override == "teacher"
     job = services.submit(teacher, *fixture_inputs(teacher), {"resolution": 256})
-    buttons = re.findall(r'data-action="([a-z_]+)"', client.get(reverse("admin:jobs_job_change", args=[job.pk]))
-                         .content.decode())
+    buttons = re.findall(
+        r'data-action="([a-z_]+)"', client.get(reverse("admin:jobs_job_change", args=[job.pk])).content.decode()
+    )
     assert buttons == ["cancel"]  # what a queued job allows (tests/test_support_console.py has the others)
 
 

@@ -9,9 +9,9 @@ from tests.conftest import BROWSER_TESTS, FIXTURES, PASSWORD, log_in
 pytestmark = BROWSER_TESTS
 
 
-
-def test_new_user_signs_up_uploads_sees_and_deletes(outsider, worker, browser, live_server, settings, tmp_path,
-                                                    screenshots):
+def test_new_user_signs_up_uploads_sees_and_deletes(
+    outsider, worker, browser, live_server, settings, tmp_path, screenshots
+):
     settings.SITE_URL = live_server.url
     page = browser.new_page()
     page.on("dialog", lambda dialog: dialog.accept())
@@ -74,4 +74,3 @@ def test_new_user_signs_up_uploads_sees_and_deletes(outsider, worker, browser, l
     page.wait_for_selector("text=Deleted portrait portrait.jpg")
     assert page.locator(".portrait").count() == 0
     assert page.locator("tr.clip").count() == 1
-

@@ -13,8 +13,17 @@ from tests.jobs_helpers import finished_job, fixture_inputs, give_plan
 pytestmark = BROWSER_TESTS
 
 AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
-SIGNED_IN = ["/", "/library/", "/jobs/", "/jobs/new/", "/billing/", "/accounts/preferences/", "/accounts/email/",
-             "/accounts/api-keys/", "/jobs/webhook/"]
+SIGNED_IN = [
+    "/",
+    "/library/",
+    "/jobs/",
+    "/jobs/new/",
+    "/billing/",
+    "/accounts/preferences/",
+    "/accounts/email/",
+    "/accounts/api-keys/",
+    "/jobs/webhook/",
+]
 
 
 @pytest.fixture

@@ -26,12 +26,24 @@ def registry(transactional_db, tmp_path):
     checkpoint_for("builtin")  # the first worker records what results.json vouches for
     results = tmp_path / "results"
     results.mkdir()
-    for name, value in {"backend": "sonic", "renderer-version": "sonic-cvpr2025", "checkpoint-digest": SONIC,
-                        "passed": "true", "cases-passed": "17", "cases-total": "17", "duration-error-ms": "19.4",
-                        "offset-frames": "1", "sync-correlation": "0.683"}.items():
+    for name, value in {
+        "backend": "sonic",
+        "renderer-version": "sonic-cvpr2025",
+        "checkpoint-digest": SONIC,
+        "passed": "true",
+        "cases-passed": "17",
+        "cases-total": "17",
+        "duration-error-ms": "19.4",
+        "offset-frames": "1",
+        "sync-correlation": "0.683",
+    }.items():
         (results / name).write_text(value)
-    call_command("promote_checkpoint", results_dir=results, pipeline_run="sonic-portal-qualify-x7k2p",
-                 report_url="https://reports.example.com/qualify/0b1c2d3e/report.html")
+    call_command(
+        "promote_checkpoint",
+        results_dir=results,
+        pipeline_run="sonic-portal-qualify-x7k2p",
+        report_url="https://reports.example.com/qualify/0b1c2d3e/report.html",
+    )
     engineer = make_user("ml@example.com")
     User.objects.filter(pk=engineer.pk).update(is_staff=True)
     engineer.user_permissions.add(*Permission.objects.filter(codename__in=["view_checkpoint", "change_checkpoint"]))
@@ -57,8 +69,9 @@ def test_staff_see_which_weights_serve_and_withdraw_one(registry, browser, live_
     assert "qualification pipeline" in sonic and "5e5e5e5e5e5e" in sonic
     assert page.locator("#result_list a:has-text('report')").get_attribute("href").endswith("/0b1c2d3e/report.html")
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
-    assert page.evaluate("(r => r.scrollWidth <= r.clientWidth)(document.querySelector('#changelist .results'))"), \
+    assert page.evaluate("(r => r.scrollWidth <= r.clientWidth)(document.querySelector('#changelist .results'))"), (
         "every column fits at 1280 px"
+    )
     page.screenshot(path=screenshots / "checkpoints-registry.png", full_page=True)
 
     page.locator("#result_list tbody tr", has_text="sonic").locator("input.action-select").check()

@@ -23,9 +23,17 @@ def teacher_with_a_chinese_lecture(transactional_db):
     user = make_user("laoshi@example.com")
     name = storage.new_key(user, "audio", ".wav")
     default_storage.save(name, ContentFile(b"RIFF"))
-    audio = AudioClip.objects.create(owner=user, original_name="第一课：问候.wav", file=name, size_bytes=4,
-                                     duration_seconds=42.5, sample_rate=16000, channels=1, codec="pcm_s16le",
-                                     content_type="audio/wav")
+    audio = AudioClip.objects.create(
+        owner=user,
+        original_name="第一课：问候.wav",
+        file=name,
+        size_bytes=4,
+        duration_seconds=42.5,
+        sample_rate=16000,
+        channels=1,
+        codec="pcm_s16le",
+        content_type="audio/wav",
+    )
     job = finished_job(user, audio=audio, audio_duration_seconds=42.5)
     Job.objects.filter(pk=job.pk).update(created_at=datetime(2025, 12, 9, 2, 49, tzinfo=UTC))
     return job

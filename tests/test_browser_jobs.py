@@ -21,10 +21,26 @@ def teacher_with_inputs(transactional_db):
 
 
 TEXTS = {
-    "en": {"videos": "Videos", "new": "New video", "face": "Face found", "cost": "Cost: 10 s",
-           "succeeded": "Succeeded", "download": "Download MP4", "share": "Create share link", "revoke": "Revoke"},
-    "zh-CN": {"videos": "视频", "new": "新建视频", "face": "已找到人脸", "cost": "消耗：10 秒", "succeeded": "已完成",
-              "download": "下载 MP4", "share": "创建分享链接", "revoke": "吊销"},
+    "en": {
+        "videos": "Videos",
+        "new": "New video",
+        "face": "Face found",
+        "cost": "Cost: 10 s",
+        "succeeded": "Succeeded",
+        "download": "Download MP4",
+        "share": "Create share link",
+        "revoke": "Revoke",
+    },
+    "zh-CN": {
+        "videos": "视频",
+        "new": "新建视频",
+        "face": "已找到人脸",
+        "cost": "消耗：10 秒",
+        "succeeded": "已完成",
+        "download": "下载 MP4",
+        "share": "创建分享链接",
+        "revoke": "吊销",
+    },
 }
 
 
@@ -91,8 +107,9 @@ def free_user_with_a_lecture(transactional_db):
     return portrait, speech, lecture
 
 
-def test_render_is_offered_only_when_the_check_would_accept_it(free_user_with_a_lecture, browser, live_server,
-                                                                 screenshots):
+def test_render_is_offered_only_when_the_check_would_accept_it(
+    free_user_with_a_lecture, browser, live_server, screenshots
+):
     portrait, speech, lecture = free_user_with_a_lecture
     page = log_in(browser, live_server.url, "free@example.com")
     page.goto(f"{live_server.url}/jobs/new/")
@@ -110,8 +127,7 @@ def test_render_is_offered_only_when_the_check_would_accept_it(free_user_with_a_
     assert page.locator("button.render").is_disabled()
     assert page.locator(".audio-preview svg rect").count() == 200
     assert "1:01" in page.inner_text(".audio-preview figcaption")
-    page.screenshot(path=str(screenshots / "new-video-refused.png"),
-                    full_page=True)
+    page.screenshot(path=str(screenshots / "new-video-refused.png"), full_page=True)
 
     page.select_option("select[name=audio]", str(speech.id))
     page.wait_for_function("!document.querySelector('button.render').disabled")

@@ -8,8 +8,17 @@ from tests.jobs_helpers import finished_job, fixture_inputs, give_plan
 
 pytestmark = BROWSER_TESTS
 
-PAGES = ["/", "/library/", "/jobs/", "/jobs/new/", "/billing/", "/accounts/email/", "/accounts/api-keys/",
-         "/jobs/webhook/", "/accounts/preferences/"]
+PAGES = [
+    "/",
+    "/library/",
+    "/jobs/",
+    "/jobs/new/",
+    "/billing/",
+    "/accounts/email/",
+    "/accounts/api-keys/",
+    "/jobs/webhook/",
+    "/accounts/preferences/",
+]
 
 
 @pytest.fixture

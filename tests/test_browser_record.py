@@ -17,8 +17,10 @@ def browser_with_a_fake_microphone(live_server):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            *CHROMIUM_FLAGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"])
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[*CHROMIUM_FLAGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"],
+        )
         yield chromium
         chromium.close()
 
@@ -28,8 +30,9 @@ def teacher(transactional_db):
     return make_user("teacher@example.com")
 
 
-def test_record_listen_name_and_save_a_lesson(teacher, worker, browser_with_a_fake_microphone, live_server,
-                                              screenshots):
+def test_record_listen_name_and_save_a_lesson(
+    teacher, worker, browser_with_a_fake_microphone, live_server, screenshots
+):
     context = browser_with_a_fake_microphone.new_context(permissions=["microphone"], bypass_csp=True)
     page = context.new_page()
     log_in(None, live_server.url, "teacher@example.com", page=page)
@@ -39,8 +42,7 @@ def test_record_listen_name_and_save_a_lesson(teacher, worker, browser_with_a_fa
     page.wait_for_function("document.querySelector('.recorder .elapsed').textContent === '0:02'")
     assert page.locator(".recorder .take").is_hidden() and page.locator(".recorder .record").is_hidden()
     assert page.locator(".recorder .stop").is_visible()
-    page.screenshot(path=str(screenshots / "library-recording.png"),
-                    full_page=True)
+    page.screenshot(path=str(screenshots / "library-recording.png"), full_page=True)
     page.click(".recorder .stop")
     take = page.locator(".recorder .take")
     take.wait_for()

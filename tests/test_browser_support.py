@@ -29,13 +29,18 @@ def refundable_job(transactional_db):
     teacher = make_user("teacher@example.com")
     give_plan(teacher, "teacher")
     start = timezone.now() - timedelta(minutes=3)
-    job = finished_job(teacher, trace_id="3f9a2c01b7d4e5f60718293a4b5c6d7e", started_at=start,
-                       finished_at=start + timedelta(seconds=12))
+    job = finished_job(
+        teacher,
+        trace_id="3f9a2c01b7d4e5f60718293a4b5c6d7e",
+        started_at=start,
+        finished_at=start + timedelta(seconds=12),
+    )
     job.reservation = quota.charge(quota.reserve_seconds(teacher, job.quota_seconds, job_ref=str(job.id)))
     job.save(update_fields=["reservation"])
     for offset, (name, seconds) in enumerate([("download_inputs", 0.4), ("animate", 8.0), ("encode", 3.0)]):
-        JobStage.objects.create(job=job, attempt=1, name=name, seconds=seconds,
-                                started_at=start + timedelta(seconds=[0, 0.5, 8.6][offset]))
+        JobStage.objects.create(
+            job=job, attempt=1, name=name, seconds=seconds, started_at=start + timedelta(seconds=[0, 0.5, 8.6][offset])
+        )
     support = make_user("support@example.com")
     User.objects.filter(pk=support.pk).update(is_staff=True)
     support.groups.add(Group.objects.get(name="Support"))
@@ -43,8 +48,9 @@ def refundable_job(transactional_db):
     return job, secret
 
 
-def test_support_finds_a_job_by_support_code_and_refunds_it_with_a_reason(refundable_job, browser, live_server,
-                                                                         tmp_path):
+def test_support_finds_a_job_by_support_code_and_refunds_it_with_a_reason(
+    refundable_job, browser, live_server, tmp_path
+):
     job, secret = refundable_job
     shots = os.environ.get("SUPPORT_SCREENSHOTS")
     page = browser.new_page(viewport={"width": 1280, "height": 900})
@@ -72,8 +78,9 @@ def test_support_finds_a_job_by_support_code_and_refunds_it_with_a_reason(refund
     page.press("#searchbar", "Enter")
     page.wait_for_selector("#result_list")
     assert page.evaluate("document.documentElement.scrollWidth") <= 1280
-    assert page.evaluate("(r => r.scrollWidth <= r.clientWidth)(document.querySelector('#changelist .results'))"), \
+    assert page.evaluate("(r => r.scrollWidth <= r.clientWidth)(document.querySelector('#changelist .results'))"), (
         "every column of the job list fits at 1280 px"
+    )
     shot("job-list")
     page.click(f"#result_list a:has-text('{str(job.id)[:8]}')")
     page.wait_for_url(re.compile(rf"/admin/jobs/job/{job.id}/change/"))
@@ -82,7 +89,10 @@ def test_support_finds_a_job_by_support_code_and_refunds_it_with_a_reason(refund
     page.click("text=Open timeline")
     page.wait_for_selector("table.timeline")
     assert [cell.strip() for cell in page.locator("table.timeline tr.stage td:nth-child(3)").all_inner_texts()] == [
-        "download_inputs", "animate", "encode"]
+        "download_inputs",
+        "animate",
+        "encode",
+    ]
     shot("timeline")
     page.go_back()
 
@@ -112,11 +122,17 @@ def new_superuser(transactional_db):
     return founder
 
 
-@pytest.mark.parametrize("language, viewport", [("en", {"width": 1280, "height": 900}),
-                                                ("zh-CN", {"width": 1280, "height": 900}),
-                                                ("en", {"width": 360, "height": 740})])
-def test_a_new_superuser_sets_up_the_authenticator_from_the_emailed_link(new_superuser, browser, live_server,
-                                                                         screenshots, language, viewport):
+@pytest.mark.parametrize(
+    "language, viewport",
+    [
+        ("en", {"width": 1280, "height": 900}),
+        ("zh-CN", {"width": 1280, "height": 900}),
+        ("en", {"width": 360, "height": 740}),
+    ],
+)
+def test_a_new_superuser_sets_up_the_authenticator_from_the_emailed_link(
+    new_superuser, browser, live_server, screenshots, language, viewport
+):
     from django.core import mail
 
     context = browser.new_context(locale=language, viewport=viewport, extra_http_headers={"Accept-Language": language})

@@ -1,7 +1,6 @@
 """A long lecture sent from the library page over a slow connection that drops half-way: the upload goes on from
 where it stopped, with a progress bar, and the lecture lands in the library once a worker has checked it."""
 
-
 import pytest
 
 from portal.library.models import AudioClip, Upload
@@ -22,8 +21,9 @@ LOST = {"en": "Connection lost", "zh-CN": "连接已断开"}
 
 
 @pytest.mark.parametrize("language", ["en", "zh-CN"])
-def test_an_upload_cut_off_half_way_goes_on_and_lands_in_the_library(teacher, worker, browser, live_server, tmp_path,
-                                                                       screenshots, language):
+def test_an_upload_cut_off_half_way_goes_on_and_lands_in_the_library(
+    teacher, worker, browser, live_server, tmp_path, screenshots, language
+):
     lecture = tmp_path / "第一课 lecture.wav"
     lecture.write_bytes(audio_bytes(".wav", seconds=600.0))  # 16 kHz mono: 19.2 MB, three 8 MiB parts
     size = lecture.stat().st_size

@@ -19,8 +19,14 @@ QUALIFIED, OTHER = "sha256:" + "1" * 64, "sha256:" + "2" * 64
 
 
 def qualified(backend="builtin", digest=QUALIFIED, **fields) -> Checkpoint:
-    return Checkpoint.objects.create(backend=backend, version=fields.pop("version", backend_version(backend)),
-                                     digest=digest, cases_passed=17, cases_total=17, **fields)
+    return Checkpoint.objects.create(
+        backend=backend,
+        version=fields.pop("version", backend_version(backend)),
+        digest=digest,
+        cases_passed=17,
+        cases_total=17,
+        **fields,
+    )
 
 
 def refusal(backend="builtin", digest=OTHER) -> str:
@@ -66,11 +72,21 @@ def test_the_repositorys_gate_record_vouches_for_the_builtin_weights_ci_qualifie
 
 
 def test_a_worker_whose_weights_were_withdrawn_refuses_to_start(transactional_db):
-    Checkpoint.objects.create(backend="builtin", version=backend_version("builtin"),
-                              digest=renderer.checkpoint_digest("builtin"), cases_passed=17, cases_total=17,
-                              withdrawn_at=timezone.now())
-    worker = subprocess.run([sys.executable, "manage.py", "render_worker", "--backends", "builtin"],
-                            cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=120,
-                            env={**os.environ, "DATABASE_URL": _database_url()})
+    Checkpoint.objects.create(
+        backend="builtin",
+        version=backend_version("builtin"),
+        digest=renderer.checkpoint_digest("builtin"),
+        cases_passed=17,
+        cases_total=17,
+        withdrawn_at=timezone.now(),
+    )
+    worker = subprocess.run(
+        [sys.executable, "manage.py", "render_worker", "--backends", "builtin"],
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "DATABASE_URL": _database_url()},
+    )
     assert worker.returncode != 0
     assert "Refusing to render: builtin: checkpoint" in worker.stderr and "was withdrawn" in worker.stderr

@@ -42,8 +42,9 @@ def leftover_of_a_killed_drill(tmp_path):
     subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
 
 
-def test_a_lecture_survives_losing_a_worker_host_and_downloads_through_web(can_run_drill, leftover_of_a_killed_drill,
-                                                                           tmp_path):
+def test_a_lecture_survives_losing_a_worker_host_and_downloads_through_web(
+    can_run_drill, leftover_of_a_killed_drill, tmp_path
+):
     leftover, orphan, leftover_folder = leftover_of_a_killed_drill
     out, outcome, video = StringIO(), tmp_path / "drill.json", tmp_path / "lecture.mp4"
     try:
@@ -99,7 +100,10 @@ def test_a_lecture_survives_losing_a_worker_host_and_downloads_through_web(can_r
 
     # Nothing of it is left: namespaces, bind mounts, processes, the hosts' disks.
     prefix = f"{cluster_hosts.PREFIX}{os.getpid()}-"
-    assert not [line for line in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-                .splitlines() if line.startswith(prefix)]
+    assert not [
+        line
+        for line in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.splitlines()
+        if line.startswith(prefix)
+    ]
     assert not (cluster_hosts.RUN_ROOT / f"{cluster_hosts.PREFIX}{os.getpid()}").exists()
     assert not list(Path(cluster_hosts.tempfile.gettempdir()).glob(f"{prefix}*"))

@@ -28,8 +28,11 @@ with psycopg.connect(url, autocommit=True) as connection:
 class Client:
     def __init__(self, root, mode="keep"):
         self.process = subprocess.Popen(
-            [sys.executable, "-c", CLIENT, str(root), mode], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            text=True, cwd=os.path.dirname(os.path.dirname(__file__)),
+            [sys.executable, "-c", CLIENT, str(root), mode],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=os.path.dirname(os.path.dirname(__file__)),
             env={key: value for key, value in os.environ.items() if key != "DATABASE_URL"},
         )
         self.url = self.process.stdout.readline().strip()

@@ -101,9 +101,23 @@ def regenerated_catalogues(copy: Path) -> dict[str, Path]:
     """The copy's zh-Hans catalogues after makemessages has merged in every message the code and templates have."""
     for domain in ("django", "djangojs"):
         subprocess.run(
-            [sys.executable, "manage.py", "makemessages", "-d", domain, "-l", "zh_Hans", "--no-obsolete",
-             "--ignore=var", "--ignore=*.egg-info", "--ignore=static/vendor"],
-            cwd=copy, check=True, capture_output=True, text=True,
+            [
+                sys.executable,
+                "manage.py",
+                "makemessages",
+                "-d",
+                domain,
+                "-l",
+                "zh_Hans",
+                "--no-obsolete",
+                "--ignore=var",
+                "--ignore=*.egg-info",
+                "--ignore=static/vendor",
+            ],
+            cwd=copy,
+            check=True,
+            capture_output=True,
+            text=True,
             env={"PATH": "/usr/bin:/bin", "DJANGO_SETTINGS_MODULE": "portal.settings.base", "PYTHONPATH": str(copy)},
         )
     return {domain: copy / "locale" / "zh_Hans" / "LC_MESSAGES" / f"{domain}.po" for domain in ("django", "djangojs")}
@@ -215,6 +229,7 @@ def test_the_script_catalogue_is_cached_per_language(client):
     response = client.get(html.unescape(chinese), **ZH)
     assert response.status_code == 200 and "max-age=3600" in response["Cache-Control"]
     assert "private" in response["Cache-Control"]
+
     def has_chinese(body: str) -> bool:
         return json.dumps("正在检查……") in body or "正在检查……" in body
 
@@ -231,8 +246,9 @@ def test_the_switcher_cookie_wins_over_the_browser(client):
 
 def test_the_switcher_is_a_labelled_form_in_the_header(client):
     page = client.get("/").content.decode()
-    switcher = re.search(r'<form method="post" action="/i18n/setlang/" class="language-switcher">.*?</form>', page,
-                         re.S).group(0)
+    switcher = re.search(
+        r'<form method="post" action="/i18n/setlang/" class="language-switcher">.*?</form>', page, re.S
+    ).group(0)
     assert '<label for="language-choice"' in switcher and '<select id="language-choice" name="language">' in switcher
     assert '<option value="zh-hans" lang="zh-hans">简体中文</option>' in switcher and "<button" in switcher
 
@@ -256,8 +272,9 @@ def test_the_saved_language_wins_over_the_cookie_and_the_browser(client, owner):
 
 
 def test_the_preferences_page_saves_language_and_time_zone(owner_client, owner):
-    response = owner_client.post(reverse("account_preferences"),
-                                 {"language": "zh-hans", "time_zone": "Asia/Shanghai"}, follow=True)
+    response = owner_client.post(
+        reverse("account_preferences"), {"language": "zh-hans", "time_zone": "Asia/Shanghai"}, follow=True
+    )
     owner.refresh_from_db()
     assert (owner.language, owner.time_zone) == ("zh-hans", "Asia/Shanghai")
     page = response.content.decode()
@@ -314,20 +331,30 @@ def test_api_errors_keep_their_code_and_translate_their_message(client):
 
 
 def test_upload_refusals_keep_their_code_and_translate_their_message(owner_client):
-    response = owner_client.post(reverse("library:upload_portrait"), {"file": upload("holiday.png", b"not a picture")},
-                                 HTTP_ACCEPT="application/json", **ZH)
+    response = owner_client.post(
+        reverse("library:upload_portrait"),
+        {"file": upload("holiday.png", b"not a picture")},
+        HTTP_ACCEPT="application/json",
+        **ZH,
+    )
     run_check(response.json()["id"])  # in the worker, in the uploader's language
     error = owner_client.get(response["Location"], **ZH).json()["error"]
     assert error["code"] == "unreadable_image" and error["message"] == "无法将文件读取为图片。"
-    refused_at_the_door = owner_client.post(reverse("library:upload_portrait"), {"file": upload("a.gif", b"GIF")},
-                                            HTTP_ACCEPT="application/json", **ZH).json()["error"]
+    refused_at_the_door = owner_client.post(
+        reverse("library:upload_portrait"), {"file": upload("a.gif", b"GIF")}, HTTP_ACCEPT="application/json", **ZH
+    ).json()["error"]
     assert refused_at_the_door["code"] == "unsupported_type" and "JPEG" in refused_at_the_door["message"]
     assert refused_at_the_door["message"] != "Portraits must be JPEG, PNG or WebP images (.jpg, .png, .webp)."
 
 
 def test_a_renderer_failure_is_shown_in_the_readers_language(owner_client, owner):
-    job = finished_job(owner, status=Job.Status.FAILED, video=None, error_code="no_face",
-                       error_message="no face was found in the portrait; use a photo with one clearly visible face")
+    job = finished_job(
+        owner,
+        status=Job.Status.FAILED,
+        video=None,
+        error_code="no_face",
+        error_message="no face was found in the portrait; use a photo with one clearly visible face",
+    )
     url = reverse("jobs:detail", args=[job.id])
     assert "no face was found in the portrait" in owner_client.get(url).content.decode()
     page = owner_client.get(url, **ZH).content.decode()
@@ -352,8 +379,15 @@ def test_the_javascript_catalogue_is_served_in_the_page_language(client):
 
 # --- Emails ---------------------------------------------------------------------------------------------------------
 def test_sign_up_from_a_chinese_browser_gets_a_chinese_verification_email(client, db):
-    client.post(reverse("account_signup"), {"email": "laoshi@example.com", "password1": "correct horse battery staple",
-                                            "password2": "correct horse battery staple"}, **ZH)
+    client.post(
+        reverse("account_signup"),
+        {
+            "email": "laoshi@example.com",
+            "password1": "correct horse battery staple",
+            "password2": "correct horse battery staple",
+        },
+        **ZH,
+    )
     (message,) = mail.outbox
     assert "请确认您的Email地址" in message.subject and HAN.search(message.body)
     assert User.objects.get(email="laoshi@example.com").language == "zh-hans"

@@ -93,9 +93,14 @@ def test_a_stopped_worker_takes_its_offer_back():
 
 
 def test_render_worker_listens_only_to_the_queues_of_backends_this_machine_runs(transactional_db):
-    process = subprocess.Popen([sys.executable, "manage.py", "render_worker", "--processes", "1", "--threads", "1"],
-                               cwd=settings.BASE_DIR, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                               env={**os.environ, "DATABASE_URL": _database_url()})
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "render_worker", "--processes", "1", "--threads", "1"],
+        cwd=settings.BASE_DIR,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "DATABASE_URL": _database_url()},
+    )
     lines = []
     try:
         for line in process.stdout:
@@ -111,12 +116,22 @@ def test_render_worker_listens_only_to_the_queues_of_backends_this_machine_runs(
 
 def test_a_worker_asked_for_a_backend_its_machine_cannot_run_refuses_to_start():
     """A GPU worker whose Sonic weights are missing stops where its operator sees it, rather than idling."""
-    result = subprocess.run([sys.executable, "manage.py", "render_worker", "--backends", "sonic"],
-                            cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "render_worker", "--backends", "sonic"],
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0
     assert "Asked to render sonic, which does not render on this machine" in result.stderr
-    unknown = subprocess.run([sys.executable, "manage.py", "render_worker", "--backends", "dall-e"],
-                             cwd=settings.BASE_DIR, capture_output=True, text=True, timeout=120)
+    unknown = subprocess.run(
+        [sys.executable, "manage.py", "render_worker", "--backends", "dall-e"],
+        cwd=settings.BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert unknown.returncode != 0 and "name backends among builtin, sonic, or 'none'" in unknown.stderr
 
 

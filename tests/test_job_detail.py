@@ -19,8 +19,13 @@ def test_owner_sees_player_download_link_and_facts(owner_client, owner):
 
 
 def test_failed_job_explains_what_to_do(owner_client, owner):
-    job = finished_job(owner, status=Job.Status.FAILED, video=None, error_code="no_face",
-                       error_message="No face was found in the portrait.")
+    job = finished_job(
+        owner,
+        status=Job.Status.FAILED,
+        video=None,
+        error_code="no_face",
+        error_message="No face was found in the portrait.",
+    )
     page = owner_client.get(url(job)).content.decode()
     assert "No face was found in the portrait." in page
     assert "one face is clearly visible" in page
@@ -28,8 +33,13 @@ def test_failed_job_explains_what_to_do(owner_client, owner):
 
 
 def test_the_page_gives_a_support_code_to_quote(owner_client, owner):
-    job = finished_job(owner, status=Job.Status.FAILED, video=None, error_code="render_failed",
-                       trace_id="3f9a2c01b7d4e5f60718293a4b5c6d7e")
+    job = finished_job(
+        owner,
+        status=Job.Status.FAILED,
+        video=None,
+        error_code="render_failed",
+        trace_id="3f9a2c01b7d4e5f60718293a4b5c6d7e",
+    )
     page = owner_client.get(url(job)).content.decode()
     assert '<dd class="support-code" title="Quote this code when you contact support">3F9A2-C01B7</dd>' in page
 

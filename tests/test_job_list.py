@@ -8,8 +8,13 @@ URL = reverse("jobs:list")
 
 def test_owner_sees_own_jobs_newest_first_with_posters(owner_client, owner, outsider):
     older = finished_job(owner)
-    newer = finished_job(owner, status=Job.Status.FAILED, video=None, error_code="no_face",
-                         error_message="No face was found in the portrait.")
+    newer = finished_job(
+        owner,
+        status=Job.Status.FAILED,
+        video=None,
+        error_code="no_face",
+        error_message="No face was found in the portrait.",
+    )
     theirs = finished_job(outsider)
     page = owner_client.get(URL).content.decode()
     assert page.index(str(newer.id)) < page.index(str(older.id))

@@ -136,10 +136,19 @@ def test_submitting_while_redis_is_down_shows_the_job_and_the_reconciler_sends_i
     pool = dramatiq.get_broker().client.connection_pool
     monkeypatch.setitem(pool.connection_kwargs, "port", _closed_port())  # Redis stops answering
     pool.reset()  # connections are made afresh, to the port where nothing listens
-    response = client.post(reverse("jobs:new"), {
-        "portrait": portrait.id, "audio": audio.id, "resolution": 256, "dynamic_scale": 1.0, "motion_scale": 1.0,
-        "expand_ratio": 0.5, "crop_face": "on", "action": "submit",
-    })
+    response = client.post(
+        reverse("jobs:new"),
+        {
+            "portrait": portrait.id,
+            "audio": audio.id,
+            "resolution": 256,
+            "dynamic_scale": 1.0,
+            "motion_scale": 1.0,
+            "expand_ratio": 0.5,
+            "crop_face": "on",
+            "action": "submit",
+        },
+    )
     job = Job.objects.get()
     assert response.status_code == 302 and response.url == reverse("jobs:detail", args=[job.pk])
     assert client.get(response.url).status_code == 200
@@ -164,9 +173,12 @@ def test_the_maintenance_loop_survives_a_failing_pass(tmp_path):
 
     missing = urlsplit(settings.DATABASE_URL)._replace(path="/no_such_database").geturl()
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "jobs_maintenance", "--every", "0.2"], cwd=settings.BASE_DIR,
+        [sys.executable, "manage.py", "jobs_maintenance", "--every", "0.2"],
+        cwd=settings.BASE_DIR,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": "portal.settings.test", "DATABASE_URL": missing},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     lines = []
     try:
@@ -186,9 +198,16 @@ def test_the_maintenance_loop_survives_a_failing_pass(tmp_path):
 def test_the_maintenance_loop_stops_cleanly_when_told_to(transactional_db):
     """SIGTERM (what Kubernetes sends the scheduler on a deploy) ends the loop after its pass, with status 0."""
     process = subprocess.Popen(
-        [sys.executable, "manage.py", "jobs_maintenance", "--every", "30"], cwd=settings.BASE_DIR,
-        env={**os.environ, "DATABASE_URL": _database_url(), "SONIC_TEST_NAMESPACE": settings.DRAMATIQ_BROKER[
-            "OPTIONS"]["namespace"]}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        [sys.executable, "manage.py", "jobs_maintenance", "--every", "30"],
+        cwd=settings.BASE_DIR,
+        env={
+            **os.environ,
+            "DATABASE_URL": _database_url(),
+            "SONIC_TEST_NAMESPACE": settings.DRAMATIQ_BROKER["OPTIONS"]["namespace"],
+        },
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         started = process.stdout.readline()

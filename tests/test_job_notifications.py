@@ -23,8 +23,14 @@ def test_a_finished_video_is_announced_with_its_page(owner, settings):
 
 
 def test_a_failed_video_says_why_and_that_the_time_was_given_back(owner):
-    job = finished_job(owner, status=Job.Status.FAILED, video=None, error_code="no_face", quota_seconds=12,
-                       error_message="no face was found in the portrait; use a photo with one clearly visible face")
+    job = finished_job(
+        owner,
+        status=Job.Status.FAILED,
+        video=None,
+        error_code="no_face",
+        quota_seconds=12,
+        error_message="no face was found in the portrait; use a photo with one clearly visible face",
+    )
     finish(job)
     (email,) = mail.outbox
     assert "could not be made" in email.subject

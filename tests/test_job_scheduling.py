@@ -19,8 +19,9 @@ def fair(transactional_db, settings):
 
 
 def parts_started_between(job: Job, start, end) -> list[int]:
-    return list(JobSegment.objects.filter(job=job, started_at__gt=start, started_at__lt=end)
-                .values_list("index", flat=True))
+    return list(
+        JobSegment.objects.filter(job=job, started_at__gt=start, started_at__lt=end).values_list("index", flat=True)
+    )
 
 
 def test_a_short_job_does_not_wait_for_a_whole_lecture_of_the_same_tier(fair):

@@ -11,20 +11,34 @@ def test_owner_gets_progress_as_json_with_the_stage_in_words_and_the_time_left(o
     started = timezone.now() - timedelta(seconds=60)
     job = finished_job(owner, status=Job.Status.RUNNING, video=None, progress=0.5, stage="animate", started_at=started)
     body = owner_client.get(reverse("jobs:status", args=[job.id])).json()
-    assert body == {"id": str(job.id), "status": "running", "progress": 0.5, "stage": "animate",
-                    "stage_label": "Animating the face", "time_left": "about 1 min left", "finished": False,
-                    "error": None}
+    assert body == {
+        "id": str(job.id),
+        "status": "running",
+        "progress": 0.5,
+        "stage": "animate",
+        "stage_label": "Animating the face",
+        "time_left": "about 1 min left",
+        "finished": False,
+        "error": None,
+    }
 
 
 def test_a_queued_job_waits_for_a_renderer_and_a_lecture_counts_its_parts(owner_client, owner):
     queued = finished_job(owner, status=Job.Status.QUEUED, video=None)
     assert owner_client.get(reverse("jobs:status", args=[queued.id])).json()["stage_label"] == (
-        "Waiting for a free renderer")
-    lecture = finished_job(owner, status=Job.Status.RUNNING, video=None, stage="rendering parts", segment_count=3,
-                           progress=0.02)
+        "Waiting for a free renderer"
+    )
+    lecture = finished_job(
+        owner, status=Job.Status.RUNNING, video=None, stage="rendering parts", segment_count=3, progress=0.02
+    )
     for index in range(3):
-        JobSegment.objects.create(job=lecture, index=index, start_seconds=index * 60.0, end_seconds=index * 60.0 + 60,
-                                  status=JobSegment.Status.DONE if index == 0 else JobSegment.Status.RUNNING)
+        JobSegment.objects.create(
+            job=lecture,
+            index=index,
+            start_seconds=index * 60.0,
+            end_seconds=index * 60.0 + 60,
+            status=JobSegment.Status.DONE if index == 0 else JobSegment.Status.RUNNING,
+        )
     body = owner_client.get(reverse("jobs:status", args=[lecture.id])).json()
     assert body["stage_label"] == "Rendering in parts (1 of 3 done)" and body["time_left"] == ""
 

@@ -119,10 +119,12 @@ def test_renders_running_per_worker_machine(scrape, owner):
     finished_job(owner, status=Job.Status.SUCCEEDED, worker_host="gpu-1:101")
     # A long job: the worker that planned its parts is free again; one part renders elsewhere, one is done.
     long_job = finished_job(owner, status=Job.Status.RUNNING, worker_host="cpu-2:7", segment_count=2, video=None)
-    JobSegment.objects.create(job=long_job, index=0, start_seconds=0, end_seconds=60,
-                              status=JobSegment.Status.RUNNING, worker_host="cpu-3:9")
-    JobSegment.objects.create(job=long_job, index=1, start_seconds=60, end_seconds=95,
-                              status=JobSegment.Status.DONE, worker_host="cpu-2:7")
+    JobSegment.objects.create(
+        job=long_job, index=0, start_seconds=0, end_seconds=60, status=JobSegment.Status.RUNNING, worker_host="cpu-3:9"
+    )
+    JobSegment.objects.create(
+        job=long_job, index=1, start_seconds=60, end_seconds=95, status=JobSegment.Status.DONE, worker_host="cpu-2:7"
+    )
 
     assert series(scrape(), "portal_worker_renders_running") == {labels(host="gpu-1"): 2, labels(host="cpu-3"): 1}
 
@@ -226,12 +228,18 @@ def _get_when_up(url: str, seconds: float = 30) -> str:
 
 def test_renders_in_worker_processes_reach_dramatiq_exposition_port(tmp_path):
     # The development settings, whose broker carries Dramatiq's Prometheus middleware (the tests' broker does not).
-    prometheus_env = {"dramatiq_prom_db": str(tmp_path), "dramatiq_prom_host": "127.0.0.1",
-                      "dramatiq_prom_port": str(_free_port())}
+    prometheus_env = {
+        "dramatiq_prom_db": str(tmp_path),
+        "dramatiq_prom_host": "127.0.0.1",
+        "dramatiq_prom_port": str(_free_port()),
+    }
     _python(WORKER_PROCESS, DJANGO_SETTINGS_MODULE="portal.settings.local", **prometheus_env)
     server = subprocess.Popen(
-        [sys.executable, "-c", EXPOSITION_SERVER], cwd=ROOT, env={**os.environ, **prometheus_env},
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [sys.executable, "-c", EXPOSITION_SERVER],
+        cwd=ROOT,
+        env={**os.environ, **prometheus_env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         body = _get_when_up(f"http://127.0.0.1:{prometheus_env['dramatiq_prom_port']}/")
@@ -262,8 +270,11 @@ def test_one_scrape_counts_the_requests_of_every_web_process(scrape, tmp_path, m
     """gunicorn runs several web processes; whichever one Prometheus reaches reports the requests of all."""
     shared_dir = tmp_path / "web"
     for requests in (3, 2):
-        _python(WEB_PROCESS.format(requests=requests), DJANGO_SETTINGS_MODULE="portal.settings.test",
-                PROMETHEUS_MULTIPROC_DIR=str(shared_dir))
+        _python(
+            WEB_PROCESS.format(requests=requests),
+            DJANGO_SETTINGS_MODULE="portal.settings.test",
+            PROMETHEUS_MULTIPROC_DIR=str(shared_dir),
+        )
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(shared_dir))
 
     counted = series(scrape(), "portal_http_requests_total")

@@ -49,23 +49,34 @@ def test_how_long_the_oldest_work_has_waited_in_each_render_queue(scrape, owner)
     unsent = finished_job(owner, status=Job.Status.QUEUED, queue_name="sonic-paid", video=None)
     Job.objects.filter(pk=unsent.pk).update(created_at=ago(90), enqueued_at=None)
     # A lecture: one part waits, one renders; another lecture's parts are all done and it waits for its join.
-    lecture = finished_job(owner, status=Job.Status.RUNNING, queue_name="builtin-free", segment_count=2, video=None,
-                           enqueued_at=ago(3600))
-    JobSegment.objects.create(job=lecture, index=0, start_seconds=0, end_seconds=60, status=JobSegment.Status.QUEUED,
-                              enqueued_at=ago(120))
-    JobSegment.objects.create(job=lecture, index=1, start_seconds=60, end_seconds=95,
-                              status=JobSegment.Status.RUNNING, enqueued_at=ago(1800))
-    joining = finished_job(owner, status=Job.Status.RUNNING, queue_name="sonic-free", segment_count=1, video=None,
-                           enqueued_at=ago(600))
+    lecture = finished_job(
+        owner, status=Job.Status.RUNNING, queue_name="builtin-free", segment_count=2, video=None, enqueued_at=ago(3600)
+    )
+    JobSegment.objects.create(
+        job=lecture, index=0, start_seconds=0, end_seconds=60, status=JobSegment.Status.QUEUED, enqueued_at=ago(120)
+    )
+    JobSegment.objects.create(
+        job=lecture, index=1, start_seconds=60, end_seconds=95, status=JobSegment.Status.RUNNING, enqueued_at=ago(1800)
+    )
+    joining = finished_job(
+        owner, status=Job.Status.RUNNING, queue_name="sonic-free", segment_count=1, video=None, enqueued_at=ago(600)
+    )
     JobSegment.objects.create(job=joining, index=0, start_seconds=0, end_seconds=60, status=JobSegment.Status.DONE)
     # Finished and running work waits for nothing.
     finished_job(owner, status=Job.Status.SUCCEEDED, queue_name="builtin-paid", enqueued_at=ago(7200))
-    finished_job(owner, status=Job.Status.RUNNING, queue_name="builtin-paid", attempt_token=uuid.uuid4(),
-                 enqueued_at=ago(7200), video=None)
+    finished_job(
+        owner,
+        status=Job.Status.RUNNING,
+        queue_name="builtin-paid",
+        attempt_token=uuid.uuid4(),
+        enqueued_at=ago(7200),
+        video=None,
+    )
 
     waited = series(scrape(), "portal_queue_oldest_waiting_seconds")
-    assert set(waited) == {labels(queue=queue) for queue in ("builtin-paid", "builtin-free", "sonic-paid",
-                                                               "sonic-free")}
+    assert set(waited) == {
+        labels(queue=queue) for queue in ("builtin-paid", "builtin-free", "sonic-paid", "sonic-free")
+    }
     assert waited[labels(queue="builtin-paid")] == pytest.approx(300, abs=10)
     assert waited[labels(queue="sonic-paid")] == pytest.approx(90, abs=10)
     assert waited[labels(queue="builtin-free")] == pytest.approx(120, abs=10)
@@ -86,12 +97,27 @@ def test_renders_whose_worker_stopped_heartbeating_by_machine(scrape, owner, set
     finished_job(owner, worker_host="gpu-1:202", heartbeat_at=ago(130), **running)
     finished_job(owner, worker_host="gpu-2:7", heartbeat_at=ago(10), **running)  # alive
     finished_job(owner, worker_host="gpu-3:7", heartbeat_at=ago(600), status=Job.Status.FAILED, video=None)
-    lecture = finished_job(owner, worker_host="cpu-2:7", segment_count=2, heartbeat_at=ago(900),
-                           **{**running, "attempt_token": None})  # its parts render: it is not judged itself
-    JobSegment.objects.create(job=lecture, index=0, start_seconds=0, end_seconds=60, status=JobSegment.Status.RUNNING,
-                              worker_host="cpu-3:9", heartbeat_at=ago(400))
-    JobSegment.objects.create(job=lecture, index=1, start_seconds=60, end_seconds=95,
-                              status=JobSegment.Status.RUNNING, worker_host="cpu-4:9", heartbeat_at=ago(5))
+    lecture = finished_job(
+        owner, worker_host="cpu-2:7", segment_count=2, heartbeat_at=ago(900), **{**running, "attempt_token": None}
+    )  # its parts render: it is not judged itself
+    JobSegment.objects.create(
+        job=lecture,
+        index=0,
+        start_seconds=0,
+        end_seconds=60,
+        status=JobSegment.Status.RUNNING,
+        worker_host="cpu-3:9",
+        heartbeat_at=ago(400),
+    )
+    JobSegment.objects.create(
+        job=lecture,
+        index=1,
+        start_seconds=60,
+        end_seconds=95,
+        status=JobSegment.Status.RUNNING,
+        worker_host="cpu-4:9",
+        heartbeat_at=ago(5),
+    )
 
     assert series(scrape(), "portal_renders_heartbeat_lost") == {labels(host="gpu-1"): 2, labels(host="cpu-3"): 1}
 
@@ -104,8 +130,14 @@ def test_webhook_deliveries_by_status_and_those_failing(scrape, owner):
     other = make_user("other@example.com")
 
     def delivery(user, status, attempts=0):
-        return WebhookDelivery.objects.create(owner=user, event="job.succeeded", url="https://example.com/hook",
-                                              payload={}, status=status, attempts=attempts)
+        return WebhookDelivery.objects.create(
+            owner=user,
+            event="job.succeeded",
+            url="https://example.com/hook",
+            payload={},
+            status=status,
+            attempts=attempts,
+        )
 
     delivery(owner, WebhookDelivery.Status.DELIVERED, 1)
     delivery(owner, WebhookDelivery.Status.DELIVERED, 3)
@@ -117,7 +149,9 @@ def test_webhook_deliveries_by_status_and_those_failing(scrape, owner):
 
     body = scrape()
     assert series(body, "portal_webhook_deliveries") == {
-        labels(status="pending"): 4, labels(status="delivered"): 2, labels(status="failed"): 1,
+        labels(status="pending"): 4,
+        labels(status="delivered"): 2,
+        labels(status="failed"): 1,
         labels(status="canceled"): 0,
     }
     assert series(body, "portal_webhook_deliveries_retrying") == {labels(): 3}
@@ -137,8 +171,9 @@ def test_the_latest_storage_audit_is_on_metrics(scrape, owner):
     body = scrape()
     (ran_at,) = series(body, "portal_storage_audit_last_run_timestamp_seconds").values()
     assert ran_at == pytest.approx(timezone.now().timestamp(), abs=30)
-    assert series(body, "portal_storage_audit_problems") == {labels(kind=kind): 0
-                                                             for kind in StorageAuditRun.PROBLEM_KINDS}
+    assert series(body, "portal_storage_audit_problems") == {
+        labels(kind=kind): 0 for kind in StorageAuditRun.PROBLEM_KINDS
+    }
 
     # A file nobody points at, a job whose video is gone, a period charged more than its reservations, and a
     # finished job whose render time is still held.
@@ -157,8 +192,12 @@ def test_the_latest_storage_audit_is_on_metrics(scrape, owner):
     assert "1 usage periods disagree with their reservations, 1 finished jobs hold render time" in report
 
     problems = series(scrape(), "portal_storage_audit_problems")
-    assert problems == {labels(kind="file_without_row"): 1, labels(kind="row_without_file"): 1,
-                        labels(kind="quota_ledger_mismatch"): 1, labels(kind="quota_held_by_finished_job"): 1}
+    assert problems == {
+        labels(kind="file_without_row"): 1,
+        labels(kind="row_without_file"): 1,
+        labels(kind="quota_ledger_mismatch"): 1,
+        labels(kind="quota_held_by_finished_job"): 1,
+    }
 
     # Deleting the orphans leaves none to report.
     with pytest.raises(CommandError):

@@ -18,8 +18,15 @@ URL = reverse("jobs:new")
 
 
 def form_data(portrait, audio, **options):
-    data = {"portrait": portrait.id, "audio": audio.id, "resolution": 256, "dynamic_scale": 1.0,
-            "motion_scale": 1.0, "expand_ratio": 0.5, "crop_face": "on"}
+    data = {
+        "portrait": portrait.id,
+        "audio": audio.id,
+        "resolution": 256,
+        "dynamic_scale": 1.0,
+        "motion_scale": 1.0,
+        "expand_ratio": 0.5,
+        "crop_face": "on",
+    }
     data.update(options)
     return data
 
@@ -34,8 +41,9 @@ def test_form_offers_only_the_users_own_inputs(owner_client, owner, outsider):
 
 def test_preflight_is_free_and_reports_face_duration_and_cost(owner_client, owner):
     portrait, audio = fixture_inputs(owner)
-    body = owner_client.post(URL, {**form_data(portrait, audio), "action": "preflight"},
-                             headers={"Accept": "application/json"}).json()
+    body = owner_client.post(
+        URL, {**form_data(portrait, audio), "action": "preflight"}, headers={"Accept": "application/json"}
+    ).json()
     assert body["ok"] and body["faces_found"] == 1 and body["face_error"] is None
     assert body["audio_duration_seconds"] == pytest.approx(audio.duration_seconds, abs=0.001)
     assert body["quota_seconds"] == 10
@@ -45,8 +53,9 @@ def test_preflight_is_free_and_reports_face_duration_and_cost(owner_client, owne
 def test_preflight_reports_a_missing_face(owner_client, owner):
     _, audio = fixture_inputs(owner)
     wall = uploads.add_portrait(owner, upload("wall.png", image_bytes("PNG", (400, 400), noise=True)))
-    body = owner_client.post(URL, {**form_data(wall, audio), "action": "preflight"},
-                             headers={"Accept": "application/json"}).json()
+    body = owner_client.post(
+        URL, {**form_data(wall, audio), "action": "preflight"}, headers={"Accept": "application/json"}
+    ).json()
     assert not body["ok"] and body["face_error"]["code"] == "no_face"
 
 
@@ -71,8 +80,11 @@ def test_nothing_is_queued_when_the_transaction_rolls_back(owner, django_capture
 
 @pytest.mark.parametrize(
     "options, code",
-    [({"dynamic_scale": 5}, "invalid_parameter"), ({"resolution": 1080}, "resolution_not_in_plan"),
-     ({"volume": 3}, "unknown_parameter")],
+    [
+        ({"dynamic_scale": 5}, "invalid_parameter"),
+        ({"resolution": 1080}, "resolution_not_in_plan"),
+        ({"volume": 3}, "unknown_parameter"),
+    ],
 )
 def test_bad_options_are_refused_with_a_code(owner, options, code):
     portrait, audio = fixture_inputs(owner)
@@ -92,8 +104,9 @@ def test_audio_longer_than_the_plan_allows(owner):
 def test_preflight_refuses_a_lecture_longer_than_the_plan_with_the_way_to_upgrade(owner_client, owner):
     portrait, _ = fixture_inputs(owner)
     lecture = uploads.add_audio(owner, upload("lecture.mp3", audio_bytes(".mp3", seconds=61)))
-    body = owner_client.post(URL, {**form_data(portrait, lecture), "action": "preflight"},
-                             headers={"Accept": "application/json"}).json()
+    body = owner_client.post(
+        URL, {**form_data(portrait, lecture), "action": "preflight"}, headers={"Accept": "application/json"}
+    ).json()
     assert body["ok"] is False and body["refusal"]["code"] == "job_too_long" and body["upgrade_would_help"]
     page = owner_client.post(URL, {**form_data(portrait, lecture), "action": "preflight"}).content.decode()
     assert 'data-code="job_too_long"' in page and f'href="{reverse("billing:usage")}">See plans</a>' in page
@@ -102,11 +115,15 @@ def test_preflight_refuses_a_lecture_longer_than_the_plan_with_the_way_to_upgrad
 def test_preflight_uses_the_face_found_when_the_portrait_was_checked(owner_client, owner):
     portrait, audio = fixture_inputs(owner)
     # What the upload's check stored is what the pre-flight says, without decoding the portrait again.
-    type(portrait).objects.filter(pk=portrait.pk).update(faces_found=None, face_box=None, face_error_code="no_face",
-                                                         face_error_message="No face was found in the portrait; use "
-                                                         "a photo with one clearly visible face.")
-    body = owner_client.post(URL, {**form_data(portrait, audio), "action": "preflight"},
-                             headers={"Accept": "application/json"}).json()
+    type(portrait).objects.filter(pk=portrait.pk).update(
+        faces_found=None,
+        face_box=None,
+        face_error_code="no_face",
+        face_error_message="No face was found in the portrait; use a photo with one clearly visible face.",
+    )
+    body = owner_client.post(
+        URL, {**form_data(portrait, audio), "action": "preflight"}, headers={"Accept": "application/json"}
+    ).json()
     assert body["ok"] is False and body["face_error"]["code"] == "no_face"
 
 
@@ -126,15 +143,16 @@ def test_the_page_has_each_inputs_preview_and_folds_the_advanced_options(owner_c
     assert previews["portraits"][str(portrait.id)]["face_box"] == portrait.face_box
     assert len(previews["audio"][str(audio.id)]["waveform"]) == 200
     page = response.content.decode()
-    advanced = page[page.index('<details class="advanced"'):page.index("</details>")]
+    advanced = page[page.index('<details class="advanced"') : page.index("</details>")]
     assert 'name="dynamic_scale"' in advanced and 'name="seed"' in advanced and 'name="portrait"' not in advanced
 
 
 def test_concurrency_limit_of_the_plan(owner_client, owner):
     portrait, audio = fixture_inputs(owner)
     services.submit(owner, portrait, audio, {"resolution": 256})
-    response = owner_client.post(URL, {**form_data(portrait, audio), "action": "submit"},
-                                 headers={"Accept": "application/json"})
+    response = owner_client.post(
+        URL, {**form_data(portrait, audio), "action": "submit"}, headers={"Accept": "application/json"}
+    )
     assert response.status_code == 429 and response.json()["error"]["code"] == "too_many_jobs"
 
 
@@ -149,8 +167,9 @@ def test_quota_exceeded_shows_in_the_form(owner_client, owner):
 
 def test_outsiders_inputs_cannot_be_used(owner_client, owner, outsider):
     theirs_portrait, theirs_audio = fixture_inputs(outsider)
-    response = owner_client.post(URL, {**form_data(theirs_portrait, theirs_audio), "action": "submit"},
-                                 headers={"Accept": "application/json"})
+    response = owner_client.post(
+        URL, {**form_data(theirs_portrait, theirs_audio), "action": "submit"}, headers={"Accept": "application/json"}
+    )
     assert response.status_code == 400 and "portrait" in response.json()["error"]["fields"]
     with pytest.raises(Refusal):
         services.submit(owner, theirs_portrait, theirs_audio, {})

@@ -28,4 +28,3 @@ def test_anonymous_is_sent_to_login(client, owner):
 
 def test_unknown_id_is_404(owner_client):
     assert owner_client.get(reverse("library:portrait_image", args=[uuid.uuid4()])).status_code == 404
-

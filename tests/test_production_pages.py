@@ -74,10 +74,23 @@ def test_main_pages_render_under_production_settings_with_collected_static_files
     assert again.returncode == 0, again.stderr
     assert "nothing to collect" in again.stdout
 
-    pages = [("/", None), ("/accounts/login/", None), ("/library/", "user"), ("/jobs/new/", "user"),
-             (f"/jobs/{job.pk}/", "user"), ("/billing/", "user"), ("/admin/", "staff")]
-    result = subprocess.run([sys.executable, "-c", RENDER_PAGES, user.email, staff.email, json.dumps(pages)],
-                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    pages = [
+        ("/", None),
+        ("/accounts/login/", None),
+        ("/library/", "user"),
+        ("/jobs/new/", "user"),
+        (f"/jobs/{job.pk}/", "user"),
+        ("/billing/", "user"),
+        ("/admin/", "staff"),
+    ]
+    result = subprocess.run(
+        [sys.executable, "-c", RENDER_PAGES, user.email, staff.email, json.dumps(pages)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     seen = json.loads(result.stdout)
     for path, _ in pages:

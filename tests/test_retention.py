@@ -23,8 +23,9 @@ def made_days_ago(job, days) -> Job:
     return job
 
 
-def test_videos_go_on_the_date_their_page_shows_and_owners_are_told(owner, outsider, owner_client,
-                                                                     django_capture_on_commit_callbacks):
+def test_videos_go_on_the_date_their_page_shows_and_owners_are_told(
+    owner, outsider, owner_client, django_capture_on_commit_callbacks
+):
     old, recent = made_days_ago(finished_job(owner, kept_days=7), 8), finished_job(owner, kept_days=7)
     give_plan(outsider, "teacher")
     kept = made_days_ago(finished_job(outsider, kept_days=30), 8)  # Teacher keeps them 30

@@ -9,8 +9,17 @@ from tests.conftest import FIXTURES, running_worker
 
 def submit(*extra):
     out = StringIO()
-    call_command("submit_job", "--user", "Teacher@Example.com", "--portrait", str(FIXTURES / "portrait.jpg"),
-                 "--audio", str(FIXTURES / "speech.wav"), *extra, stdout=out)
+    call_command(
+        "submit_job",
+        "--user",
+        "Teacher@Example.com",
+        "--portrait",
+        str(FIXTURES / "portrait.jpg"),
+        "--audio",
+        str(FIXTURES / "speech.wav"),
+        *extra,
+        stdout=out,
+    )
     return out.getvalue()
 
 

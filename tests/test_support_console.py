@@ -54,12 +54,15 @@ def charged_job(owner) -> Job:
 def change_plan(owner, plan: str) -> User:
     """A superuser sets the owner's plan in admin, as support leads do; returns the superuser."""
     admin = User.objects.filter(email="admin@example.com").first() or User.objects.create_superuser(
-        email="admin@example.com", password="x")
+        email="admin@example.com", password="x"
+    )
     client = Client()
     with_second_factor(client, admin)
     account = BillingAccount.objects.get(user=owner)
-    response = client.post(reverse("admin:billing_billingaccount_change", args=[account.pk]),
-                           {"user": owner.pk, "plan_override": plan, "past_due_since_0": "", "past_due_since_1": ""})
+    response = client.post(
+        reverse("admin:billing_billingaccount_change", args=[account.pk]),
+        {"user": owner.pk, "plan_override": plan, "past_due_since_0": "", "past_due_since_1": ""},
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     return admin
 
@@ -124,8 +127,14 @@ def test_time_by_stage_shows_wall_clock_apart_from_work_summed_over_parts(suppor
     start = timezone.now() - timedelta(minutes=5)
     job = finished_job(teacher, started_at=start, finished_at=start + timedelta(seconds=79), segment_count=2)
     for index in (0, 1):  # two parts animating side by side for 60 s, 10 s apart
-        JobStage.objects.create(job=job, attempt=1, segment_index=index, name="animate",
-                                started_at=start + timedelta(seconds=10 * index), seconds=60)
+        JobStage.objects.create(
+            job=job,
+            attempt=1,
+            segment_index=index,
+            name="animate",
+            started_at=start + timedelta(seconds=10 * index),
+            seconds=60,
+        )
     JobStage.objects.create(job=job, attempt=1, name="join", started_at=start + timedelta(seconds=71), seconds=8)
     page = job_page(client, job)
     assert "Job, start to finish: <strong>79.0 s</strong>" in page
@@ -160,13 +169,15 @@ def test_the_audit_log_exports_a_date_range_as_csv(support, teacher):
     AuditEvent.objects.create(action="refund", source="admin", user=teacher, user_email=teacher.email, reason="old")
     AuditEvent.objects.filter(reason="old").update(created_at=timezone.now() - timedelta(days=40))
     today = timezone.localdate()
-    export = client.get(reverse("admin:support_auditevent_export"),
-                        {"from": str(today - timedelta(days=7)), "to": str(today)})
+    export = client.get(
+        reverse("admin:support_auditevent_export"), {"from": str(today - timedelta(days=7)), "to": str(today)}
+    )
     assert export.status_code == 200 and export["Content-Type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(b"".join(export.streaming_content).decode())))
     assert rows[0] == ["time (UTC)", "actor", "source", "action", "user", "job", "what", "reason"]
     assert [row[1:] for row in rows[1:]] == [
-        [staff.email, "admin", "refund", teacher.email, str(job.pk), "10 s", "blurry, said the user"]]
+        [staff.email, "admin", "refund", teacher.email, str(job.pk), "10 s", "blurry, said the user"]
+    ]
 
 
 def test_the_users_page_shows_the_account_timeline(support, teacher):
@@ -175,9 +186,16 @@ def test_the_users_page_shows_the_account_timeline(support, teacher):
     job = charged_job(teacher)
     client.post(reverse("admin:jobs_job_action", args=[job.pk, "refund"]), {"reason": "wrong voice"})
     page = client.get(reverse("admin:accounts_user_change", args=[teacher.pk])).content.decode()
-    timeline = page[page.index('class="account-timeline"'):]
-    for text in ("Signed up", "Plan changed", "Teacher → Pro", f"Job {str(job.id)[:8]} submitted",
-                 "Render time refunded", "wrong voice", "by support@example.com"):
+    timeline = page[page.index('class="account-timeline"') :]
+    for text in (
+        "Signed up",
+        "Plan changed",
+        "Teacher → Pro",
+        f"Job {str(job.id)[:8]} submitted",
+        "Render time refunded",
+        "wrong voice",
+        "by support@example.com",
+    ):
         assert text in timeline, text
     assert timeline.index("Render time refunded") < timeline.index("Signed up")  # newest first
 
@@ -197,8 +215,9 @@ def test_the_admin_login_is_the_portals_throttled_login(db):
     anonymous = Client()
     response = anonymous.get(reverse("admin:login"))
     assert response.status_code == 302 and response.url.startswith(reverse("account_login"))
-    guesses = [anonymous.post(reverse("account_login"), {"login": "staff@example.com", "password": "wrong"})
-               for _ in range(6)]
+    guesses = [
+        anonymous.post(reverse("account_login"), {"login": "staff@example.com", "password": "wrong"}) for _ in range(6)
+    ]
     throttled = [b"Too many failed login attempts" in page.content for page in guesses]
     assert throttled == [False] * 5 + [True]  # five failures per account in five minutes, as for every user
     right = anonymous.post(reverse("account_login"), {"login": "staff@example.com", "password": PASSWORD})

@@ -29,10 +29,23 @@ from tests.conftest import FIXTURES
 from tests.jobs_helpers import fixture_inputs, wait_for
 from tests.media import image_bytes, upload
 
-RENDER_STAGES = ["download_inputs", "load_audio", "analyse_audio", "preprocess_image", "animate", "encode_video",
-                 "store_output"]
-RENDER_ATTRIBUTES = {"backend": "builtin", "resolution": 256, "fps": 25, "inference.steps": 25,
-                     "dynamic.scale": 1.0, "motion.scale": 1.0}
+RENDER_STAGES = [
+    "download_inputs",
+    "load_audio",
+    "analyse_audio",
+    "preprocess_image",
+    "animate",
+    "encode_video",
+    "store_output",
+]
+RENDER_ATTRIBUTES = {
+    "backend": "builtin",
+    "resolution": 256,
+    "fps": 25,
+    "inference.steps": 25,
+    "dynamic.scale": 1.0,
+    "motion.scale": 1.0,
+}
 
 
 def settle(worker) -> None:
@@ -65,10 +78,19 @@ def ancestors(span, spans) -> list:
 def test_one_trace_from_the_submitting_request_to_every_render_stage(worker, teacher, client, finished_spans):
     client.force_login(teacher)
     portrait, audio = fixture_inputs(teacher)
-    response = client.post(reverse("jobs:new"), {
-        "portrait": portrait.id, "audio": audio.id, "resolution": 256, "dynamic_scale": 1.0, "motion_scale": 1.0,
-        "expand_ratio": 0.5, "crop_face": "on", "action": "submit",
-    })
+    response = client.post(
+        reverse("jobs:new"),
+        {
+            "portrait": portrait.id,
+            "audio": audio.id,
+            "resolution": 256,
+            "dynamic_scale": 1.0,
+            "motion_scale": 1.0,
+            "expand_ratio": 0.5,
+            "crop_face": "on",
+            "action": "submit",
+        },
+    )
     assert response.status_code == 302
     job = wait_for(Job.objects.get())
     assert job.status == Job.Status.SUCCEEDED, job.error_message
@@ -161,8 +183,9 @@ def test_a_job_sent_again_later_continues_its_own_trace(teacher, finished_spans)
 
 
 def test_log_lines_carry_the_trace_and_span_ids():
-    handler = next(h for h in logging.getLogger().handlers
-                   if any(isinstance(f, tracing.TraceIdsFilter) for f in h.filters))
+    handler = next(
+        h for h in logging.getLogger().handlers if any(isinstance(f, tracing.TraceIdsFilter) for f in h.filters)
+    )
     with tracing.tracer.start_as_current_span("work") as span:
         record = logging.LogRecord("portal", logging.INFO, __file__, 1, "rendering", None, None)
         handler.filter(record)
@@ -182,8 +205,12 @@ def test_support_codes_and_trace_links(settings):
     link = tracing.trace_url(trace_id)
     assert link.startswith("https://grafana.example.com/explore?") and trace_id in link
     panes = json.loads(unquote(link.split("panes=")[1]))
-    assert panes["trace"]["queries"][0] == {"refId": "A", "datasource": {"type": "tempo", "uid": "tempo"},
-                                            "queryType": "traceql", "query": trace_id}
+    assert panes["trace"]["queries"][0] == {
+        "refId": "A",
+        "datasource": {"type": "tempo", "uid": "tempo"},
+        "queryType": "traceql",
+        "query": trace_id,
+    }
 
 
 def test_trace_link_template_setting(settings):
@@ -226,13 +253,27 @@ def test_spans_leave_the_process_over_otlp_http(tmp_path):
     _Receiver.received = []
     server = HTTPServer(("127.0.0.1", 0), _Receiver)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    env = {**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{server.server_port}",
-           "OTEL_SERVICE_NAME": "sonic-otlp-probe", "DJANGO_SETTINGS_MODULE": "portal.settings.test"}
+    env = {
+        **os.environ,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{server.server_port}",
+        "OTEL_SERVICE_NAME": "sonic-otlp-probe",
+        "DJANGO_SETTINGS_MODULE": "portal.settings.test",
+    }
     try:
         completed = subprocess.run(
-            [sys.executable, "-c", PROBE, str(FIXTURES / "portrait.jpg"), str(FIXTURES / "speech.wav"),
-             str(tmp_path / "out.mp4")],
-            env=env, capture_output=True, text=True, timeout=120, cwd=settings.BASE_DIR,
+            [
+                sys.executable,
+                "-c",
+                PROBE,
+                str(FIXTURES / "portrait.jpg"),
+                str(FIXTURES / "speech.wav"),
+                str(tmp_path / "out.mp4"),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=settings.BASE_DIR,
         )
     finally:
         server.shutdown()
@@ -242,8 +283,9 @@ def test_spans_leave_the_process_over_otlp_http(tmp_path):
     for path, content_type, request in _Receiver.received:
         assert path == "/v1/traces" and content_type == "application/x-protobuf"
         for resource_spans in request.resource_spans:
-            services_seen |= {a.value.string_value for a in resource_spans.resource.attributes
-                              if a.key == "service.name"}
+            services_seen |= {
+                a.value.string_value for a in resource_spans.resource.attributes if a.key == "service.name"
+            }
             names |= {span.name for scope in resource_spans.scope_spans for span in scope.spans}
     assert services_seen == {"sonic-otlp-probe"}
     assert {"probe", "render", "load_audio", "animate", "encode_video"} <= names

@@ -30,8 +30,9 @@ def metadata(**values) -> str:
 
 
 def create(client, name: str, length: int, kind="audio"):
-    return client.post(CREATE, headers={**TUS, "Upload-Length": str(length),
-                                        "Upload-Metadata": metadata(filename=name, kind=kind)})
+    return client.post(
+        CREATE, headers={**TUS, "Upload-Length": str(length), "Upload-Metadata": metadata(filename=name, kind=kind)}
+    )
 
 
 def send_part(client, location: str, offset: int, content: bytes):
@@ -106,9 +107,11 @@ def test_a_part_cut_off_by_a_dropped_connection_is_kept_and_the_upload_goes_on_f
     content = audio_bytes(".wav", seconds=80.0)
     location = create(client, "talk.wav", len(content))["Location"]
     cookies = "; ".join(f"{name}={morsel.value}" for name, morsel in client.cookies.items())
-    headers = (f"PATCH {location} HTTP/1.1\r\nHost: {live_server.thread.host}\r\nTus-Resumable: 1.0.0\r\n"
-               f"Content-Type: {PART}\r\nUpload-Offset: 0\r\nContent-Length: {len(content)}\r\n"
-               f"X-CSRFToken: {client.cookies['csrftoken'].value}\r\nCookie: {cookies}\r\n\r\n")
+    headers = (
+        f"PATCH {location} HTTP/1.1\r\nHost: {live_server.thread.host}\r\nTus-Resumable: 1.0.0\r\n"
+        f"Content-Type: {PART}\r\nUpload-Offset: 0\r\nContent-Length: {len(content)}\r\n"
+        f"X-CSRFToken: {client.cookies['csrftoken'].value}\r\nCookie: {cookies}\r\n\r\n"
+    )
     sent = MiB + 300_000
     with socket.create_connection((live_server.thread.host, live_server.thread.port)) as connection:
         connection.sendall(headers.encode() + content[:sent])
@@ -131,9 +134,11 @@ def test_a_part_cut_off_before_the_minimum_size_is_not_kept(teacher, live_server
     content = audio_bytes(".wav", seconds=80.0)
     location = create(client, "talk.wav", len(content))["Location"]
     cookies = "; ".join(f"{name}={morsel.value}" for name, morsel in client.cookies.items())
-    headers = (f"PATCH {location} HTTP/1.1\r\nHost: {live_server.thread.host}\r\nTus-Resumable: 1.0.0\r\n"
-               f"Content-Type: {PART}\r\nUpload-Offset: 0\r\nContent-Length: {len(content)}\r\n"
-               f"X-CSRFToken: {client.cookies['csrftoken'].value}\r\nCookie: {cookies}\r\n\r\n")
+    headers = (
+        f"PATCH {location} HTTP/1.1\r\nHost: {live_server.thread.host}\r\nTus-Resumable: 1.0.0\r\n"
+        f"Content-Type: {PART}\r\nUpload-Offset: 0\r\nContent-Length: {len(content)}\r\n"
+        f"X-CSRFToken: {client.cookies['csrftoken'].value}\r\nCookie: {cookies}\r\n\r\n"
+    )
     with socket.create_connection((live_server.thread.host, live_server.thread.port)) as connection:
         connection.sendall(headers.encode() + content[:200_000])
         time.sleep(0.5)
@@ -185,9 +190,11 @@ def test_a_part_over_the_limit_is_refused_before_its_body_is_sent(owner_client, 
     owner_client.get(reverse("library:index"))
     location = create(owner_client, "talk.wav", 500 * 1024 * 1024)["Location"]
     cookies = "; ".join(f"{name}={morsel.value}" for name, morsel in owner_client.cookies.items())
-    headers = (f"PATCH {location} HTTP/1.1\r\nHost: {live_server.thread.host}\r\nTus-Resumable: 1.0.0\r\n"
-               f"Content-Type: {PART}\r\nUpload-Offset: 0\r\nContent-Length: {64 * 1024 * 1024}\r\n"
-               f"X-CSRFToken: {owner_client.cookies['csrftoken'].value}\r\nCookie: {cookies}\r\n\r\n")
+    headers = (
+        f"PATCH {location} HTTP/1.1\r\nHost: {live_server.thread.host}\r\nTus-Resumable: 1.0.0\r\n"
+        f"Content-Type: {PART}\r\nUpload-Offset: 0\r\nContent-Length: {64 * 1024 * 1024}\r\n"
+        f"X-CSRFToken: {owner_client.cookies['csrftoken'].value}\r\nCookie: {cookies}\r\n\r\n"
+    )
     with socket.create_connection((live_server.thread.host, live_server.thread.port), timeout=10) as connection:
         connection.sendall(headers.encode())  # and not one byte of the 64 MiB it announces
         response = HTTPResponse(connection)
@@ -197,12 +204,15 @@ def test_a_part_over_the_limit_is_refused_before_its_body_is_sent(owner_client, 
     assert offset_of(owner_client, location) == 0
 
 
-@pytest.mark.parametrize("name, length, code, status", [
-    ("notes.txt", 100, "unsupported_type", 400),
-    ("talk.wav", 0, "empty_file", 400),
-    ("talk.wav", 501 * 1024 * 1024, "file_too_large", 413),
-    ("", 100, "no_file", 400),
-])
+@pytest.mark.parametrize(
+    "name, length, code, status",
+    [
+        ("notes.txt", 100, "unsupported_type", 400),
+        ("talk.wav", 0, "empty_file", 400),
+        ("talk.wav", 501 * 1024 * 1024, "file_too_large", 413),
+        ("", 100, "no_file", 400),
+    ],
+)
 def test_what_can_be_refused_before_a_byte_is_sent_is(owner_client, owner, name, length, code, status):
     response = create(owner_client, name, length)
     assert response.status_code == status and response.json()["error"]["code"] == code
@@ -226,27 +236,34 @@ def test_unfinished_uploads_are_limited(owner_client):
 
 
 def test_protocol_errors_are_clear(owner_client):
-    response = owner_client.post(CREATE, headers={"Upload-Length": "10", "Upload-Metadata": metadata(
-        filename="a.wav", kind="audio")})
+    response = owner_client.post(
+        CREATE, headers={"Upload-Length": "10", "Upload-Metadata": metadata(filename="a.wav", kind="audio")}
+    )
     assert response.status_code == 412 and response.json()["error"]["code"] == "unsupported_version"
     response = owner_client.post(CREATE, headers={**TUS, "Upload-Length": "10", "Upload-Metadata": "filename !!!"})
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_metadata"
-    response = owner_client.post(CREATE, headers={**TUS, "Upload-Length": "ten", "Upload-Metadata": metadata(
-        filename="a.wav", kind="audio")})
+    response = owner_client.post(
+        CREATE, headers={**TUS, "Upload-Length": "ten", "Upload-Metadata": metadata(filename="a.wav", kind="audio")}
+    )
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_header"
     response = create(owner_client, "a.wav", 10, kind="video")
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_kind"
     location = create(owner_client, "a.wav", 10)["Location"]
-    assert owner_client.patch(location, b"12345", content_type="text/plain",
-                              headers={**TUS, "Upload-Offset": "0"}).status_code == 415
+    assert (
+        owner_client.patch(
+            location, b"12345", content_type="text/plain", headers={**TUS, "Upload-Offset": "0"}
+        ).status_code
+        == 415
+    )
     response = send_part(owner_client, location, 0, b"x" * 11)
     assert response.status_code == 413 and response.json()["error"]["code"] == "upload_too_long"
     options = owner_client.options(CREATE)
     assert options["Tus-Version"] == "1.0.0" and "creation" in options["Tus-Extension"]
 
 
-def test_cancelling_deletes_the_parts_and_gives_the_storage_back(owner_client, owner,
-                                                                 django_capture_on_commit_callbacks):
+def test_cancelling_deletes_the_parts_and_gives_the_storage_back(
+    owner_client, owner, django_capture_on_commit_callbacks
+):
     content = audio_bytes(".wav", seconds=80.0)
     location = create(owner_client, "talk.wav", len(content))["Location"]
     assert send_part(owner_client, location, 0, content[:MiB]).status_code == 204

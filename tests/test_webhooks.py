@@ -61,9 +61,13 @@ def test_secret_is_shown_once(owner_client, owner):
 
 @pytest.mark.parametrize(
     "url, code",
-    [("http://127.0.0.1:8000/hook", "private_webhook_url"), ("http://10.1.2.3/hook", "private_webhook_url"),
-     ("http://[::1]/hook", "private_webhook_url"), ("ftp://example.com/x", "invalid_webhook_url"),
-     ("not a url", "invalid_webhook_url")],
+    [
+        ("http://127.0.0.1:8000/hook", "private_webhook_url"),
+        ("http://10.1.2.3/hook", "private_webhook_url"),
+        ("http://[::1]/hook", "private_webhook_url"),
+        ("ftp://example.com/x", "invalid_webhook_url"),
+        ("not a url", "invalid_webhook_url"),
+    ],
 )
 def test_private_and_malformed_urls_are_refused(owner_client, owner, url, code):
     response = owner_client.post(URL, {"action": "save", "url": url})
@@ -87,7 +91,7 @@ def test_signed_event_is_delivered_and_logged(owner, receiver, django_capture_on
     delivery = WebhookDelivery.objects.get(job=job)
     webhooks.deliver(delivery.pk, final_attempt=False)
 
-    (headers, body), = receiver.requests
+    ((headers, body),) = receiver.requests
     assert verify(endpoint.secret, headers["Sonic-Signature"], body)
     event = json.loads(body)
     assert event["type"] == "job.succeeded" and event["data"]["id"] == str(job.id)
@@ -132,8 +136,9 @@ def _queued_delivery(owner, django_capture_on_commit_callbacks, **job_fields) ->
 
 
 @override_settings(WEBHOOKS_ALLOW_PRIVATE_URLS=True)
-def test_each_attempt_carries_a_download_link_made_when_it_is_sent(owner, client, receiver,
-                                                                   django_capture_on_commit_callbacks):
+def test_each_attempt_carries_a_download_link_made_when_it_is_sent(
+    owner, client, receiver, django_capture_on_commit_callbacks
+):
     webhooks.set_endpoint(owner, receiver.url)
     delivery = _queued_delivery(owner, django_capture_on_commit_callbacks)
     # The event waited (retries back off for up to an hour): the link made when it was queued has long expired.
@@ -169,8 +174,9 @@ def test_pending_events_follow_a_changed_webhook_and_stop_with_a_removed_one(own
 
 
 @override_settings(WEBHOOKS_ALLOW_PRIVATE_URLS=True)
-def test_a_delivery_whose_message_was_lost_is_sent_by_the_maintenance_loop(owner, receiver,
-                                                                           django_capture_on_commit_callbacks):
+def test_a_delivery_whose_message_was_lost_is_sent_by_the_maintenance_loop(
+    owner, receiver, django_capture_on_commit_callbacks
+):
     from datetime import timedelta
 
     import dramatiq
@@ -209,21 +215,23 @@ def _resolving(monkeypatch, name: str, addresses: list[str]) -> list:
 
 
 @override_settings(WEBHOOKS_ALLOW_PRIVATE_URLS=True)
-def test_a_delivery_connects_to_the_address_it_checked_and_names_the_host(owner, receiver, monkeypatch,
-                                                                         django_capture_on_commit_callbacks):
+def test_a_delivery_connects_to_the_address_it_checked_and_names_the_host(
+    owner, receiver, monkeypatch, django_capture_on_commit_callbacks
+):
     lookups = _resolving(monkeypatch, "hooks.example.com", ["127.0.0.1"])
     url = receiver.url.replace("127.0.0.1", "hooks.example.com")
     WebhookEndpoint.objects.create(owner=owner, url=url, secret="whsec_x")
     delivery = _queued_delivery(owner, django_capture_on_commit_callbacks)
     lookups.clear()
     webhooks.deliver(delivery.pk, final_attempt=False)
-    (headers, _), = receiver.requests
+    ((headers, _),) = receiver.requests
     assert headers["Host"] == f"hooks.example.com:{receiver.server.server_port}"
     assert len(lookups) == 1, "resolved once: the address checked is the address connected to"
 
 
-def test_a_name_with_any_private_address_is_refused_before_anything_is_sent(owner, receiver, monkeypatch,
-                                                                           django_capture_on_commit_callbacks):
+def test_a_name_with_any_private_address_is_refused_before_anything_is_sent(
+    owner, receiver, monkeypatch, django_capture_on_commit_callbacks
+):
     _resolving(monkeypatch, "rebind.example.com", ["93.184.216.34", "127.0.0.1"])
     url = receiver.url.replace("127.0.0.1", "rebind.example.com")
     WebhookEndpoint.objects.create(owner=owner, url=url, secret="whsec_x")  # saved while it looked public
@@ -236,11 +244,17 @@ def test_a_name_with_any_private_address_is_refused_before_anything_is_sent(owne
 
 @pytest.mark.parametrize(
     "url, code",
-    [("http://[::127.0.0.1]/", "private_webhook_url"), ("http://[64:ff9b::7f00:1]/", "private_webhook_url"),
-     ("http://[::ffff:10.0.0.1]/", "private_webhook_url"), ("http://[2002:7f00:1::1]/", "private_webhook_url"),
-     ("http://[64:ff9b::808:808]/", "private_webhook_url"), ("http://100.64.0.1/", "private_webhook_url"),
-     ("http://example.com:99999/", "invalid_webhook_url"), ("http://example.com:abc/", "invalid_webhook_url"),
-     ("http://[::1/", "invalid_webhook_url")],
+    [
+        ("http://[::127.0.0.1]/", "private_webhook_url"),
+        ("http://[64:ff9b::7f00:1]/", "private_webhook_url"),
+        ("http://[::ffff:10.0.0.1]/", "private_webhook_url"),
+        ("http://[2002:7f00:1::1]/", "private_webhook_url"),
+        ("http://[64:ff9b::808:808]/", "private_webhook_url"),
+        ("http://100.64.0.1/", "private_webhook_url"),
+        ("http://example.com:99999/", "invalid_webhook_url"),
+        ("http://example.com:abc/", "invalid_webhook_url"),
+        ("http://[::1/", "invalid_webhook_url"),
+    ],
 )
 def test_disguised_local_addresses_and_malformed_urls_are_refused(owner_client, owner, url, code):
     response = owner_client.post(URL, {"action": "save", "url": url})

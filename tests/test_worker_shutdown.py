@@ -27,15 +27,34 @@ def start_worker(tmp_path):
 
     def start(shutdown_seconds: float, **env):
         log = tmp_path / f"worker-{len(started)}.log"
-        environment = {**os.environ, "DATABASE_URL": _database_url(), "REDIS_URL": settings.REDIS_URL,
-                       "SONIC_TEST_NAMESPACE": settings.DRAMATIQ_BROKER["OPTIONS"]["namespace"],
-                       "SONIC_TEST_MEDIA_ROOT": str(settings.MEDIA_ROOT),
-                       "WORKER_SHUTDOWN_SECONDS": str(shutdown_seconds), **env}
+        environment = {
+            **os.environ,
+            "DATABASE_URL": _database_url(),
+            "REDIS_URL": settings.REDIS_URL,
+            "SONIC_TEST_NAMESPACE": settings.DRAMATIQ_BROKER["OPTIONS"]["namespace"],
+            "SONIC_TEST_MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "WORKER_SHUTDOWN_SECONDS": str(shutdown_seconds),
+            **env,
+        }
         with log.open("w") as output:
             process = subprocess.Popen(
-                [sys.executable, "manage.py", "render_worker", "--backends", "builtin", "--no-webhooks",
-                 "--no-upload-checks", "--processes", "1", "--threads", "1"],
-                cwd=settings.BASE_DIR, env=environment, stdout=output, stderr=subprocess.STDOUT,
+                [
+                    sys.executable,
+                    "manage.py",
+                    "render_worker",
+                    "--backends",
+                    "builtin",
+                    "--no-webhooks",
+                    "--no-upload-checks",
+                    "--processes",
+                    "1",
+                    "--threads",
+                    "1",
+                ],
+                cwd=settings.BASE_DIR,
+                env=environment,
+                stdout=output,
+                stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
         started.append(process)
@@ -62,7 +81,8 @@ def stop(worker: subprocess.Popen, within: float) -> float:
 
 
 def test_a_part_still_rendering_when_the_time_is_up_goes_back_to_the_queue_and_costs_no_attempt(
-        transactional_db, teacher, start_worker):
+    transactional_db, teacher, start_worker
+):
     # Parts long enough (12 s at 720 px: several seconds each even on an idle machine) that progress, written once
     # a second, is seen early in one, and half a second after SIGTERM it is still far from done.
     portrait, audio = speech_inputs(teacher, 24.0)
@@ -70,8 +90,9 @@ def test_a_part_still_rendering_when_the_time_is_up_goes_back_to_the_queue_and_c
     worker = start_worker(shutdown_seconds=0.5, SEGMENT_SECONDS="12")
 
     def a_part_well_under_way():
-        return JobSegment.objects.filter(job=job, status=JobSegment.Status.RUNNING, progress__gt=0,
-                                         progress__lte=0.6).first()
+        return JobSegment.objects.filter(
+            job=job, status=JobSegment.Status.RUNNING, progress__gt=0, progress__lte=0.6
+        ).first()
 
     eventually(a_part_well_under_way, "a part rendering", timeout=180)
     part = a_part_well_under_way()
@@ -92,13 +113,17 @@ def test_a_part_still_rendering_when_the_time_is_up_goes_back_to_the_queue_and_c
     assert abs(job.output_duration_seconds - job.audio_duration_seconds) < 0.1
 
 
-def test_a_whole_job_still_rendering_when_the_time_is_up_goes_back_to_the_queue(transactional_db, teacher,
-                                                                                start_worker):
+def test_a_whole_job_still_rendering_when_the_time_is_up_goes_back_to_the_queue(
+    transactional_db, teacher, start_worker
+):
     portrait, audio = speech_inputs(teacher, 20.0)
     job = services.submit(teacher, portrait, audio, {"resolution": 720})
     worker = start_worker(shutdown_seconds=0.5)
-    eventually(lambda: Job.objects.filter(pk=job.pk, progress__gt=0, progress__lte=0.6).exists(),
-               "the job rendering", timeout=180)
+    eventually(
+        lambda: Job.objects.filter(pk=job.pk, progress__gt=0, progress__lte=0.6).exists(),
+        "the job rendering",
+        timeout=180,
+    )
     stop(worker, within=30)
 
     job.refresh_from_db()
@@ -111,7 +136,8 @@ def test_a_whole_job_still_rendering_when_the_time_is_up_goes_back_to_the_queue(
 
 
 def test_a_render_that_finishes_within_the_time_is_kept_and_then_the_worker_exits(
-        transactional_db, teacher, start_worker):
+    transactional_db, teacher, start_worker
+):
     portrait, audio = speech_inputs(teacher, 8.0)
     job = services.submit(teacher, portrait, audio, {"resolution": 512})
     worker = start_worker(shutdown_seconds=120)

@@ -23,9 +23,11 @@ def minutes(seconds) -> str:
     seconds = int(seconds or 0)
     hours, rest = divmod(seconds, 3600)
     mins, secs = divmod(rest, 60)
-    parts = [_("%(hours)d h") % {"hours": hours} if hours else "",
-             _("%(minutes)d min") % {"minutes": mins} if mins else "",
-             _("%(seconds)d s") % {"seconds": secs} if secs else ""]
+    parts = [
+        _("%(hours)d h") % {"hours": hours} if hours else "",
+        _("%(minutes)d min") % {"minutes": mins} if mins else "",
+        _("%(seconds)d s") % {"seconds": secs} if secs else "",
+    ]
     return " ".join(part for part in parts if part) or _("%(seconds)d s") % {"seconds": 0}
 
 

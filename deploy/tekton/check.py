@@ -35,18 +35,22 @@ HERE = Path(__file__).resolve().parent
 KUBERNETES_VERSION = "1.33.0"  # as tests/deploy/test_manifests.py
 
 API_VERSIONS = {
-    "Task": "tekton.dev/v1", "Pipeline": "tekton.dev/v1", "PipelineRun": "tekton.dev/v1",
-    "EventListener": "triggers.tekton.dev/v1beta1", "TriggerBinding": "triggers.tekton.dev/v1beta1",
+    "Task": "tekton.dev/v1",
+    "Pipeline": "tekton.dev/v1",
+    "PipelineRun": "tekton.dev/v1",
+    "EventListener": "triggers.tekton.dev/v1beta1",
+    "TriggerBinding": "triggers.tekton.dev/v1beta1",
     "TriggerTemplate": "triggers.tekton.dev/v1beta1",
     # Kubernetes' own objects beside them, validated by kubernetes-validate.
-    "ServiceAccount": "v1", "PersistentVolumeClaim": "v1", "RoleBinding": "rbac.authorization.k8s.io/v1",
+    "ServiceAccount": "v1",
+    "PersistentVolumeClaim": "v1",
+    "RoleBinding": "rbac.authorization.k8s.io/v1",
     "ClusterRoleBinding": "rbac.authorization.k8s.io/v1",
     "Kustomization": "kustomize.config.k8s.io/v1beta1",
 }
 KUBERNETES_KINDS = {"ServiceAccount", "PersistentVolumeClaim", "RoleBinding", "ClusterRoleBinding"}
 CLUSTER_INTERCEPTORS = {"github", "gitlab", "bitbucket", "cel", "slack"}
-VOLUME_SOURCES = ("persistentVolumeClaim", "volumeClaimTemplate", "emptyDir", "configMap", "secret", "projected",
-                  "csi")
+VOLUME_SOURCES = ("persistentVolumeClaim", "volumeClaimTemplate", "emptyDir", "configMap", "secret", "projected", "csi")
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
 
@@ -62,25 +66,61 @@ class Interface:
 
 
 def _catalog(name, required, optional, results, workspaces, optional_workspaces):
-    return Interface(name, {**dict.fromkeys(required, False), **dict.fromkeys(optional, True)}, set(results),
-                     {**dict.fromkeys(workspaces, False), **dict.fromkeys(optional_workspaces, True)})
+    return Interface(
+        name,
+        {**dict.fromkeys(required, False), **dict.fromkeys(optional, True)},
+        set(results),
+        {**dict.fromkeys(workspaces, False), **dict.fromkeys(optional_workspaces, True)},
+    )
 
 
 # The catalog Tasks the Pipeline may take through a resolver, keyed by (name, version), as their YAML declares them.
 REMOTE_TASKS = {
     # github.com/tektoncd/catalog task/git-clone/0.9/git-clone.yaml
     ("git-clone", "0.9"): _catalog(
-        "git-clone 0.9", ["url"],
-        ["revision", "refspec", "submodules", "depth", "sslVerify", "crtFileName", "subdirectory",
-         "sparseCheckoutDirectories", "deleteExisting", "httpProxy", "httpsProxy", "noProxy", "verbose",
-         "gitInitImage", "userHome"],
-        ["commit", "url", "committer-date"], ["output"], ["ssh-directory", "basic-auth", "ssl-ca-directory"]),
+        "git-clone 0.9",
+        ["url"],
+        [
+            "revision",
+            "refspec",
+            "submodules",
+            "depth",
+            "sslVerify",
+            "crtFileName",
+            "subdirectory",
+            "sparseCheckoutDirectories",
+            "deleteExisting",
+            "httpProxy",
+            "httpsProxy",
+            "noProxy",
+            "verbose",
+            "gitInitImage",
+            "userHome",
+        ],
+        ["commit", "url", "committer-date"],
+        ["output"],
+        ["ssh-directory", "basic-auth", "ssl-ca-directory"],
+    ),
     # github.com/tektoncd/catalog task/buildah/0.9/buildah.yaml
     ("buildah", "0.9"): _catalog(
-        "buildah 0.9", ["IMAGE"],
-        ["BUILDER_IMAGE", "STORAGE_DRIVER", "DOCKERFILE", "CONTEXT", "TLSVERIFY", "FORMAT", "BUILD_EXTRA_ARGS",
-         "PUSH_EXTRA_ARGS", "SKIP_PUSH", "BUILD_ARGS"],
-        ["IMAGE_DIGEST", "IMAGE_URL"], ["source"], ["sslcertdir", "dockerconfig"]),
+        "buildah 0.9",
+        ["IMAGE"],
+        [
+            "BUILDER_IMAGE",
+            "STORAGE_DRIVER",
+            "DOCKERFILE",
+            "CONTEXT",
+            "TLSVERIFY",
+            "FORMAT",
+            "BUILD_EXTRA_ARGS",
+            "PUSH_EXTRA_ARGS",
+            "SKIP_PUSH",
+            "BUILD_ARGS",
+        ],
+        ["IMAGE_DIGEST", "IMAGE_URL"],
+        ["source"],
+        ["sslcertdir", "dockerconfig"],
+    ),
 }
 
 # ---- schemas, from Tekton's v1 types (pkg/apis/pipeline/v1) and Triggers' v1beta1 types
@@ -107,94 +147,239 @@ RESULT_SPEC = obj(["name"], name=STR, type=TYPE, description=STR, properties=ANY
 WORKSPACE_DECLARATION = obj(["name"], name=STR, description=STR, mountPath=STR, readOnly=BOOL, optional=BOOL)
 WHEN = obj([], input=STR, operator={"enum": ["in", "notin"]}, values=arr(STR), cel=STR)
 OUTPUT_CONFIG = obj([], path=STR)
-CONTAINER_FIELDS = dict(image=STR, command=arr(STR), args=arr(STR), workingDir=STR, envFrom=arr(K8S), env=arr(K8S),
-                        computeResources=K8S, volumeMounts=arr(K8S), volumeDevices=arr(K8S),
-                        imagePullPolicy={"enum": ["Always", "Never", "IfNotPresent"]}, securityContext=K8S)
-STEP = obj([], name=STR, **CONTAINER_FIELDS, script=STR, timeout=STR,
-           workspaces=arr(obj(["name"], name=STR, mountPath=STR)), onError={"enum": ["continue", "stopAndFail"]},
-           stdoutConfig=OUTPUT_CONFIG, stderrConfig=OUTPUT_CONFIG,
-           ref=obj(["name"], name=STR, resolver=STR, params=arr(PARAM)), params=arr(PARAM), results=arr(RESULT_SPEC),
-           when=arr(WHEN))
+CONTAINER_FIELDS = dict(
+    image=STR,
+    command=arr(STR),
+    args=arr(STR),
+    workingDir=STR,
+    envFrom=arr(K8S),
+    env=arr(K8S),
+    computeResources=K8S,
+    volumeMounts=arr(K8S),
+    volumeDevices=arr(K8S),
+    imagePullPolicy={"enum": ["Always", "Never", "IfNotPresent"]},
+    securityContext=K8S,
+)
+STEP = obj(
+    [],
+    name=STR,
+    **CONTAINER_FIELDS,
+    script=STR,
+    timeout=STR,
+    workspaces=arr(obj(["name"], name=STR, mountPath=STR)),
+    onError={"enum": ["continue", "stopAndFail"]},
+    stdoutConfig=OUTPUT_CONFIG,
+    stderrConfig=OUTPUT_CONFIG,
+    ref=obj(["name"], name=STR, resolver=STR, params=arr(PARAM)),
+    params=arr(PARAM),
+    results=arr(RESULT_SPEC),
+    when=arr(WHEN),
+)
 STEP_TEMPLATE = obj([], **CONTAINER_FIELDS)
-SIDECAR = obj(["name"], name=STR, **CONTAINER_FIELDS, ports=arr(K8S), livenessProbe=K8S, readinessProbe=K8S,
-              startupProbe=K8S, lifecycle=K8S, terminationMessagePath=STR, terminationMessagePolicy=STR, stdin=BOOL,
-              stdinOnce=BOOL, tty=BOOL, script=STR, workspaces=arr(obj(["name"], name=STR, mountPath=STR)),
-              restartPolicy=STR)
-TASK_SPEC_FIELDS = dict(params=arr(PARAM_SPEC), displayName=STR, description=STR, steps=arr(STEP, minItems=1),
-                        volumes=arr(K8S), stepTemplate=STEP_TEMPLATE, sidecars=arr(SIDECAR),
-                        workspaces=arr(WORKSPACE_DECLARATION), results=arr(RESULT_SPEC))
+SIDECAR = obj(
+    ["name"],
+    name=STR,
+    **CONTAINER_FIELDS,
+    ports=arr(K8S),
+    livenessProbe=K8S,
+    readinessProbe=K8S,
+    startupProbe=K8S,
+    lifecycle=K8S,
+    terminationMessagePath=STR,
+    terminationMessagePolicy=STR,
+    stdin=BOOL,
+    stdinOnce=BOOL,
+    tty=BOOL,
+    script=STR,
+    workspaces=arr(obj(["name"], name=STR, mountPath=STR)),
+    restartPolicy=STR,
+)
+TASK_SPEC_FIELDS = dict(
+    params=arr(PARAM_SPEC),
+    displayName=STR,
+    description=STR,
+    steps=arr(STEP, minItems=1),
+    volumes=arr(K8S),
+    stepTemplate=STEP_TEMPLATE,
+    sidecars=arr(SIDECAR),
+    workspaces=arr(WORKSPACE_DECLARATION),
+    results=arr(RESULT_SPEC),
+)
 TASK_SPEC = obj(["steps"], **TASK_SPEC_FIELDS)
 REF = obj([], name=STR, kind=STR, apiVersion=STR, resolver=STR, params=arr(PARAM))
-EMBEDDED_TASK = obj([], apiVersion=STR, kind=STR, spec=ANY_OBJECT,
-                    metadata=obj([], labels=STRMAP, annotations=STRMAP), **TASK_SPEC_FIELDS)
+EMBEDDED_TASK = obj(
+    [],
+    apiVersion=STR,
+    kind=STR,
+    spec=ANY_OBJECT,
+    metadata=obj([], labels=STRMAP, annotations=STRMAP),
+    **TASK_SPEC_FIELDS,
+)
 PIPELINE_TASK = obj(
-    ["name"], name=STR, displayName=STR, description=STR, taskRef=REF, taskSpec=EMBEDDED_TASK, when=arr(WHEN),
-    retries=INT, runAfter=arr(STR), params=arr(PARAM),
+    ["name"],
+    name=STR,
+    displayName=STR,
+    description=STR,
+    taskRef=REF,
+    taskSpec=EMBEDDED_TASK,
+    when=arr(WHEN),
+    retries=INT,
+    runAfter=arr(STR),
+    params=arr(PARAM),
     matrix=obj([], params=arr(PARAM), include=arr(obj(["params"], name=STR, params=arr(PARAM)))),
-    workspaces=arr(obj(["name"], name=STR, workspace=STR, subPath=STR)), timeout=STR, pipelineRef=REF,
-    pipelineSpec=ANY_OBJECT, onError={"enum": ["continue", "stopAndFail"]})
-PIPELINE_SPEC = obj([], displayName=STR, description=STR, tasks=arr(PIPELINE_TASK, minItems=1),
-                    params=arr(PARAM_SPEC), workspaces=arr(obj(["name"], name=STR, description=STR, optional=BOOL)),
-                    results=arr(obj(["name", "value"], name=STR, type=TYPE, description=STR, value=VALUE)),
-                    **{"finally": arr(PIPELINE_TASK)})
-POD_TEMPLATE = obj([], nodeSelector=STRMAP, env=arr(K8S), tolerations=arr(K8S), affinity=K8S, securityContext=K8S,
-                   volumes=arr(K8S), runtimeClassName=STR, automountServiceAccountToken=BOOL, dnsPolicy=STR,
-                   dnsConfig=K8S, enableServiceLinks=BOOL, priorityClassName=STR, schedulerName=STR,
-                   imagePullSecrets=arr(K8S), hostAliases=arr(K8S), hostNetwork=BOOL,
-                   topologySpreadConstraints=arr(K8S))
+    workspaces=arr(obj(["name"], name=STR, workspace=STR, subPath=STR)),
+    timeout=STR,
+    pipelineRef=REF,
+    pipelineSpec=ANY_OBJECT,
+    onError={"enum": ["continue", "stopAndFail"]},
+)
+PIPELINE_SPEC = obj(
+    [],
+    displayName=STR,
+    description=STR,
+    tasks=arr(PIPELINE_TASK, minItems=1),
+    params=arr(PARAM_SPEC),
+    workspaces=arr(obj(["name"], name=STR, description=STR, optional=BOOL)),
+    results=arr(obj(["name", "value"], name=STR, type=TYPE, description=STR, value=VALUE)),
+    **{"finally": arr(PIPELINE_TASK)},
+)
+POD_TEMPLATE = obj(
+    [],
+    nodeSelector=STRMAP,
+    env=arr(K8S),
+    tolerations=arr(K8S),
+    affinity=K8S,
+    securityContext=K8S,
+    volumes=arr(K8S),
+    runtimeClassName=STR,
+    automountServiceAccountToken=BOOL,
+    dnsPolicy=STR,
+    dnsConfig=K8S,
+    enableServiceLinks=BOOL,
+    priorityClassName=STR,
+    schedulerName=STR,
+    imagePullSecrets=arr(K8S),
+    hostAliases=arr(K8S),
+    hostNetwork=BOOL,
+    topologySpreadConstraints=arr(K8S),
+)
 WORKSPACE_BINDING = obj(["name"], name=STR, subPath=STR, **dict.fromkeys(VOLUME_SOURCES, K8S))
 TASK_METADATA = obj([], labels=STRMAP, annotations=STRMAP)
 PIPELINE_RUN_SPEC = obj(
-    [], pipelineRef=REF, pipelineSpec=PIPELINE_SPEC, params=arr(PARAM),
+    [],
+    pipelineRef=REF,
+    pipelineSpec=PIPELINE_SPEC,
+    params=arr(PARAM),
     status={"enum": ["Cancelled", "CancelledRunFinally", "StoppedRunFinally", "PipelineRunPending"]},
     timeouts=obj([], pipeline=STR, tasks=STR, **{"finally": STR}),
-    taskRunTemplate=obj([], podTemplate=POD_TEMPLATE, serviceAccountName=STR), workspaces=arr(WORKSPACE_BINDING),
-    taskRunSpecs=arr(obj(["pipelineTaskName"], pipelineTaskName=STR, serviceAccountName=STR,
-                         podTemplate=POD_TEMPLATE, stepSpecs=arr(obj(["name"], name=STR, computeResources=K8S)),
-                         sidecarSpecs=arr(obj(["name"], name=STR, computeResources=K8S)), metadata=TASK_METADATA,
-                         computeResources=K8S, timeout=STR)),
-    managedBy=STR)
-TRIGGER_TEMPLATE_SPEC = obj(["resourcetemplates"], params=arr(obj(["name"], name=STR, description=STR, default=STR)),
-                            resourcetemplates=arr({"type": "object", "required": ["apiVersion", "kind"]}, minItems=1))
+    taskRunTemplate=obj([], podTemplate=POD_TEMPLATE, serviceAccountName=STR),
+    workspaces=arr(WORKSPACE_BINDING),
+    taskRunSpecs=arr(
+        obj(
+            ["pipelineTaskName"],
+            pipelineTaskName=STR,
+            serviceAccountName=STR,
+            podTemplate=POD_TEMPLATE,
+            stepSpecs=arr(obj(["name"], name=STR, computeResources=K8S)),
+            sidecarSpecs=arr(obj(["name"], name=STR, computeResources=K8S)),
+            metadata=TASK_METADATA,
+            computeResources=K8S,
+            timeout=STR,
+        )
+    ),
+    managedBy=STR,
+)
+TRIGGER_TEMPLATE_SPEC = obj(
+    ["resourcetemplates"],
+    params=arr(obj(["name"], name=STR, description=STR, default=STR)),
+    resourcetemplates=arr({"type": "object", "required": ["apiVersion", "kind"]}, minItems=1),
+)
 EVENT_LISTENER_SPEC = obj(
-    [], serviceAccountName=STR, triggerGroups=arr(ANY_OBJECT), resources=ANY_OBJECT, namespaceSelector=ANY_OBJECT,
-    labelSelector=ANY_OBJECT, cloudEventURI=STR,
-    triggers=arr(obj(
-        [], name=STR, triggerRef=STR, serviceAccountName=STR,
-        bindings=arr(obj([], ref=STR, kind={"enum": ["TriggerBinding", "ClusterTriggerBinding"]}, apiversion=STR,
-                         name=STR, value=STR)),
-        template=obj([], ref=STR, apiversion=STR, spec=TRIGGER_TEMPLATE_SPEC),
-        interceptors=arr(obj([], name=STR, webhook=ANY_OBJECT, params=arr(obj(["name", "value"], name=STR, value={})),
-                             ref=obj(["name"], name=STR, apiVersion=STR,
-                                     kind={"enum": ["ClusterInterceptor", "NamespacedInterceptor"]}))))))
+    [],
+    serviceAccountName=STR,
+    triggerGroups=arr(ANY_OBJECT),
+    resources=ANY_OBJECT,
+    namespaceSelector=ANY_OBJECT,
+    labelSelector=ANY_OBJECT,
+    cloudEventURI=STR,
+    triggers=arr(
+        obj(
+            [],
+            name=STR,
+            triggerRef=STR,
+            serviceAccountName=STR,
+            bindings=arr(
+                obj(
+                    [],
+                    ref=STR,
+                    kind={"enum": ["TriggerBinding", "ClusterTriggerBinding"]},
+                    apiversion=STR,
+                    name=STR,
+                    value=STR,
+                )
+            ),
+            template=obj([], ref=STR, apiversion=STR, spec=TRIGGER_TEMPLATE_SPEC),
+            interceptors=arr(
+                obj(
+                    [],
+                    name=STR,
+                    webhook=ANY_OBJECT,
+                    params=arr(obj(["name", "value"], name=STR, value={})),
+                    ref=obj(
+                        ["name"],
+                        name=STR,
+                        apiVersion=STR,
+                        kind={"enum": ["ClusterInterceptor", "NamespacedInterceptor"]},
+                    ),
+                )
+            ),
+        )
+    ),
+)
 SPECS = {
-    "Task": TASK_SPEC, "Pipeline": PIPELINE_SPEC, "PipelineRun": PIPELINE_RUN_SPEC,
-    "EventListener": EVENT_LISTENER_SPEC, "TriggerBinding": obj([], params=arr(obj(["name", "value"], name=STR,
-                                                                                    value=STR))),
+    "Task": TASK_SPEC,
+    "Pipeline": PIPELINE_SPEC,
+    "PipelineRun": PIPELINE_RUN_SPEC,
+    "EventListener": EVENT_LISTENER_SPEC,
+    "TriggerBinding": obj([], params=arr(obj(["name", "value"], name=STR, value=STR))),
     "TriggerTemplate": TRIGGER_TEMPLATE_SPEC,
 }
 METADATA = obj([], name=STR, generateName=STR, namespace=STR, labels=STRMAP, annotations=STRMAP)
 
 
 def schema(kind: str) -> dict:
-    return obj(["apiVersion", "kind", "metadata", "spec"], apiVersion=STR, kind=STR, metadata=METADATA,
-               spec=SPECS[kind])
+    return obj(
+        ["apiVersion", "kind", "metadata", "spec"], apiVersion=STR, kind=STR, metadata=METADATA, spec=SPECS[kind]
+    )
 
 
 # ---- variables
 
-VARIABLE = re.compile(r"\$\((?P<expr>(?:params|results|workspaces|context|tasks|steps|step|tt|body|header|extensions"
-                      r"|finally|inputs|outputs|resources|credentials)\b[^()]*)\)")
+VARIABLE = re.compile(
+    r"\$\((?P<expr>(?:params|results|workspaces|context|tasks|steps|step|tt|body|header|extensions"
+    r"|finally|inputs|outputs|resources|credentials)\b[^()]*)\)"
+)
 PARAM_REF = re.compile(r"""^params(?:\.(?P<dotted>[\w.-]+?)|\[['"](?P<quoted>[^'"]+)['"]\])(?:\[\*\]|\[\d+\])?$""")
 TASK_RESULT_REF = re.compile(r"^results\.(?P<name>[\w-]+)\.path$")
 WORKSPACE_REF = re.compile(r"^workspaces\.(?P<name>[\w-]+)\.(?P<what>path|bound|claim|volume)$")
 PIPELINE_RESULT_REF = re.compile(r"^tasks\.(?P<task>[\w-]+)\.results\.(?P<result>[\w-]+)(?:\[\*\]|\[\d+\]|\.[\w-]+)?$")
 STATUS_REF = re.compile(r"^tasks\.(?:(?P<task>[\w-]+)\.(?:status|reason)|status)$")
 TT_PARAM_REF = re.compile(r"^tt\.params\.(?P<name>[\w-]+)$")
-TASK_CONTEXT = {"context.taskRun.name", "context.taskRun.namespace", "context.taskRun.uid",
-                "context.taskRun.retry-count", "context.task.name", "context.task.retry-count"}
-PIPELINE_CONTEXT = {"context.pipelineRun.name", "context.pipelineRun.namespace", "context.pipelineRun.uid",
-                    "context.pipeline.name", "context.pipelineTask.retries"}
+TASK_CONTEXT = {
+    "context.taskRun.name",
+    "context.taskRun.namespace",
+    "context.taskRun.uid",
+    "context.taskRun.retry-count",
+    "context.task.name",
+    "context.task.retry-count",
+}
+PIPELINE_CONTEXT = {
+    "context.pipelineRun.name",
+    "context.pipelineRun.namespace",
+    "context.pipelineRun.uid",
+    "context.pipeline.name",
+    "context.pipelineTask.retries",
+}
 
 
 def strings(node, path=""):
@@ -306,12 +491,16 @@ class Checker:
     def check_structure(self, document: Document) -> bool:
         kind, version = document.kind, document.body.get("apiVersion")
         if kind not in API_VERSIONS:
-            self.add(self.where(document), f"unexpected kind {kind!r} here (expected one of "
-                                           f"{', '.join(sorted(API_VERSIONS))}; Secrets are never committed)")
+            self.add(
+                self.where(document),
+                f"unexpected kind {kind!r} here (expected one of "
+                f"{', '.join(sorted(API_VERSIONS))}; Secrets are never committed)",
+            )
             return False
         if version != API_VERSIONS[kind]:
-            self.add(self.where(document), f"apiVersion is {version!r}; this project writes {kind} as "
-                                           f"{API_VERSIONS[kind]!r}")
+            self.add(
+                self.where(document), f"apiVersion is {version!r}; this project writes {kind} as {API_VERSIONS[kind]!r}"
+            )
             return False
         if kind in SPECS:
             return self.check_schema(document.body, kind, self.where(document))
@@ -320,8 +509,10 @@ class Checker:
         return True
 
     def check_schema(self, body: dict, kind: str, where: str) -> bool:
-        errors = sorted(jsonschema.Draft202012Validator(schema(kind)).iter_errors(body),
-                        key=lambda error: list(map(str, error.absolute_path)))
+        errors = sorted(
+            jsonschema.Draft202012Validator(schema(kind)).iter_errors(body),
+            key=lambda error: list(map(str, error.absolute_path)),
+        )
         for error in errors:
             at = ".".join(str(part) for part in error.absolute_path) or "(top)"
             self.add(where, f"{at}: {error.message}")
@@ -341,14 +532,27 @@ class Checker:
 
     @staticmethod
     def pod(containers: list[dict], **spec) -> dict:
-        return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "check"},
-                "spec": {"containers": containers, **spec}}
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "check"},
+            "spec": {"containers": containers, **spec},
+        }
 
     def check_task_containers(self, spec: dict, where: str) -> None:
         def container(step: dict, index: int) -> dict:
             built = {"name": step.get("name") or f"step-{index}", "image": step.get("image") or "image"}
-            for key in ("command", "args", "workingDir", "envFrom", "env", "volumeMounts", "volumeDevices",
-                        "imagePullPolicy", "securityContext"):
+            for key in (
+                "command",
+                "args",
+                "workingDir",
+                "envFrom",
+                "env",
+                "volumeMounts",
+                "volumeDevices",
+                "imagePullPolicy",
+                "securityContext",
+            ):
                 if key in step:
                     built[key] = step[key]
             if "computeResources" in step:
@@ -366,13 +570,18 @@ class Checker:
 
     def interface(self, spec: dict, name: str) -> Interface:
         declared = set(names(spec.get("volumes")))
-        mounted = {mount.get("name") for step in (spec.get("steps") or []) + (spec.get("sidecars") or [])
-                   for mount in step.get("volumeMounts") or []}
+        mounted = {
+            mount.get("name")
+            for step in (spec.get("steps") or []) + (spec.get("sidecars") or [])
+            for mount in step.get("volumeMounts") or []
+        }
         return Interface(
-            name, {p["name"]: "default" in p for p in spec.get("params") or []},
+            name,
+            {p["name"]: "default" in p for p in spec.get("params") or []},
             set(names(spec.get("results"))),
             {w["name"]: bool(w.get("optional")) for w in spec.get("workspaces") or []},
-            mounted - declared)
+            mounted - declared,
+        )
 
     def check_task(self, spec: dict, where: str) -> None:
         for what in ("params", "results", "workspaces", "steps", "volumes", "sidecars"):
@@ -391,8 +600,11 @@ class Checker:
             elif expr.startswith("results."):
                 match = TASK_RESULT_REF.match(expr)
                 if not match or match["name"] not in results:
-                    self.add(where, f"{path} uses $({expr}), but the Task declares no such result"
-                                    f"{' (' + match['name'] + ')' if match else ''}")
+                    self.add(
+                        where,
+                        f"{path} uses $({expr}), but the Task declares no such result"
+                        f"{' (' + match['name'] + ')' if match else ''}",
+                    )
                 else:
                     written.add(match["name"])
             elif expr.startswith("workspaces."):
@@ -405,13 +617,18 @@ class Checker:
             else:
                 self.add(where, f"{path} uses $({expr}), which a Task cannot use")
         for name in sorted(results - written):
-            self.add(where, f"declares result {name!r}, but no step writes $(results.{name}.path): a task that "
-                            f"uses it would fail")
+            self.add(
+                where,
+                f"declares result {name!r}, but no step writes $(results.{name}.path): a task that uses it would fail",
+            )
         for index, step in enumerate(spec.get("steps") or []):
             for variable in step.get("env") or []:
                 if (variable.get("valueFrom") or {}).get("secretKeyRef"):
-                    self.add(where, f"steps[{index}].env {variable.get('name')!r} reads a Secret: credentials "
-                                    f"come in as workspaces bound to Secrets")
+                    self.add(
+                        where,
+                        f"steps[{index}].env {variable.get('name')!r} reads a Secret: credentials "
+                        f"come in as workspaces bound to Secrets",
+                    )
             if any(source.get("secretRef") for source in step.get("envFrom") or []):
                 self.add(where, f"steps[{index}].envFrom reads a Secret: credentials come in as workspaces")
         self.check_task_containers(spec, where)
@@ -433,21 +650,29 @@ class Checker:
             found = re.match(r"^task/(?P<name>[^/]+)/(?P<version>[^/]+)/", str(params.get("pathInRepo", "")))
             if found:
                 name, version = found["name"], found["version"]
-            if ref["resolver"] == "git" and not ({"url", "revision", "pathInRepo"} <= params.keys()
-                                                 or {"repo", "org", "revision", "pathInRepo"} <= params.keys()):
+            if ref["resolver"] == "git" and not (
+                {"url", "revision", "pathInRepo"} <= params.keys()
+                or {"repo", "org", "revision", "pathInRepo"} <= params.keys()
+            ):
                 self.add(where, "the git resolver needs url (or org and repo), revision and pathInRepo")
             interface = REMOTE_TASKS.get((name, version))
             if interface is None:
-                self.add(where, f"takes {name} {version} through the {ref['resolver']} resolver, but check.py has "
-                                f"no interface for it: add it to REMOTE_TASKS from its YAML")
+                self.add(
+                    where,
+                    f"takes {name} {version} through the {ref['resolver']} resolver, but check.py has "
+                    f"no interface for it: add it to REMOTE_TASKS from its YAML",
+                )
             return interface
         if ref.get("kind", "Task") != "Task":
             self.add(where, f"taskRef kind {ref.get('kind')!r}: only namespaced Tasks are used here")
             return None
         interface = self.tasks.get(ref.get("name"))
         if interface is None and ("Task", ref.get("name")) not in self.invalid:
-            self.add(where, f"taskRef names Task {ref.get('name')!r}, which is not defined under deploy/tekton"
-                            f"{self.maybe_unparsable}")
+            self.add(
+                where,
+                f"taskRef names Task {ref.get('name')!r}, which is not defined under deploy/tekton"
+                f"{self.maybe_unparsable}",
+            )
         return interface
 
     @property
@@ -460,8 +685,12 @@ class Checker:
         params = {p["name"]: p for p in spec.get("params") or []}
         workspaces = {w["name"]: w for w in spec.get("workspaces") or []}
         dag, final = spec.get("tasks") or [], spec.get("finally") or []
-        for what, items in (("param", spec.get("params")), ("workspace", spec.get("workspaces")),
-                            ("result", spec.get("results")), ("task", dag + final)):
+        for what, items in (
+            ("param", spec.get("params")),
+            ("workspace", spec.get("workspaces")),
+            ("result", spec.get("results")),
+            ("task", dag + final),
+        ):
             for name in duplicates(names(items)):
                 self.add(where, f"{what} {name!r} is declared twice")
         dag_names = set(names(dag))
@@ -477,16 +706,29 @@ class Checker:
                 self.check_pipeline_task(task, interfaces, params, workspaces, dag_names, section, where)
         for result in spec.get("results") or []:
             for path, expr in variables(result.get("value")):
-                self.check_pipeline_variable(expr, f"{where} result {result['name']!r}", path, interfaces,
-                                             params, workspaces, dag_names, "results", None)
+                self.check_pipeline_variable(
+                    expr,
+                    f"{where} result {result['name']!r}",
+                    path,
+                    interfaces,
+                    params,
+                    workspaces,
+                    dag_names,
+                    "results",
+                    None,
+                )
         self.check_cycles(dag, where)
 
     def check_pipeline_task(self, task, interfaces, params, workspaces, dag_names, section, where) -> None:
         name = task.get("name", "?")
         inside = f"{where} {'finally ' if section == 'finally' else ''}task {name!r}"
         interface = interfaces.get(name)
-        for path, expr in variables({key: task.get(key) for key in ("params", "when", "workspaces", "taskRef",
-                                                                    "matrix", "timeout", "displayName")}):
+        for path, expr in variables(
+            {
+                key: task.get(key)
+                for key in ("params", "when", "workspaces", "taskRef", "matrix", "timeout", "displayName")
+            }
+        ):
             self.check_pipeline_variable(expr, inside, path, interfaces, params, workspaces, dag_names, section, name)
         for index, when in enumerate(task.get("when") or []):
             if "cel" in when:
@@ -509,12 +751,21 @@ class Checker:
         for binding in task.get("workspaces") or []:
             pipeline_workspace = binding.get("workspace", binding.get("name"))
             if pipeline_workspace not in workspaces:
-                self.add(inside, f"workspace {binding.get('name')!r} is bound to {pipeline_workspace!r}, which "
-                                 f"the pipeline does not declare")
-            elif interface and not interface.workspaces.get(binding.get("name"), True) and \
-                    workspaces[pipeline_workspace].get("optional"):
-                self.add(inside, f"its Task requires workspace {binding.get('name')!r}, bound to the optional "
-                                 f"pipeline workspace {pipeline_workspace!r} (Tekton refuses it)")
+                self.add(
+                    inside,
+                    f"workspace {binding.get('name')!r} is bound to {pipeline_workspace!r}, which "
+                    f"the pipeline does not declare",
+                )
+            elif (
+                interface
+                and not interface.workspaces.get(binding.get("name"), True)
+                and workspaces[pipeline_workspace].get("optional")
+            ):
+                self.add(
+                    inside,
+                    f"its Task requires workspace {binding.get('name')!r}, bound to the optional "
+                    f"pipeline workspace {pipeline_workspace!r} (Tekton refuses it)",
+                )
         if interface is None:
             return
         for other in passed:
@@ -530,8 +781,9 @@ class Checker:
             if not optional and other not in bound:
                 self.add(inside, f"does not bind workspace {other!r}, which {interface.name} requires")
 
-    def check_pipeline_variable(self, expr, inside, path, interfaces, params, workspaces, dag_names, section,
-                                self_name) -> None:
+    def check_pipeline_variable(
+        self, expr, inside, path, interfaces, params, workspaces, dag_names, section, self_name
+    ) -> None:
         at = f"{path}: $({expr})"
         if expr.startswith("params"):
             name = param_name(expr)
@@ -540,8 +792,11 @@ class Checker:
         elif (match := PIPELINE_RESULT_REF.match(expr)) is not None:
             other, result = match["task"], match["result"]
             if other not in dag_names:
-                self.add(inside, f"{at} names task {other!r}, which is no task of the pipeline"
-                                 f"{' (finally tasks give no results to others)' if other in interfaces else ''}")
+                self.add(
+                    inside,
+                    f"{at} names task {other!r}, which is no task of the pipeline"
+                    f"{' (finally tasks give no results to others)' if other in interfaces else ''}",
+                )
             elif other == self_name:
                 self.add(inside, f"{at}: a task cannot use its own results")
             elif interfaces.get(other) is not None and result not in interfaces[other].results:
@@ -594,8 +849,11 @@ class Checker:
         self.check_run_kubernetes(spec, where)
         if pipeline is None:
             if ("Pipeline", pipeline_name) not in self.invalid:
-                self.add(where, f"pipelineRef names {pipeline_name!r}, which is not defined under deploy/tekton"
-                                f"{self.maybe_unparsable}")
+                self.add(
+                    where,
+                    f"pipelineRef names {pipeline_name!r}, which is not defined under deploy/tekton"
+                    f"{self.maybe_unparsable}",
+                )
             return
         pipeline_spec = pipeline.body["spec"]
         declared = {p["name"]: p for p in pipeline_spec.get("params") or []}
@@ -628,8 +886,11 @@ class Checker:
         run_specs = {}
         for run_spec in spec.get("taskRunSpecs") or []:
             if run_spec.get("pipelineTaskName") not in task_names:
-                self.add(where, f"taskRunSpecs names {run_spec.get('pipelineTaskName')!r}, which is no task of "
-                                f"pipeline {pipeline_name}")
+                self.add(
+                    where,
+                    f"taskRunSpecs names {run_spec.get('pipelineTaskName')!r}, which is no task of "
+                    f"pipeline {pipeline_name}",
+                )
             run_specs[run_spec.get("pipelineTaskName")] = run_spec
         template = (spec.get("taskRunTemplate") or {}).get("podTemplate") or {}
         for task in all_tasks:
@@ -641,17 +902,23 @@ class Checker:
                 elif "volumeClaimTemplate" in bound:
                     claims.add(f"the volumeClaimTemplate of workspace {bound.get('name')}")
             if len(claims) > 1:
-                self.add(where, f"task {task.get('name')!r} would mount {len(claims)} PersistentVolumeClaims "
-                                f"({', '.join(sorted(claims))}): with Tekton's affinity assistant a TaskRun mounts "
-                                f"one (use subPaths of one claim)")
+                self.add(
+                    where,
+                    f"task {task.get('name')!r} would mount {len(claims)} PersistentVolumeClaims "
+                    f"({', '.join(sorted(claims))}): with Tekton's affinity assistant a TaskRun mounts "
+                    f"one (use subPaths of one claim)",
+                )
             interface = self.interface_of(task)
             if interface and interface.volumes_needed:
                 own = ((run_specs.get(task.get("name")) or {}).get("podTemplate") or {}).get("volumes") or []
                 supplied = set(names(own)) | set(names(template.get("volumes")))
                 for volume in sorted(interface.volumes_needed - supplied):
-                    self.add(where, f"task {task.get('name')!r} mounts volume {volume!r}, which neither its Task "
-                                    f"nor this run's pod template provides (taskRunSpecs[pipelineTaskName="
-                                    f"{task.get('name')}].podTemplate.volumes)")
+                    self.add(
+                        where,
+                        f"task {task.get('name')!r} mounts volume {volume!r}, which neither its Task "
+                        f"nor this run's pod template provides (taskRunSpecs[pipelineTaskName="
+                        f"{task.get('name')}].podTemplate.volumes)",
+                    )
 
     def interface_of(self, task: dict) -> Interface | None:
         ref = task.get("taskRef") or {}
@@ -674,20 +941,28 @@ class Checker:
             pod_template(template["podTemplate"], None, "taskRunTemplate.podTemplate")
         for run_spec in spec.get("taskRunSpecs") or []:
             if run_spec.get("podTemplate") or run_spec.get("computeResources"):
-                pod_template(run_spec.get("podTemplate"), run_spec.get("computeResources"),
-                             f"taskRunSpecs[{run_spec.get('pipelineTaskName')}]")
+                pod_template(
+                    run_spec.get("podTemplate"),
+                    run_spec.get("computeResources"),
+                    f"taskRunSpecs[{run_spec.get('pipelineTaskName')}]",
+                )
         volumes = []
         for index, binding in enumerate(spec.get("workspaces") or []):
             for key in VOLUME_SOURCES:
                 if key == "volumeClaimTemplate" and key in binding:
-                    claim = {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "check"},
-                             **{k: v for k, v in binding[key].items() if k != "metadata"}}
+                    claim = {
+                        "apiVersion": "v1",
+                        "kind": "PersistentVolumeClaim",
+                        "metadata": {"name": "check"},
+                        **{k: v for k, v in binding[key].items() if k != "metadata"},
+                    }
                     self.check_kubernetes(claim, f"{where} workspace {binding.get('name')!r} volumeClaimTemplate")
                 elif key in binding:
                     volumes.append({"name": f"workspace-{index}", key: binding[key]})
         if volumes:
-            self.check_kubernetes(self.pod([{"name": "check", "image": "image"}], volumes=volumes),
-                                  f"{where} workspaces (as Pod volumes)")
+            self.check_kubernetes(
+                self.pod([{"name": "check", "image": "image"}], volumes=volumes), f"{where} workspaces (as Pod volumes)"
+            )
 
     # ---- Triggers
 
@@ -702,8 +977,11 @@ class Checker:
             for path, text in strings(document.body["spec"]):
                 for match in re.finditer(r"\$\(([^()]*)\)", text):
                     if not re.match(r"^(body|header|extensions)\b", match[1]):
-                        self.add(where, f"{path} uses $({match[1]}): a binding reads only $(body.*), "
-                                        f"$(header.*) and $(extensions.*)")
+                        self.add(
+                            where,
+                            f"{path} uses $({match[1]}): a binding reads only $(body.*), "
+                            f"$(header.*) and $(extensions.*)",
+                        )
         for document in templates.values():
             where = self.where(document)
             spec = document.body["spec"]
@@ -721,8 +999,11 @@ class Checker:
                 inside = f"{where} resourcetemplates[{index}]"
                 kind = resource.get("kind")
                 if kind != "PipelineRun" or resource.get("apiVersion") != API_VERSIONS["PipelineRun"]:
-                    self.add(inside, f"makes {resource.get('apiVersion')} {kind}; this project's triggers make "
-                                     f"{API_VERSIONS['PipelineRun']} PipelineRuns")
+                    self.add(
+                        inside,
+                        f"makes {resource.get('apiVersion')} {kind}; this project's triggers make "
+                        f"{API_VERSIONS['PipelineRun']} PipelineRuns",
+                    )
                     continue
                 if self.check_schema(resource, "PipelineRun", inside):
                     self.check_run(resource, inside, given_by_trigger=True)
@@ -757,22 +1038,32 @@ class Checker:
                 else:
                     for param in template.body["spec"].get("params") or []:
                         if "default" not in param and param["name"] not in given:
-                            self.add(inside, f"no binding gives param {param['name']!r}, which template "
-                                             f"{template_ref} requires")
+                            self.add(
+                                inside,
+                                f"no binding gives param {param['name']!r}, which template {template_ref} requires",
+                            )
                 for interceptor in trigger.get("interceptors") or []:
                     ref = interceptor.get("ref") or {}
                     params = {p.get("name"): p.get("value") for p in interceptor.get("params") or []}
-                    if ref.get("kind", "ClusterInterceptor") == "ClusterInterceptor" and \
-                            ref.get("name") not in CLUSTER_INTERCEPTORS:
-                        self.add(inside, f"interceptor {ref.get('name')!r} is none of Triggers' "
-                                         f"({', '.join(sorted(CLUSTER_INTERCEPTORS))})")
+                    if (
+                        ref.get("kind", "ClusterInterceptor") == "ClusterInterceptor"
+                        and ref.get("name") not in CLUSTER_INTERCEPTORS
+                    ):
+                        self.add(
+                            inside,
+                            f"interceptor {ref.get('name')!r} is none of Triggers' "
+                            f"({', '.join(sorted(CLUSTER_INTERCEPTORS))})",
+                        )
                     if ref.get("name") in ("github", "gitlab", "bitbucket"):
                         secret = params.get("secretRef") or {}
                         if secret.get("secretName") and secret.get("secretKey"):
                             verified = True
                         else:
-                            self.add(inside, f"the {ref['name']} interceptor needs secretRef (secretName, "
-                                             f"secretKey): the webhook's secret is checked")
+                            self.add(
+                                inside,
+                                f"the {ref['name']} interceptor needs secretRef (secretName, "
+                                f"secretKey): the webhook's secret is checked",
+                            )
                     if ref.get("name") == "cel" and isinstance(params.get("filter"), str):
                         if not balanced(params["filter"]):
                             self.add(inside, "the cel filter's parentheses, brackets or quotes do not balance")
@@ -783,15 +1074,23 @@ class Checker:
 
     def check_project(self) -> None:
         for document in self.of_kind("Pipeline"):
-            for task in (document.body["spec"].get("tasks") or []):
+            for task in document.body["spec"].get("tasks") or []:
                 for param in task.get("params") or []:
                     value = str(param.get("value", ""))
-                    if param.get("name") == "image" and "$(tasks." in value and \
-                            not re.fullmatch(r"\$\(tasks\.([\w-]+)\.results\.IMAGE_URL\)@\$\(tasks\.\1\.results"
-                                             r"\.IMAGE_DIGEST\)", value):
-                        self.add(self.where(document, f"task {task.get('name')!r}"),
-                                 f"runs image {value!r}: the built image goes by its digest, "
-                                 f"$(tasks.build.results.IMAGE_URL)@$(tasks.build.results.IMAGE_DIGEST)")
+                    if (
+                        param.get("name") == "image"
+                        and "$(tasks." in value
+                        and not re.fullmatch(
+                            r"\$\(tasks\.([\w-]+)\.results\.IMAGE_URL\)@\$\(tasks\.\1\.results"
+                            r"\.IMAGE_DIGEST\)",
+                            value,
+                        )
+                    ):
+                        self.add(
+                            self.where(document, f"task {task.get('name')!r}"),
+                            f"runs image {value!r}: the built image goes by its digest, "
+                            f"$(tasks.build.results.IMAGE_URL)@$(tasks.build.results.IMAGE_DIGEST)",
+                        )
         runs = [(self.where(document), document.body) for document in self.of_kind("PipelineRun")]
         for template in self.of_kind("TriggerTemplate"):
             for index, resource in enumerate(template.body["spec"].get("resourcetemplates") or []):
@@ -805,26 +1104,40 @@ class Checker:
         spec = run.get("spec") or {}
         backend = {p.get("name"): p.get("value") for p in spec.get("params") or []}.get("backend", "builtin")
         qualify = next((s for s in spec.get("taskRunSpecs") or [] if s.get("pipelineTaskName") == "qualify"), {})
-        limits = ((qualify.get("computeResources") or {}).get("limits") or {})
+        limits = (qualify.get("computeResources") or {}).get("limits") or {}
         gpus = int(str(limits.get("nvidia.com/gpu", 0)) or 0)
         template = (spec.get("taskRunTemplate") or {}).get("podTemplate") or {}
         model = {v.get("name"): v for v in (qualify.get("podTemplate") or {}).get("volumes") or []}.get("sonic-model")
         if backend == "sonic":
             variant = {p.get("name"): p.get("value") for p in spec.get("params") or []}.get("variant")
             if variant != "gpu":
-                self.add(where, f"qualifies sonic in the {variant or 'cpu'} image: give param variant gpu (CUDA "
-                                f"torch, Sonic's packages) and the gpu wheelhouse as wheels-image")
+                self.add(
+                    where,
+                    f"qualifies sonic in the {variant or 'cpu'} image: give param variant gpu (CUDA "
+                    f"torch, Sonic's packages) and the gpu wheelhouse as wheels-image",
+                )
             if gpus < 1:
-                self.add(where, "qualifies sonic without a GPU: taskRunSpecs for qualify needs computeResources "
-                                "limits nvidia.com/gpu: 1")
-            if not any(t.get("key") == "nvidia.com/gpu" for t in template.get("tolerations") or []) or \
-                    (template.get("nodeSelector") or {}).get("nvidia.com/gpu.present") != "true":
-                self.add(where, "qualifies sonic off the GPU nodes: its taskRunTemplate's pod template must select "
-                                "nvidia.com/gpu.present=true and tolerate the nvidia.com/gpu taint (every task of the "
-                                "run shares its node, through the work volume)")
+                self.add(
+                    where,
+                    "qualifies sonic without a GPU: taskRunSpecs for qualify needs computeResources "
+                    "limits nvidia.com/gpu: 1",
+                )
+            if (
+                not any(t.get("key") == "nvidia.com/gpu" for t in template.get("tolerations") or [])
+                or (template.get("nodeSelector") or {}).get("nvidia.com/gpu.present") != "true"
+            ):
+                self.add(
+                    where,
+                    "qualifies sonic off the GPU nodes: its taskRunTemplate's pod template must select "
+                    "nvidia.com/gpu.present=true and tolerate the nvidia.com/gpu taint (every task of the "
+                    "run shares its node, through the work volume)",
+                )
             if not model or "persistentVolumeClaim" not in model:
-                self.add(where, "qualifies sonic without its weights: the qualify task's pod template needs the "
-                                "volume sonic-model from the PersistentVolumeClaim holding them")
+                self.add(
+                    where,
+                    "qualifies sonic without its weights: the qualify task's pod template needs the "
+                    "volume sonic-model from the PersistentVolumeClaim holding them",
+                )
         elif backend == "builtin" and gpus:
             self.add(where, "qualifies builtin on a GPU: builtin runs on CPU, leave nvidia.com/gpu out")
 
@@ -866,8 +1179,10 @@ class Checker:
                 self.add(str(path.relative_to(self.root)), f"names a script that does not exist: {error.filename}")
                 continue
             if expected != text:
-                self.add(str(path.relative_to(self.root)), f"its inline script differs from {', '.join(files)}: "
-                                                           f"run python deploy/tekton/sync_scripts.py")
+                self.add(
+                    str(path.relative_to(self.root)),
+                    f"its inline script differs from {', '.join(files)}: run python deploy/tekton/sync_scripts.py",
+                )
 
 
 def balanced(text: str) -> bool:

@@ -40,16 +40,21 @@ def embedded(task_text: str, root: Path = HERE) -> tuple[str, list[str]]:
 
 def stale(root: Path = HERE) -> list[Path]:
     """The Task files whose scripts differ from the files they name."""
-    return [path for path in sorted((root / "tasks").glob("*.yaml"))
-            if embedded(path.read_text(), root)[0] != path.read_text()]
+    return [
+        path
+        for path in sorted((root / "tasks").glob("*.yaml"))
+        if embedded(path.read_text(), root)[0] != path.read_text()
+    ]
 
 
 def main(argv: list[str]) -> int:
     if "--check" in argv:
         found = stale()
         for path in found:
-            print(f"{path.relative_to(HERE.parent.parent)}: its inline script differs from the file it names; "
-                  f"run python deploy/tekton/sync_scripts.py")
+            print(
+                f"{path.relative_to(HERE.parent.parent)}: its inline script differs from the file it names; "
+                f"run python deploy/tekton/sync_scripts.py"
+            )
         return 1 if found else 0
     for path in stale():
         path.write_text(embedded(path.read_text())[0])

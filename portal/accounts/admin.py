@@ -46,8 +46,10 @@ class UserAdmin(DjangoUserAdmin):
         counts = user.jobs.values("status").annotate(count=Count("pk")).order_by("status")
         changelist = reverse("admin:jobs_job_changelist")
         everything = [(f"{changelist}?owner__id__exact={user.pk}", "all jobs", "")]
-        by_status = [(f"{changelist}?owner__id__exact={user.pk}&status__exact={row['status']}", row["status"],
-                      row["count"]) for row in counts]
+        by_status = [
+            (f"{changelist}?owner__id__exact={user.pk}&status__exact={row['status']}", row["status"], row["count"])
+            for row in counts
+        ]
         return format_html_join(" · ", '<a href="{}">{} {}</a>', everything + by_status)
 
     @admin.display(description="storage", ordering="storage_used_bytes")
@@ -62,6 +64,9 @@ class UserAdmin(DjangoUserAdmin):
         rows = timeline.for_user(user)
         return format_html(
             '<table class="account-timeline"><tbody>{}</tbody></table>',
-            format_html_join("", '<tr class="{}"><td>{}</td><td>{}</td><td>{}</td></tr>',
-                             ((row.kind, f"{row.at:%Y-%m-%d %H:%M}", row.what, row.detail) for row in rows)),
+            format_html_join(
+                "",
+                '<tr class="{}"><td>{}</td><td>{}</td><td>{}</td></tr>',
+                ((row.kind, f"{row.at:%Y-%m-%d %H:%M}", row.what, row.detail) for row in rows),
+            ),
         )

@@ -11,14 +11,18 @@ def _time_zone_choices():
 
 class PreferencesForm(forms.Form):
     language = forms.ChoiceField(
-        label=_("Language"), required=False,
+        label=_("Language"),
+        required=False,
         choices=[("", _("Your browser's language"))] + list(settings.LANGUAGES),
     )
     time_zone = forms.ChoiceField(
-        label=_("Time zone"), required=False, choices=_time_zone_choices,
+        label=_("Time zone"),
+        required=False,
+        choices=_time_zone_choices,
         help_text=_("Dates and times on every page and in emails are shown in this time zone."),
     )
     email_when_finished = forms.BooleanField(
-        label=_("Email me when a video is ready or has failed"), required=False,
+        label=_("Email me when a video is ready or has failed"),
+        required=False,
         help_text=_("Useful for long lectures: you can close the page while it renders."),
     )

@@ -45,15 +45,21 @@ class User(AbstractUser):
     # Empty: follow the browser (its Accept-Language and the language switcher; the time zone its JavaScript reports).
     # Saved, they win on every device and are what emails sent outside a request use.
     language = models.CharField(
-        _("language"), max_length=16, blank=True, choices=settings.LANGUAGES,
+        _("language"),
+        max_length=16,
+        blank=True,
+        choices=settings.LANGUAGES,
         help_text=_("Empty: the browser's language."),
     )
     time_zone = models.CharField(
-        _("time zone"), max_length=64, blank=True, help_text=_("An IANA name such as Asia/Shanghai; empty: the "
-                                                               "browser's time zone."),
+        _("time zone"),
+        max_length=64,
+        blank=True,
+        help_text=_("An IANA name such as Asia/Shanghai; empty: the browser's time zone."),
     )
     email_when_finished = models.BooleanField(
-        _("email me when a video is ready or has failed"), default=True,
+        _("email me when a video is ready or has failed"),
+        default=True,
         help_text=_("Useful for long lectures: you can close the page while it renders."),
     )
 

@@ -12,8 +12,14 @@ from portal.accounts.forms import PreferencesForm
 def preferences(request):
     """Language, time zone and emails, saved on the account (so every device and every email uses them)."""
     user = request.user
-    form = PreferencesForm(request.POST or None, initial={"language": user.language, "time_zone": user.time_zone,
-                                                          "email_when_finished": user.email_when_finished})
+    form = PreferencesForm(
+        request.POST or None,
+        initial={
+            "language": user.language,
+            "time_zone": user.time_zone,
+            "email_when_finished": user.email_when_finished,
+        },
+    )
     if request.method == "POST" and form.is_valid():
         user.language, user.time_zone = form.cleaned_data["language"], form.cleaned_data["time_zone"]
         user.email_when_finished = form.cleaned_data["email_when_finished"]
@@ -24,8 +30,13 @@ def preferences(request):
         messages.success(request, _("Saved your preferences."))
         response = redirect("account_preferences")
         if user.language:
-            response.set_cookie(settings.LANGUAGE_COOKIE_NAME, user.language, max_age=settings.LANGUAGE_COOKIE_AGE,
-                                samesite=settings.LANGUAGE_COOKIE_SAMESITE, secure=settings.LANGUAGE_COOKIE_SECURE)
+            response.set_cookie(
+                settings.LANGUAGE_COOKIE_NAME,
+                user.language,
+                max_age=settings.LANGUAGE_COOKIE_AGE,
+                samesite=settings.LANGUAGE_COOKIE_SAMESITE,
+                secure=settings.LANGUAGE_COOKIE_SECURE,
+            )
         else:
             response.delete_cookie(settings.LANGUAGE_COOKIE_NAME)
         return response

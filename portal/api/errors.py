@@ -74,7 +74,8 @@ def refusal_body(request, exc: Exception) -> tuple[int, dict] | None:
         return 404, error_body(request, "not_found", NOT_FOUND_MESSAGE)
     if isinstance(exc, exceptions.Throttled):
         message = _("Too many requests for your plan's rate limit; retry in %(seconds)s s.") % {
-            "seconds": f"{exc.wait:.0f}"}
+            "seconds": f"{exc.wait:.0f}"
+        }
         return 429, error_body(request, "rate_limited", message)
     if isinstance(exc, exceptions.APIException):
         code = next((c for kind, c in _CODES.items() if isinstance(exc, kind)), "invalid_request")
@@ -101,11 +102,16 @@ def exception_handler(exc, context):
 @csrf_exempt  # a POST to an unknown URL is a 404, not the CSRF page
 def not_found(request, *args, **kwargs):
     """Unknown URLs under /api/v1/ answer in the API's shape, not with the portal's HTML page."""
-    return JsonResponse(error_body(request, "not_found", _("No such endpoint; see /api/v1/docs/.")),
-                        status=status.HTTP_404_NOT_FOUND)
+    return JsonResponse(
+        error_body(request, "not_found", _("No such endpoint; see /api/v1/docs/.")), status=status.HTTP_404_NOT_FOUND
+    )
 
 
 def server_error_body(request, support_code: str) -> dict:
-    return error_body(request, "internal_error", _("Something went wrong on our side. Quote support code "
-                                                   "%(support_code)s if it happens again.")
-                      % {"support_code": support_code}, support_code=support_code)
+    return error_body(
+        request,
+        "internal_error",
+        _("Something went wrong on our side. Quote support code %(support_code)s if it happens again.")
+        % {"support_code": support_code},
+        support_code=support_code,
+    )

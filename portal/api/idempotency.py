@@ -26,8 +26,11 @@ MAX_KEY_LENGTH = 255
 def fingerprint(request) -> str:
     """What makes two requests 'the same': method, path, fields and each file's name and content."""
     digest = hashlib.sha256(f"{request.method} {request.path}\n".encode())
-    fields = {key: request.data.getlist(key) if hasattr(request.data, "getlist") else request.data[key]
-              for key in request.data if key not in request.FILES}
+    fields = {
+        key: request.data.getlist(key) if hasattr(request.data, "getlist") else request.data[key]
+        for key in request.data
+        if key not in request.FILES
+    }
     digest.update(json.dumps(fields, sort_keys=True, default=str).encode())
     for name in sorted(request.FILES):
         for upload in request.FILES.getlist(name):
@@ -65,8 +68,12 @@ def idempotent(view):
         if key is None or request.method != "POST":
             return view(request, *args, **kwargs)
         if not key.strip() or len(key) > MAX_KEY_LENGTH:
-            return Response(error_body(request, "invalid_idempotency_key",
-                                       f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.", HEADER), status=400)
+            return Response(
+                error_body(
+                    request, "invalid_idempotency_key", f"{HEADER} must be 1 to {MAX_KEY_LENGTH} characters.", HEADER
+                ),
+                status=400,
+            )
         this_request = fingerprint(request)
         with transaction.atomic():
             IdempotentRequest.objects.filter(
@@ -78,10 +85,16 @@ def idempotent(view):
             except IntegrityError:
                 earlier = IdempotentRequest.objects.get(owner=request.user, key=key)
                 if earlier.fingerprint != this_request:
-                    return Response(error_body(
-                        request, "idempotency_key_reused", f"This {HEADER} was used with a different request in "
-                        f"the last {settings.IDEMPOTENCY_KEY_HOURS} hours; use a new key for a new request.", HEADER,
-                    ), status=422)
+                    return Response(
+                        error_body(
+                            request,
+                            "idempotency_key_reused",
+                            f"This {HEADER} was used with a different request in "
+                            f"the last {settings.IDEMPOTENCY_KEY_HOURS} hours; use a new key for a new request.",
+                            HEADER,
+                        ),
+                        status=422,
+                    )
                 return _replay(earlier)
             response = _response_to(view, request, *args, **kwargs)
             if response.status_code >= 500:

@@ -23,7 +23,10 @@ def create(user, name: str, expires_at=None) -> tuple[ApiKey, str]:
     """A new key for user; returns the row and the key itself, which is never stored and cannot be shown again."""
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     api_key = ApiKey.objects.create(
-        owner=user, name=name.strip()[:100] or "API key", prefix=key[:SHOWN_CHARACTERS], hashed_key=_digest(key),
+        owner=user,
+        name=name.strip()[:100] or "API key",
+        prefix=key[:SHOWN_CHARACTERS],
+        hashed_key=_digest(key),
         expires_at=expires_at,
     )
     return api_key, key

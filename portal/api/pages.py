@@ -15,15 +15,23 @@ from billing.plans import plan_for
 from portal.api import keys
 from portal.api.models import ApiKey
 
-EXPIRY_CHOICES = [("", gettext_lazy("Never")), ("30", gettext_lazy("In 30 days")), ("90", gettext_lazy("In 90 days")),
-                  ("365", gettext_lazy("In a year"))]
+EXPIRY_CHOICES = [
+    ("", gettext_lazy("Never")),
+    ("30", gettext_lazy("In 30 days")),
+    ("90", gettext_lazy("In 90 days")),
+    ("365", gettext_lazy("In a year")),
+]
 
 
 class NewKeyForm(forms.Form):
-    name = forms.CharField(max_length=100, label=gettext_lazy("Name"),
-                           help_text=gettext_lazy("What it is for, e.g. “CRM export” or “staging”."))
-    expires_in_days = forms.TypedChoiceField(choices=EXPIRY_CHOICES, coerce=int, empty_value=None, required=False,
-                                             label=gettext_lazy("Expires"))
+    name = forms.CharField(
+        max_length=100,
+        label=gettext_lazy("Name"),
+        help_text=gettext_lazy("What it is for, e.g. “CRM export” or “staging”."),
+    )
+    expires_in_days = forms.TypedChoiceField(
+        choices=EXPIRY_CHOICES, coerce=int, empty_value=None, required=False, label=gettext_lazy("Expires")
+    )
 
 
 def _get_key_for_user(request, key_id) -> ApiKey:
@@ -40,8 +48,7 @@ def api_keys(request):
         expires_at = timezone.now() + timedelta(days=days) if days else None
         _, new_key = keys.create(request.user, form.cleaned_data["name"], expires_at=expires_at)
         form = NewKeyForm()
-    context = {"plan": plan, "form": form, "new_key": new_key,
-               "api_keys": ApiKey.objects.filter(owner=request.user)}
+    context = {"plan": plan, "form": form, "new_key": new_key, "api_keys": ApiKey.objects.filter(owner=request.user)}
     return render(request, "api/keys.html", context, status=400 if form.errors else 200)
 
 
@@ -50,6 +57,9 @@ def api_keys(request):
 def revoke_api_key(request, key_id):
     api_key = _get_key_for_user(request, key_id)
     keys.revoke(api_key)
-    messages.success(request, _("Revoked %(name)s (%(prefix)s…): requests with it now get 401.") % {
-        "name": api_key.name, "prefix": api_key.prefix})
+    messages.success(
+        request,
+        _("Revoked %(name)s (%(prefix)s…): requests with it now get 401.")
+        % {"name": api_key.name, "prefix": api_key.prefix},
+    )
     return redirect("api_keys")

@@ -58,11 +58,17 @@ class FaceSerializer(serializers.Serializer):
     checked = serializers.BooleanField(help_text="False for portraits uploaded before faces were searched at upload.")
     faces_found = serializers.IntegerField(allow_null=True)
     box = serializers.ListField(
-        child=serializers.IntegerField(), allow_null=True, min_length=4, max_length=4,
+        child=serializers.IntegerField(),
+        allow_null=True,
+        min_length=4,
+        max_length=4,
         help_text="[left, top, right, bottom] in image pixels of the face that is animated (the largest).",
     )
-    error = serializers.DictField(child=serializers.CharField(), allow_null=True,
-                                  help_text="{code, message} when the portrait cannot be animated (no_face, ...).")
+    error = serializers.DictField(
+        child=serializers.CharField(),
+        allow_null=True,
+        help_text="{code, message} when the portrait cannot be animated (no_face, ...).",
+    )
 
 
 class PortraitSerializer(serializers.ModelSerializer):
@@ -74,19 +80,34 @@ class PortraitSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Portrait
-        fields = ["id", "name", "format", "width", "height", "size_bytes", "face", "image_url", "thumbnail_url",
-                  "created_at"]
+        fields = [
+            "id",
+            "name",
+            "format",
+            "width",
+            "height",
+            "size_bytes",
+            "face",
+            "image_url",
+            "thumbnail_url",
+            "created_at",
+        ]
 
     @extend_schema_field(FaceSerializer)
     def get_face(self, portrait):
-        return FaceSerializer({
-            "checked": portrait.face_checked,
-            "faces_found": portrait.faces_found,
-            "box": portrait.face_box,
-            "error": {"code": portrait.face_error_code,
-                      "message": shown_error(portrait.face_error_code, portrait.face_error_message)}
-            if portrait.face_error_code else None,
-        }).data
+        return FaceSerializer(
+            {
+                "checked": portrait.face_checked,
+                "faces_found": portrait.faces_found,
+                "box": portrait.face_box,
+                "error": {
+                    "code": portrait.face_error_code,
+                    "message": shown_error(portrait.face_error_code, portrait.face_error_message),
+                }
+                if portrait.face_error_code
+                else None,
+            }
+        ).data
 
     def get_image_url(self, portrait) -> str:
         return _api_url("api:portrait_image", portrait.id)
@@ -101,8 +122,18 @@ class AudioSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AudioClip
-        fields = ["id", "name", "duration_seconds", "sample_rate", "channels", "codec", "content_type", "size_bytes",
-                  "file_url", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "duration_seconds",
+            "sample_rate",
+            "channels",
+            "codec",
+            "content_type",
+            "size_bytes",
+            "file_url",
+            "created_at",
+        ]
 
     def get_file_url(self, clip) -> str:
         return _api_url("api:audio_file", clip.id)
@@ -122,7 +153,8 @@ class UploadSerializer(serializers.ModelSerializer):
         choices=Upload.Status.values,
         help_text="checking: a worker is decoding it (poll this upload; Retry-After says when); ready: it is in the "
         "library as `portrait` or `audio`; refused: `error` says why and nothing of it is kept. receiving: a "
-        "browser upload still arriving in parts.")
+        "browser upload still arriving in parts.",
+    )
     error = serializers.SerializerMethodField()
     portrait = PortraitSerializer(allow_null=True, help_text="Once ready, for a portrait.")
     audio = AudioSerializer(allow_null=True, help_text="Once ready, for audio.")
@@ -130,8 +162,19 @@ class UploadSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Upload
-        fields = ["id", "kind", "name", "size_bytes", "status", "error", "portrait", "audio", "url", "created_at",
-                  "updated_at"]
+        fields = [
+            "id",
+            "kind",
+            "name",
+            "size_bytes",
+            "status",
+            "error",
+            "portrait",
+            "audio",
+            "url",
+            "created_at",
+            "updated_at",
+        ]
 
     @extend_schema_field(UploadErrorSerializer(allow_null=True))
     def get_error(self, upload):
@@ -145,8 +188,11 @@ class UploadSerializer(serializers.ModelSerializer):
 class RenderOptionsSerializer(StrictSerializer):
     """The options the web form offers; ranges are the renderer's (refused with code invalid_parameter)."""
 
-    resolution = serializers.ChoiceField(choices=renderer.RESOLUTIONS, required=False,
-                                         help_text="The video's shorter side in pixels, up to the plan's maximum.")
+    resolution = serializers.ChoiceField(
+        choices=renderer.RESOLUTIONS,
+        required=False,
+        help_text="The video's shorter side in pixels, up to the plan's maximum.",
+    )
     dynamic_scale = serializers.FloatField(required=False, help_text="Mouth motion: 0.5 (subtle) to 2.0 (strong).")
     motion_scale = serializers.FloatField(required=False, help_text="Head motion: 0 (still) to 2.0.")
     expand_ratio = serializers.FloatField(required=False, help_text="Space around the face, 0 to 1.")
@@ -157,12 +203,19 @@ class RenderOptionsSerializer(StrictSerializer):
 class JobRequestSerializer(StrictSerializer):
     portrait = serializers.UUIDField(help_text="A portrait id from POST /api/v1/portraits/.")
     audio = serializers.UUIDField(help_text="An audio id from POST /api/v1/audio/.")
-    backend = serializers.ChoiceField(choices=renderer.BACKEND_NAMES, default=services.DEFAULT_BACKEND,
-                                      help_text="Which renderer; the plan and this server decide which are offered.")
+    backend = serializers.ChoiceField(
+        choices=renderer.BACKEND_NAMES,
+        default=services.DEFAULT_BACKEND,
+        help_text="Which renderer; the plan and this server decide which are offered.",
+    )
     options = RenderOptionsSerializer(required=False, default=dict)
-    title = serializers.CharField(required=False, default="", allow_blank=True, max_length=TITLE_MAX_LENGTH,
-                                  help_text="The video's name: on its page and in the downloaded file's name. "
-                                            "Empty: the audio's file name.")
+    title = serializers.CharField(
+        required=False,
+        default="",
+        allow_blank=True,
+        max_length=TITLE_MAX_LENGTH,
+        help_text="The video's name: on its page and in the downloaded file's name. Empty: the audio's file name.",
+    )
 
     def inputs(self, user):
         """The owner's portrait and audio (None for an id that is not theirs: the services refuse it)."""
@@ -174,10 +227,14 @@ class JobRequestSerializer(StrictSerializer):
 
 class PreflightSerializer(serializers.Serializer):
     ok = serializers.BooleanField(help_text="Whether a job with these inputs would be accepted now.")
-    refusal = serializers.DictField(child=serializers.CharField(), allow_null=True,
-                                    help_text="{code, message} of what would refuse it (plan limits, quota, ...).")
+    refusal = serializers.DictField(
+        child=serializers.CharField(),
+        allow_null=True,
+        help_text="{code, message} of what would refuse it (plan limits, quota, ...).",
+    )
     upgrade_would_help = serializers.BooleanField(
-        help_text="The refusal is a limit of your plan that a bigger plan raises (length, resolution, quota, ...).")
+        help_text="The refusal is a limit of your plan that a bigger plan raises (length, resolution, quota, ...)."
+    )
     params = serializers.DictField(help_text="The render parameters, defaults filled in.")
     audio_duration_seconds = serializers.FloatField()
     quota_seconds = serializers.IntegerField(help_text="What the job would cost, in render seconds.")
@@ -194,8 +251,9 @@ class DownloadSerializer(serializers.Serializer):
 
 
 class JobSerializer(serializers.ModelSerializer):
-    portrait = serializers.UUIDField(source="portrait_id", allow_null=True,
-                                     help_text="Null once the portrait is deleted from the library.")
+    portrait = serializers.UUIDField(
+        source="portrait_id", allow_null=True, help_text="Null once the portrait is deleted from the library."
+    )
     audio = serializers.UUIDField(source="audio_id", allow_null=True)
     options = serializers.JSONField(source="params")
     error = serializers.SerializerMethodField()
@@ -204,16 +262,40 @@ class JobSerializer(serializers.ModelSerializer):
     render_seconds = serializers.FloatField(allow_null=True)
     download = serializers.SerializerMethodField()
     expires_at = serializers.SerializerMethodField(help_text="When the video is deleted (the plan's retention).")
-    title = serializers.CharField(source="display_title", read_only=True,
-                                  help_text="The title given, else the audio's file name without its extension.")
+    title = serializers.CharField(
+        source="display_title",
+        read_only=True,
+        help_text="The title given, else the audio's file name without its extension.",
+    )
 
     class Meta:
         model = Job
         fields = [
-            "id", "title", "status", "stage", "progress", "backend", "portrait", "audio", "options", "error",
-            "warnings", "support_code", "trace_id", "audio_duration_seconds", "quota_seconds",
-            "output_duration_seconds", "queue_wait_seconds", "render_seconds", "faces_found", "segment_count",
-            "created_at", "started_at", "finished_at", "expires_at", "download",
+            "id",
+            "title",
+            "status",
+            "stage",
+            "progress",
+            "backend",
+            "portrait",
+            "audio",
+            "options",
+            "error",
+            "warnings",
+            "support_code",
+            "trace_id",
+            "audio_duration_seconds",
+            "quota_seconds",
+            "output_duration_seconds",
+            "queue_wait_seconds",
+            "render_seconds",
+            "faces_found",
+            "segment_count",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "expires_at",
+            "download",
         ]
 
     def get_error(self, job) -> dict[str, str] | None:
@@ -225,11 +307,13 @@ class JobSerializer(serializers.ModelSerializer):
     def get_download(self, job):
         if job.status != Job.Status.SUCCEEDED or not job.output:
             return None
-        return DownloadSerializer({
-            "url": services.download_link(job, job.output.name),
-            "poster_url": services.download_link(job, job.poster.name) if job.poster else None,
-            "expires_at": timezone.now() + timedelta(seconds=settings.DOWNLOAD_LINK_SECONDS),
-        }).data
+        return DownloadSerializer(
+            {
+                "url": services.download_link(job, job.output.name),
+                "poster_url": services.download_link(job, job.poster.name) if job.poster else None,
+                "expires_at": timezone.now() + timedelta(seconds=settings.DOWNLOAD_LINK_SECONDS),
+            }
+        ).data
 
     def get_expires_at(self, job) -> str | None:
         if job.status != Job.Status.SUCCEEDED:
@@ -303,8 +387,11 @@ class WebhookRequestSerializer(StrictSerializer):
 class WebhookSerializer(serializers.Serializer):
     url = serializers.CharField(allow_null=True)
     created_at = serializers.DateTimeField(allow_null=True)
-    secret = serializers.CharField(required=False, help_text="Only when it is new (set or rotated): keep it; it "
-                                   "signs the Sonic-Signature header and is not shown again.")
+    secret = serializers.CharField(
+        required=False,
+        help_text="Only when it is new (set or rotated): keep it; it "
+        "signs the Sonic-Signature header and is not shown again.",
+    )
 
 
 class WebhookDeliverySerializer(serializers.ModelSerializer):
@@ -312,19 +399,31 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = WebhookDelivery
-        fields = ["id", "event", "job", "url", "status", "attempts", "response_status", "last_error", "created_at",
-                  "finished_at"]
+        fields = [
+            "id",
+            "event",
+            "job",
+            "url",
+            "status",
+            "attempts",
+            "response_status",
+            "last_error",
+            "created_at",
+            "finished_at",
+        ]
 
 
 # --- Checkpoints (the qualification pipeline's promote step) ------------------------------------------------
 class CheckpointFiguresSerializer(StrictSerializer):
     cases_passed = serializers.IntegerField(min_value=0)
     cases_total = serializers.IntegerField(min_value=0)
-    duration_error_ms = serializers.FloatField(required=False, allow_null=True,
-                                               help_text="Worst |video − audio duration| over the cases.")
+    duration_error_ms = serializers.FloatField(
+        required=False, allow_null=True, help_text="Worst |video − audio duration| over the cases."
+    )
     offset_frames = serializers.FloatField(required=False, allow_null=True, help_text="Worst A/V offset.")
-    sync_correlation = serializers.FloatField(required=False, allow_null=True,
-                                              help_text="Lowest mouth-vs-audio correlation.")
+    sync_correlation = serializers.FloatField(
+        required=False, allow_null=True, help_text="Lowest mouth-vs-audio correlation."
+    )
 
 
 class CheckpointRequestSerializer(StrictSerializer):
@@ -341,5 +440,18 @@ class CheckpointSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Checkpoint
-        fields = ["backend", "version", "digest", "source", "cases_passed", "cases_total", "duration_error_ms",
-                  "offset_frames", "sync_correlation", "report_url", "pipeline_run", "promoted_at", "serves"]
+        fields = [
+            "backend",
+            "version",
+            "digest",
+            "source",
+            "cases_passed",
+            "cases_total",
+            "duration_error_ms",
+            "offset_frames",
+            "sync_correlation",
+            "report_url",
+            "pipeline_run",
+            "promoted_at",
+            "serves",
+        ]

@@ -31,20 +31,26 @@ from portal.library import receiving, uploads, usage
 from portal.library.errors import UploadRejected
 from portal.library.models import AudioClip, Portrait, Upload
 
-ERRORS = {code: OpenApiResponse(s.ErrorSerializer, description=text) for code, text in {
-    400: "Invalid request (code names the problem)",
-    401: "No key, or the key is invalid, revoked or expired",
-    403: "The plan does not allow it (api_not_in_plan, job_too_long, quota_exceeded, ...)",
-    404: "No such object, or not yours",
-    409: "The object is not in a state that allows it",
-    413: "Too large (file_too_large, storage_quota_exceeded)",
-    415: "Unsupported media type",
-    422: "Idempotency-Key reused with a different request",
-    429: "Rate limit or concurrent-jobs limit (Retry-After says when to retry)",
-    503: "No worker offers the chosen backend right now",
-}.items()}
+ERRORS = {
+    code: OpenApiResponse(s.ErrorSerializer, description=text)
+    for code, text in {
+        400: "Invalid request (code names the problem)",
+        401: "No key, or the key is invalid, revoked or expired",
+        403: "The plan does not allow it (api_not_in_plan, job_too_long, quota_exceeded, ...)",
+        404: "No such object, or not yours",
+        409: "The object is not in a state that allows it",
+        413: "Too large (file_too_large, storage_quota_exceeded)",
+        415: "Unsupported media type",
+        422: "Idempotency-Key reused with a different request",
+        429: "Rate limit or concurrent-jobs limit (Retry-After says when to retry)",
+        503: "No worker offers the chosen backend right now",
+    }.items()
+}
 IDEMPOTENCY_KEY = OpenApiParameter(
-    "Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER, required=False,
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
     description="Retries with the same key and body return the first response (kept 24 hours) and never repeat "
     "the work.",
 )
@@ -75,34 +81,51 @@ def _created(data, url_name: str, obj_id) -> Response:
 
 
 # --- Account ------------------------------------------------------------------------------------------------
-@extend_schema(tags=["account"], responses={200: s.MeSerializer, **_errors()},
-               summary="Who the key acts for (also a cheap way to check a key)")
+@extend_schema(
+    tags=["account"],
+    responses={200: s.MeSerializer, **_errors()},
+    summary="Who the key acts for (also a cheap way to check a key)",
+)
 @api_view(["GET"])
 def me(request):
     key = request.auth if isinstance(request.auth, ApiKey) else None
-    return Response({
-        "id": request.user.pk,
-        "email": request.user.email,
-        "plan": plan_for(request.user).code,
-        "api_key": {"name": key.name, "prefix": key.prefix,
-                    "expires_at": key.expires_at.isoformat() if key.expires_at else None} if key else None,
-    })
+    return Response(
+        {
+            "id": request.user.pk,
+            "email": request.user.email,
+            "plan": plan_for(request.user).code,
+            "api_key": {
+                "name": key.name,
+                "prefix": key.prefix,
+                "expires_at": key.expires_at.isoformat() if key.expires_at else None,
+            }
+            if key
+            else None,
+        }
+    )
 
 
-@extend_schema(tags=["account"], responses={200: s.UsageSerializer, **_errors()},
-               summary="Plan, limits, render seconds used and left this period, storage used")
+@extend_schema(
+    tags=["account"],
+    responses={200: s.UsageSerializer, **_errors()},
+    summary="Plan, limits, render seconds used and left this period, storage used",
+)
 @api_view(["GET"])
 def usage_view(request):
     summary = quota.usage_summary(request.user)
     plan = summary.pop("plan")
     request.user.refresh_from_db(fields=["storage_used_bytes"])
-    return Response(s.UsageSerializer({
-        **summary,
-        "plan": {**asdict(plan), "backends": list(plan.backends)},
-        "storage_used_bytes": request.user.storage_used_bytes,
-        "storage_quota_bytes": usage.storage_quota_bytes(request.user),
-        "active_jobs": services.active_jobs(request.user),
-    }).data)
+    return Response(
+        s.UsageSerializer(
+            {
+                **summary,
+                "plan": {**asdict(plan), "backends": list(plan.backends)},
+                "storage_used_bytes": request.user.storage_used_bytes,
+                "storage_quota_bytes": usage.storage_quota_bytes(request.user),
+                "active_jobs": services.active_jobs(request.user),
+            }
+        ).data
+    )
 
 
 # --- Assets -------------------------------------------------------------------------------------------------
@@ -117,17 +140,29 @@ def _accepted_for_checking(request, kind: str) -> Response:
     if file is None:
         raise UploadRejected("no_file", _("Send the file as multipart/form-data in the field 'file'."), field="file")
     upload = receiving.receive_whole(request.user, kind, file)
-    return Response(s.UploadSerializer(upload).data, status=status.HTTP_202_ACCEPTED, headers={
-        "Location": reverse("api:upload", args=[upload.id]), "Retry-After": str(CHECK_POLL_SECONDS)})
+    return Response(
+        s.UploadSerializer(upload).data,
+        status=status.HTTP_202_ACCEPTED,
+        headers={"Location": reverse("api:upload", args=[upload.id]), "Retry-After": str(CHECK_POLL_SECONDS)},
+    )
 
 
-@extend_schema(tags=["portraits"], methods=["GET"], operation_id="portraits_list",
-               responses={200: s.PortraitSerializer(many=True), **_errors()},
-               summary="Your portraits, newest first")
-@extend_schema(tags=["portraits"], methods=["POST"], request={"multipart/form-data": s.UploadFileSerializer},
-               parameters=[IDEMPOTENCY_KEY], responses={202: s.UploadSerializer, **_errors(413, 415, 422)},
-               summary="Upload a portrait (JPEG, PNG or WebP): stored, then checked and its face searched by a "
-               "worker; poll the upload at Location")
+@extend_schema(
+    tags=["portraits"],
+    methods=["GET"],
+    operation_id="portraits_list",
+    responses={200: s.PortraitSerializer(many=True), **_errors()},
+    summary="Your portraits, newest first",
+)
+@extend_schema(
+    tags=["portraits"],
+    methods=["POST"],
+    request={"multipart/form-data": s.UploadFileSerializer},
+    parameters=[IDEMPOTENCY_KEY],
+    responses={202: s.UploadSerializer, **_errors(413, 415, 422)},
+    summary="Upload a portrait (JPEG, PNG or WebP): stored, then checked and its face searched by a "
+    "worker; poll the upload at Location",
+)
 @api_view(["GET", "POST"])
 @parser_classes([MultiPartParser, FormParser])
 @idempotent
@@ -137,10 +172,18 @@ def portraits(request):
     return Response(s.PortraitSerializer(Portrait.objects.filter(owner=request.user), many=True).data)
 
 
-@extend_schema(tags=["portraits"], methods=["GET"], responses={200: s.PortraitSerializer, **_errors()},
-               summary="One portrait, with its face box")
-@extend_schema(tags=["portraits"], methods=["DELETE"], responses={204: None, **_errors()},
-               summary="Delete a portrait (jobs made from it keep their videos)")
+@extend_schema(
+    tags=["portraits"],
+    methods=["GET"],
+    responses={200: s.PortraitSerializer, **_errors()},
+    summary="One portrait, with its face box",
+)
+@extend_schema(
+    tags=["portraits"],
+    methods=["DELETE"],
+    responses={204: None, **_errors()},
+    summary="Delete a portrait (jobs made from it keep their videos)",
+)
 @api_view(["GET", "DELETE"])
 def portrait(request, portrait_id):
     item = _get_portrait_for_user(request, portrait_id)
@@ -150,29 +193,44 @@ def portrait(request, portrait_id):
     return Response(s.PortraitSerializer(item).data)
 
 
-@extend_schema(tags=["portraits"], responses={(200, "image/*"): OpenApiTypes.BINARY, **_errors()},
-               summary="The portrait image as stored (metadata removed)")
+@extend_schema(
+    tags=["portraits"],
+    responses={(200, "image/*"): OpenApiTypes.BINARY, **_errors()},
+    summary="The portrait image as stored (metadata removed)",
+)
 @api_view(["GET"])
 def portrait_image(request, portrait_id):
     item = _get_portrait_for_user(request, portrait_id)
     return storage.serve(request, item.file.name, f"image/{item.image_format.lower()}")
 
 
-@extend_schema(tags=["portraits"], responses={(200, "image/jpeg"): OpenApiTypes.BINARY, **_errors()},
-               summary="A JPEG thumbnail, at most 320 px")
+@extend_schema(
+    tags=["portraits"],
+    responses={(200, "image/jpeg"): OpenApiTypes.BINARY, **_errors()},
+    summary="A JPEG thumbnail, at most 320 px",
+)
 @api_view(["GET"])
 def portrait_thumbnail(request, portrait_id):
     item = _get_portrait_for_user(request, portrait_id)
     return storage.serve(request, item.thumbnail.name, "image/jpeg")
 
 
-@extend_schema(tags=["audio"], methods=["GET"], operation_id="audio_list",
-               responses={200: s.AudioSerializer(many=True), **_errors()},
-               summary="Your audio clips, newest first")
-@extend_schema(tags=["audio"], methods=["POST"], request={"multipart/form-data": s.UploadFileSerializer},
-               parameters=[IDEMPOTENCY_KEY], responses={202: s.UploadSerializer, **_errors(413, 415, 422)},
-               summary="Upload audio (WAV, MP3, M4A/AAC, Ogg/Opus, FLAC, WebM): stored, then decoded whole and "
-               "measured by a worker; poll the upload at Location")
+@extend_schema(
+    tags=["audio"],
+    methods=["GET"],
+    operation_id="audio_list",
+    responses={200: s.AudioSerializer(many=True), **_errors()},
+    summary="Your audio clips, newest first",
+)
+@extend_schema(
+    tags=["audio"],
+    methods=["POST"],
+    request={"multipart/form-data": s.UploadFileSerializer},
+    parameters=[IDEMPOTENCY_KEY],
+    responses={202: s.UploadSerializer, **_errors(413, 415, 422)},
+    summary="Upload audio (WAV, MP3, M4A/AAC, Ogg/Opus, FLAC, WebM): stored, then decoded whole and "
+    "measured by a worker; poll the upload at Location",
+)
 @api_view(["GET", "POST"])
 @parser_classes([MultiPartParser, FormParser])
 @idempotent
@@ -182,8 +240,9 @@ def audio_clips(request):
     return Response(s.AudioSerializer(AudioClip.objects.filter(owner=request.user), many=True).data)
 
 
-@extend_schema(tags=["audio"], methods=["GET"], responses={200: s.AudioSerializer, **_errors()},
-               summary="One audio clip")
+@extend_schema(
+    tags=["audio"], methods=["GET"], responses={200: s.AudioSerializer, **_errors()}, summary="One audio clip"
+)
 @extend_schema(tags=["audio"], methods=["DELETE"], responses={204: None, **_errors()}, summary="Delete an audio clip")
 @api_view(["GET", "DELETE"])
 def audio_clip(request, audio_id):
@@ -194,17 +253,23 @@ def audio_clip(request, audio_id):
     return Response(s.AudioSerializer(clip).data)
 
 
-@extend_schema(tags=["audio"], responses={(200, "audio/*"): OpenApiTypes.BINARY, **_errors()},
-               summary="The audio file as uploaded (Range requests supported)")
+@extend_schema(
+    tags=["audio"],
+    responses={(200, "audio/*"): OpenApiTypes.BINARY, **_errors()},
+    summary="The audio file as uploaded (Range requests supported)",
+)
 @api_view(["GET"])
 def audio_file(request, audio_id):
     clip = _get_audio_for_user(request, audio_id)
     return storage.serve(request, clip.file.name, clip.content_type)
 
 
-@extend_schema(tags=["uploads"], parameters=[s.UploadFiltersSerializer],
-               responses={200: s.UploadSerializer(many=True), **_errors()},
-               summary="Your uploads of the last days, newest first: checking, ready or refused")
+@extend_schema(
+    tags=["uploads"],
+    parameters=[s.UploadFiltersSerializer],
+    responses={200: s.UploadSerializer(many=True), **_errors()},
+    summary="Your uploads of the last days, newest first: checking, ready or refused",
+)
 @api_view(["GET"])
 def uploads_list(request):
     filters = s.UploadFiltersSerializer(data=request.query_params)
@@ -215,18 +280,29 @@ def uploads_list(request):
     return Response(s.UploadSerializer(found[:100], many=True).data)
 
 
-@extend_schema(tags=["uploads"], methods=["GET"], responses={200: s.UploadSerializer, **_errors()},
-               summary="One upload: checking (Retry-After says when to ask again), ready with its portrait or "
-               "audio, or refused with the reason")
-@extend_schema(tags=["uploads"], methods=["DELETE"], responses={204: None, **_errors(409)},
-               summary="Dismiss a refused upload (a checking or ready one cannot be: delete the portrait or audio)")
+@extend_schema(
+    tags=["uploads"],
+    methods=["GET"],
+    responses={200: s.UploadSerializer, **_errors()},
+    summary="One upload: checking (Retry-After says when to ask again), ready with its portrait or "
+    "audio, or refused with the reason",
+)
+@extend_schema(
+    tags=["uploads"],
+    methods=["DELETE"],
+    responses={204: None, **_errors(409)},
+    summary="Dismiss a refused upload (a checking or ready one cannot be: delete the portrait or audio)",
+)
 @api_view(["GET", "DELETE"])
 def upload(request, upload_id):
     found = _get_upload_for_user(request, upload_id)
     if request.method == "DELETE":
         if not receiving.cancel(found):
-            raise UploadRejected("upload_arrived", _("The whole file has arrived; delete the portrait or audio once "
-                                                     "it is in the library."), status=409)
+            raise UploadRejected(
+                "upload_arrived",
+                _("The whole file has arrived; delete the portrait or audio once it is in the library."),
+                status=409,
+            )
         return Response(status=status.HTTP_204_NO_CONTENT)
     headers = {"Retry-After": str(CHECK_POLL_SECONDS)} if found.status == Upload.Status.CHECKING else {}
     return Response(s.UploadSerializer(found).data, headers=headers)
@@ -251,12 +327,22 @@ def _job_request(request) -> tuple:
     return portrait, audio, options, body.validated_data["backend"], body.validated_data["title"]
 
 
-@extend_schema(tags=["jobs"], methods=["GET"], operation_id="jobs_list", parameters=[s.JobFiltersSerializer],
-               responses={200: s.JobPageSerializer, **_errors()},
-               summary="Your jobs, newest first, filtered by status and creation time")
-@extend_schema(tags=["jobs"], methods=["POST"], request=s.JobRequestSerializer, parameters=[IDEMPOTENCY_KEY],
-               responses={201: s.JobSerializer, **_errors(409, 422, 503)},
-               summary="Render a video: reserves its render seconds and queues it")
+@extend_schema(
+    tags=["jobs"],
+    methods=["GET"],
+    operation_id="jobs_list",
+    parameters=[s.JobFiltersSerializer],
+    responses={200: s.JobPageSerializer, **_errors()},
+    summary="Your jobs, newest first, filtered by status and creation time",
+)
+@extend_schema(
+    tags=["jobs"],
+    methods=["POST"],
+    request=s.JobRequestSerializer,
+    parameters=[IDEMPOTENCY_KEY],
+    responses={201: s.JobSerializer, **_errors(409, 422, 503)},
+    summary="Render a video: reserves its render seconds and queues it",
+)
 @api_view(["GET", "POST"])
 @parser_classes([JSONParser])
 @idempotent
@@ -281,9 +367,13 @@ def jobs(request):
     return paginator.get_paginated_response(s.JobSerializer(page, many=True).data)
 
 
-@extend_schema(tags=["jobs"], request=s.JobRequestSerializer, parameters=[IDEMPOTENCY_KEY],
-               responses={200: s.PreflightSerializer, **_errors(422)},
-               summary="Free pre-flight: face, audio length, cost, and whether the job would be accepted")
+@extend_schema(
+    tags=["jobs"],
+    request=s.JobRequestSerializer,
+    parameters=[IDEMPOTENCY_KEY],
+    responses={200: s.PreflightSerializer, **_errors(422)},
+    summary="Free pre-flight: face, audio length, cost, and whether the job would be accepted",
+)
 @api_view(["POST"])
 @parser_classes([JSONParser])
 @idempotent
@@ -292,10 +382,18 @@ def preflight(request):
     return Response(services.preflight(request.user, portrait, audio, options, backend=backend).as_dict())
 
 
-@extend_schema(tags=["jobs"], methods=["GET"], responses={200: s.JobSerializer, **_errors()},
-               summary="One job: status, stage, progress, errors, timings and a fresh signed download link")
-@extend_schema(tags=["jobs"], methods=["DELETE"], responses={204: None, **_errors(409)},
-               summary="Delete a job and its video (a queued job is canceled and refunded first)")
+@extend_schema(
+    tags=["jobs"],
+    methods=["GET"],
+    responses={200: s.JobSerializer, **_errors()},
+    summary="One job: status, stage, progress, errors, timings and a fresh signed download link",
+)
+@extend_schema(
+    tags=["jobs"],
+    methods=["DELETE"],
+    responses={204: None, **_errors(409)},
+    summary="Delete a job and its video (a queued job is canceled and refunded first)",
+)
 @api_view(["GET", "DELETE"])
 def job(request, job_id):
     found = _get_job_for_user(request, job_id)
@@ -305,18 +403,26 @@ def job(request, job_id):
     return Response(s.JobSerializer(found).data)
 
 
-@extend_schema(tags=["jobs"], request=None, parameters=[IDEMPOTENCY_KEY],
-               responses={200: s.JobSerializer, **_errors(422)},
-               summary="Cancel: a queued job ends at once, a rendering one at its next frame; its seconds are refunded")
+@extend_schema(
+    tags=["jobs"],
+    request=None,
+    parameters=[IDEMPOTENCY_KEY],
+    responses={200: s.JobSerializer, **_errors(422)},
+    summary="Cancel: a queued job ends at once, a rendering one at its next frame; its seconds are refunded",
+)
 @api_view(["POST"])
 @idempotent
 def cancel_job(request, job_id):
     return Response(s.JobSerializer(services.cancel(_get_job_for_user(request, job_id))).data)
 
 
-@extend_schema(tags=["jobs"], request=None, parameters=[IDEMPOTENCY_KEY],
-               responses={201: s.JobSerializer, **_errors(409, 422, 503)},
-               summary="Render the same inputs and options again, as a new job")
+@extend_schema(
+    tags=["jobs"],
+    request=None,
+    parameters=[IDEMPOTENCY_KEY],
+    responses={201: s.JobSerializer, **_errors(409, 422, 503)},
+    summary="Render the same inputs and options again, as a new job",
+)
 @api_view(["POST"])
 @idempotent
 def rerun_job(request, job_id):
@@ -334,13 +440,25 @@ def _webhook_body(endpoint, secret: bool = False) -> dict:
     return body
 
 
-@extend_schema(tags=["webhook"], methods=["GET"], responses={200: s.WebhookSerializer, **_errors()},
-               summary="Where finished-job events are sent (url null: nowhere)")
-@extend_schema(tags=["webhook"], methods=["PUT"], request=s.WebhookRequestSerializer,
-               responses={200: s.WebhookSerializer, **_errors()},
-               summary="Set the URL; a new webhook's signing secret is in the response, once")
-@extend_schema(tags=["webhook"], methods=["DELETE"], responses={204: None, **_errors()},
-               summary="Remove the webhook; pending deliveries are dropped")
+@extend_schema(
+    tags=["webhook"],
+    methods=["GET"],
+    responses={200: s.WebhookSerializer, **_errors()},
+    summary="Where finished-job events are sent (url null: nowhere)",
+)
+@extend_schema(
+    tags=["webhook"],
+    methods=["PUT"],
+    request=s.WebhookRequestSerializer,
+    responses={200: s.WebhookSerializer, **_errors()},
+    summary="Set the URL; a new webhook's signing secret is in the response, once",
+)
+@extend_schema(
+    tags=["webhook"],
+    methods=["DELETE"],
+    responses={204: None, **_errors()},
+    summary="Remove the webhook; pending deliveries are dropped",
+)
 @api_view(["GET", "PUT", "DELETE"])
 @parser_classes([JSONParser])
 def webhook(request):
@@ -355,9 +473,13 @@ def webhook(request):
     return Response(_webhook_body(getattr(request.user, "webhook", None)))
 
 
-@extend_schema(tags=["webhook"], request=None, parameters=[IDEMPOTENCY_KEY],
-               responses={200: s.WebhookSerializer, **_errors(422)},
-               summary="A new signing secret, in the response once; the old one stops signing at once")
+@extend_schema(
+    tags=["webhook"],
+    request=None,
+    parameters=[IDEMPOTENCY_KEY],
+    responses={200: s.WebhookSerializer, **_errors(422)},
+    summary="A new signing secret, in the response once; the old one stops signing at once",
+)
 @api_view(["POST"])
 @idempotent
 def rotate_webhook_secret(request):
@@ -367,9 +489,12 @@ def rotate_webhook_secret(request):
     return Response(_webhook_body(endpoint, secret=True))
 
 
-@extend_schema(tags=["webhook"], operation_id="webhook_deliveries_list",
-               responses={200: s.WebhookDeliverySerializer(many=True), **_errors()},
-               summary="The 50 most recent deliveries and their outcome")
+@extend_schema(
+    tags=["webhook"],
+    operation_id="webhook_deliveries_list",
+    responses={200: s.WebhookDeliverySerializer(many=True), **_errors()},
+    summary="The 50 most recent deliveries and their outcome",
+)
 @api_view(["GET"])
 def webhook_deliveries(request):
     recent = request.user.webhook_deliveries.all()[:50]
@@ -387,9 +512,12 @@ class MayPromoteCheckpoints(BasePermission):
         return bool(user and user.is_authenticated and user.is_staff and user.has_perm("checkpoints.add_checkpoint"))
 
 
-@extend_schema(tags=["checkpoints"], request=s.CheckpointRequestSerializer,
-               responses={201: s.CheckpointSerializer, 200: s.CheckpointSerializer, **_errors(409)},
-               summary="Record weights that passed the quality gate (the qualification pipeline's promote step)")
+@extend_schema(
+    tags=["checkpoints"],
+    request=s.CheckpointRequestSerializer,
+    responses={201: s.CheckpointSerializer, 200: s.CheckpointSerializer, **_errors(409)},
+    summary="Record weights that passed the quality gate (the qualification pipeline's promote step)",
+)
 @api_view(["POST"])
 @parser_classes([JSONParser])
 @permission_classes([MayPromoteCheckpoints])
@@ -398,8 +526,14 @@ def checkpoints(request):
     promoting.is_valid(raise_exception=True)
     data = promoting.validated_data
     checkpoint, recorded = promotion.promote(
-        backend=data["backend"], version=data["version"], digest=data["digest"], **data["figures"],
-        report_url=data["report_url"], pipeline_run=data["pipeline_run"], by=request.user,
+        backend=data["backend"],
+        version=data["version"],
+        digest=data["digest"],
+        **data["figures"],
+        report_url=data["report_url"],
+        pipeline_run=data["pipeline_run"],
+        by=request.user,
     )
-    return Response(s.CheckpointSerializer(checkpoint).data,
-                    status=status.HTTP_201_CREATED if recorded else status.HTTP_200_OK)
+    return Response(
+        s.CheckpointSerializer(checkpoint).data, status=status.HTTP_201_CREATED if recorded else status.HTTP_200_OK
+    )

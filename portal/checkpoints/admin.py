@@ -48,9 +48,11 @@ class CheckpointAdmin(admin.ModelAdmin):
             return "-"
         return format_html('<a href="{}" rel="noopener noreferrer" target="_blank">report</a>', checkpoint.report_url)
 
-    @admin.action(description="Withdraw: workers with these weights stop serving at their next render",
-                  permissions=["change"])
+    @admin.action(
+        description="Withdraw: workers with these weights stop serving at their next render", permissions=["change"]
+    )
     def withdraw(self, request, queryset):
-        withdrawn = queryset.filter(withdrawn_at__isnull=True).update(withdrawn_at=timezone.now(),
-                                                                      withdrawn_by=request.user)
+        withdrawn = queryset.filter(withdrawn_at__isnull=True).update(
+            withdrawn_at=timezone.now(), withdrawn_by=request.user
+        )
         self.message_user(request, f"{withdrawn} checkpoint(s) withdrawn.", messages.SUCCESS)

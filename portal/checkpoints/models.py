@@ -24,13 +24,16 @@ class Checkpoint(models.Model):
     sync_correlation = models.FloatField(null=True, blank=True, help_text="Lowest mouth-vs-audio correlation.")
     report_url = models.URLField(max_length=500, blank=True)
     pipeline_run = models.CharField(max_length=200, blank=True)
-    promoted_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                    related_name="+")
+    promoted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     promoted_at = models.DateTimeField(auto_now_add=True)
-    withdrawn_at = models.DateTimeField(null=True, blank=True,
-                                        help_text="Withdrawn checkpoints serve nobody: workers that have them refuse.")
-    withdrawn_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                     related_name="+")
+    withdrawn_at = models.DateTimeField(
+        null=True, blank=True, help_text="Withdrawn checkpoints serve nobody: workers that have them refuse."
+    )
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["backend", "-promoted_at"]

@@ -17,7 +17,7 @@ import renderer
 from portal.checkpoints.models import Checkpoint
 
 logger = logging.getLogger(__name__)
-HOW_TO_QUALIFY = "qualify them first (docs/deploy.md, \"Qualifying a checkpoint\")"
+HOW_TO_QUALIFY = 'qualify them first (docs/deploy.md, "Qualifying a checkpoint")'
 _digests: dict[str, str] = {}
 _digesting = threading.Lock()
 
@@ -48,22 +48,29 @@ def checkpoint_for(backend: str, digest: str | None = None) -> Checkpoint:
     digest = digest or digest_here(backend)
     short = digest.removeprefix("sha256:")[:12]
     found = Checkpoint.objects.filter(backend=backend, digest=digest).first() or _vouched_by_repository(
-        backend, version, digest)
+        backend, version, digest
+    )
     if found is None:
         qualified = Checkpoint.objects.filter(backend=backend, version=version, withdrawn_at=None).first()
         if qualified is not None:
             raise CheckpointRefused(
                 f"{backend}: these weights ({short}) are not the {version} weights that passed the quality gate "
-                f"({qualified.short_digest}): the checkpoint changed without being qualified; {HOW_TO_QUALIFY}.")
-        raise CheckpointRefused(f"{backend}: checkpoint {short} ({version}) has not passed the quality gate; "
-                                f"{HOW_TO_QUALIFY}.")
+                f"({qualified.short_digest}): the checkpoint changed without being qualified; {HOW_TO_QUALIFY}."
+            )
+        raise CheckpointRefused(
+            f"{backend}: checkpoint {short} ({version}) has not passed the quality gate; {HOW_TO_QUALIFY}."
+        )
     if found.version != version:
-        raise CheckpointRefused(f"{backend}: checkpoint {short} passed the quality gate as {found.version}, but this "
-                                f"code renders it as {version}; {HOW_TO_QUALIFY}.")
+        raise CheckpointRefused(
+            f"{backend}: checkpoint {short} passed the quality gate as {found.version}, but this "
+            f"code renders it as {version}; {HOW_TO_QUALIFY}."
+        )
     if not found.serves:
-        raise CheckpointRefused(f"{backend}: checkpoint {short} ({version}) was withdrawn on "
-                                f"{found.withdrawn_at:%Y-%m-%d %H:%M} UTC; roll back to a qualified one or qualify "
-                                f"a new one.")
+        raise CheckpointRefused(
+            f"{backend}: checkpoint {short} ({version}) was withdrawn on "
+            f"{found.withdrawn_at:%Y-%m-%d %H:%M} UTC; roll back to a qualified one or qualify "
+            f"a new one."
+        )
     return found
 
 
@@ -74,11 +81,19 @@ def _vouched_by_repository(backend: str, version: str, digest: str) -> Checkpoin
         return None
     figures = record.get("figures", {})
     try:
-        checkpoint, _ = Checkpoint.objects.get_or_create(backend=backend, digest=digest, defaults=dict(
-            version=version, source=Checkpoint.Source.REPOSITORY, cases_passed=record["cases"],
-            cases_total=record["cases"], duration_error_ms=figures.get("duration_error_ms"),
-            offset_frames=figures.get("offset_frames"), sync_correlation=figures.get("sync_correlation"),
-        ))
+        checkpoint, _ = Checkpoint.objects.get_or_create(
+            backend=backend,
+            digest=digest,
+            defaults=dict(
+                version=version,
+                source=Checkpoint.Source.REPOSITORY,
+                cases_passed=record["cases"],
+                cases_total=record["cases"],
+                duration_error_ms=figures.get("duration_error_ms"),
+                offset_frames=figures.get("offset_frames"),
+                sync_correlation=figures.get("sync_correlation"),
+            ),
+        )
     except IntegrityError:  # another worker recorded it at the same moment
         checkpoint = Checkpoint.objects.get(backend=backend, digest=digest)
     return checkpoint

@@ -26,8 +26,16 @@ from portal.jobs.models import Job, JobSegment, JobStage, WebhookDelivery
 from portal.support import audit
 
 # Attributes worth a column in the stage timeline; the trace has the rest.
-TIMELINE_ATTRIBUTES = ["frames", "audio.duration_s", "resolution", "faces_found", "bytes", "segments",
-                       "animate.seconds", "encode.seconds"]
+TIMELINE_ATTRIBUTES = [
+    "frames",
+    "audio.duration_s",
+    "resolution",
+    "faces_found",
+    "bytes",
+    "segments",
+    "animate.seconds",
+    "encode.seconds",
+]
 
 
 class SegmentInline(admin.TabularInline):
@@ -71,12 +79,18 @@ class StageInline(admin.TabularInline):
 
 # The job page's actions: (permission, button label, what the confirmation page says it will do).
 ACTIONS = {
-    "retry": ("jobs.retry_job", _("Retry"),
-              _("Render this job again, in the same trace, reserving its render time again.")),
+    "retry": (
+        "jobs.retry_job",
+        _("Retry"),
+        _("Render this job again, in the same trace, reserving its render time again."),
+    ),
     "cancel": ("jobs.cancel_job", _("Cancel"), _("Stop this job; its reserved render time goes back to the user.")),
     "refund": ("jobs.refund_job", _("Refund"), _("Give this job's render time back to the user's period.")),
-    "renew_link": ("jobs.renew_download_link", _("New download link"),
-                   _("Make a fresh signed download link for this job's video.")),
+    "renew_link": (
+        "jobs.renew_download_link",
+        _("New download link"),
+        _("Make a fresh signed download link for this job's video."),
+    ),
 }
 
 
@@ -120,8 +134,17 @@ def _merged_seconds(intervals) -> float:
 
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
-    list_display = ["short_id", "owner", "status", "plan", "error_code", "duration", "render_time", "support_code",
-                    "created_at"]
+    list_display = [
+        "short_id",
+        "owner",
+        "status",
+        "plan",
+        "error_code",
+        "duration",
+        "render_time",
+        "support_code",
+        "created_at",
+    ]
     list_filter = ["status", "plan", "backend", "error_code", "created_at"]
     search_fields = ["id", "owner__email", "trace_id"]
     search_help_text = "Job id, user email, trace id or support code."
@@ -131,20 +154,85 @@ class JobAdmin(admin.ModelAdmin):
     actions = None  # actions are buttons on the job page, each with a confirmation and a reason
     change_form_template = "admin/jobs/job/change_form.html"
     fieldsets = [
-        (None, {"fields": ["id", "owner", "status", "support_code", "trace_link", "error_code", "error_message",
-                           "warnings", "support_actions"]}),
-        ("Renderer", {"fields": ["backend", "renderer_version", "checkpoint_link", "quality_gate", "params", "seed",
-                                 "watermark",
-                                 "faces_found", "segment_count"]}),
-        ("Time", {"fields": ["created_at", "enqueued_at", "started_at", "finished_at", "queue_wait", "render_time",
-                             "time_by_stage", "total_attempts", "worker_host", "queue_name", "plan"]}),
-        ("Files and quota", {"fields": ["portrait", "audio", "audio_duration_seconds", "output_link", "poster_link",
-                                        "output_size_bytes", "output_duration_seconds", "quota_seconds",
-                                        "reservation_state"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "id",
+                    "owner",
+                    "status",
+                    "support_code",
+                    "trace_link",
+                    "error_code",
+                    "error_message",
+                    "warnings",
+                    "support_actions",
+                ]
+            },
+        ),
+        (
+            "Renderer",
+            {
+                "fields": [
+                    "backend",
+                    "renderer_version",
+                    "checkpoint_link",
+                    "quality_gate",
+                    "params",
+                    "seed",
+                    "watermark",
+                    "faces_found",
+                    "segment_count",
+                ]
+            },
+        ),
+        (
+            "Time",
+            {
+                "fields": [
+                    "created_at",
+                    "enqueued_at",
+                    "started_at",
+                    "finished_at",
+                    "queue_wait",
+                    "render_time",
+                    "time_by_stage",
+                    "total_attempts",
+                    "worker_host",
+                    "queue_name",
+                    "plan",
+                ]
+            },
+        ),
+        (
+            "Files and quota",
+            {
+                "fields": [
+                    "portrait",
+                    "audio",
+                    "audio_duration_seconds",
+                    "output_link",
+                    "poster_link",
+                    "output_size_bytes",
+                    "output_duration_seconds",
+                    "quota_seconds",
+                    "reservation_state",
+                ]
+            },
+        ),
     ]
     readonly_fields = [field.name for field in Job._meta.fields] + [
-        "support_code", "trace_link", "queue_wait", "render_time", "time_by_stage", "reservation_state",
-        "total_attempts", "output_link", "poster_link", "support_actions", "checkpoint_link",
+        "support_code",
+        "trace_link",
+        "queue_wait",
+        "render_time",
+        "time_by_stage",
+        "reservation_state",
+        "total_attempts",
+        "output_link",
+        "poster_link",
+        "support_actions",
+        "checkpoint_link",
     ]
 
     def has_add_permission(self, request):
@@ -152,17 +240,22 @@ class JobAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         own = [
-            path("<uuid:job_id>/action/<slug:action>/", self.admin_site.admin_view(self.action_view),
-                 name="jobs_job_action"),
-            path("<uuid:job_id>/timeline/", self.admin_site.admin_view(self.timeline_view),
-                 name="jobs_job_timeline"),
+            path(
+                "<uuid:job_id>/action/<slug:action>/",
+                self.admin_site.admin_view(self.action_view),
+                name="jobs_job_action",
+            ),
+            path("<uuid:job_id>/timeline/", self.admin_site.admin_view(self.timeline_view), name="jobs_job_timeline"),
         ]
         return own + super().get_urls()
 
     def render_change_form(self, request, context, *args, obj=None, **kwargs):
         if obj is not None:
-            context["job_actions"] = [(name, label) for name, (permission, label, __) in ACTIONS.items()
-                                      if request.user.has_perm(permission) and _offered(name, obj)]
+            context["job_actions"] = [
+                (name, label)
+                for name, (permission, label, __) in ACTIONS.items()
+                if request.user.has_perm(permission) and _offered(name, obj)
+            ]
         return super().render_change_form(request, context, *args, obj=obj, **kwargs)
 
     def get_search_results(self, request, queryset, search_term):
@@ -192,14 +285,23 @@ class JobAdmin(admin.ModelAdmin):
         if request.method == "POST":
             reason = request.POST.get("reason", "").strip()
             if not reason:
-                error = gettext("Say why: the reason is kept in the audit log and shown to the user where it "
-                                "concerns them.")
+                error = gettext(
+                    "Say why: the reason is kept in the audit log and shown to the user where it concerns them."
+                )
             else:
                 self._act(request, job, action, reason)
                 return redirect(change_url)
-        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "job": job, "action": action,
-                   "label": label, "explanation": explanation, "error": error, "change_url": change_url,
-                   "title": gettext("%(action)s: job %(job)s") % {"action": label, "job": job.pk}}
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "job": job,
+            "action": action,
+            "label": label,
+            "explanation": explanation,
+            "error": error,
+            "change_url": change_url,
+            "title": gettext("%(action)s: job %(job)s") % {"action": label, "job": job.pk},
+        }
         return TemplateResponse(request, "admin/jobs/job/confirm_action.html", context, status=400 if error else 200)
 
     def _act(self, request, job: Job, action: str, reason: str) -> None:
@@ -212,8 +314,11 @@ class JobAdmin(admin.ModelAdmin):
             elif action == "cancel":
                 job = _cancel(job)
                 changes = {"status": [before, job.status]}
-                note = (gettext("Canceled by support.") if job.is_finished
-                        else gettext("Stops at its next frame (canceled by support)."))
+                note = (
+                    gettext("Canceled by support.")
+                    if job.is_finished
+                    else gettext("Stops at its next frame (canceled by support).")
+                )
             elif action == "refund":
                 seconds = services.refund(job)
                 changes = {"seconds": seconds}
@@ -237,15 +342,24 @@ class JobAdmin(admin.ModelAdmin):
         origin = min((stage.started_at for stage in stages), default=job.created_at)
         finish = max((stage.started_at + timedelta(seconds=stage.seconds) for stage in stages), default=origin)
         span = max((finish - origin).total_seconds(), 0.001)
-        rows = [{
-            "stage": stage,
-            "offset": (stage.started_at - origin).total_seconds(),
-            "left": 100 * (stage.started_at - origin).total_seconds() / span,
-            "width": max(100 * stage.seconds / span, 0.3),
-        } for stage in stages]
-        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "job": job, "rows": rows,
-                   "span_seconds": span, "title": gettext("Timeline of job %(job)s") % {"job": job.pk},
-                   "change_url": reverse("admin:jobs_job_change", args=[job.pk])}
+        rows = [
+            {
+                "stage": stage,
+                "offset": (stage.started_at - origin).total_seconds(),
+                "left": 100 * (stage.started_at - origin).total_seconds() / span,
+                "width": max(100 * stage.seconds / span, 0.3),
+            }
+            for stage in stages
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "job": job,
+            "rows": rows,
+            "span_seconds": span,
+            "title": gettext("Timeline of job %(job)s") % {"job": job.pk},
+            "change_url": reverse("admin:jobs_job_change", args=[job.pk]),
+        }
         return TemplateResponse(request, "admin/jobs/job/timeline.html", context)
 
     # --- Columns and fields ------------------------------------------------------------------------------------
@@ -280,8 +394,9 @@ class JobAdmin(admin.ModelAdmin):
         if url:
             return format_html('<a href="{}" target="_blank" rel="noopener">Open trace {}</a>', url, job.trace_id)
         timeline = reverse("admin:jobs_job_timeline", args=[job.pk])
-        return format_html('<a href="{}">Open timeline</a> (no tracing backend is configured: the stages we keep)',
-                           timeline)
+        return format_html(
+            '<a href="{}">Open timeline</a> (no tracing backend is configured: the stages we keep)', timeline
+        )
 
     @admin.display(description="checkpoint")
     def checkpoint_link(self, job):
@@ -290,8 +405,14 @@ class JobAdmin(admin.ModelAdmin):
             return "-"
         url = reverse("admin:checkpoints_checkpoint_change", args=[checkpoint.pk])
         gate = f"{checkpoint.cases_passed}/{checkpoint.cases_total} cases passed"
-        return format_html('<a href="{}"><code>{}</code></a> ({}, {}{})', url, checkpoint.short_digest,
-                           checkpoint.version, gate, "" if checkpoint.serves else "; withdrawn since")
+        return format_html(
+            '<a href="{}"><code>{}</code></a> ({}, {}{})',
+            url,
+            checkpoint.short_digest,
+            checkpoint.version,
+            gate,
+            "" if checkpoint.serves else "; withdrawn since",
+        )
 
     @admin.display(description="time by stage")
     def time_by_stage(self, job):
@@ -311,11 +432,16 @@ class JobAdmin(admin.ModelAdmin):
         wall = job.render_seconds
         head = format_html("Job, start to finish: <strong>{} s</strong>", f"{wall:.1f}") if wall is not None else ""
         table = format_html_join(
-            "", "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
             ((name, f"{wall_seconds:.1f}", f"{work:.1f}") for name, wall_seconds, work in rows),
         )
-        return format_html('{}<table class="time-by-stage"><thead><tr><th>stage</th><th>wall-clock (s)</th>'
-                           "<th>work summed over parts (s)</th></tr></thead><tbody>{}</tbody></table>", head, table)
+        return format_html(
+            '{}<table class="time-by-stage"><thead><tr><th>stage</th><th>wall-clock (s)</th>'
+            "<th>work summed over parts (s)</th></tr></thead><tbody>{}</tbody></table>",
+            head,
+            table,
+        )
 
     @admin.display(description="quota")
     def reservation_state(self, job):
@@ -327,8 +453,11 @@ class JobAdmin(admin.ModelAdmin):
         """The same signed, owner-free link the user gets (files are private: there is no /media/ URL)."""
         if not job.output:
             return "-"
-        return format_html('<a href="{}">video ({})</a>', services.download_path(job, job.output.name),
-                           filesizeformat(job.output_size_bytes))
+        return format_html(
+            '<a href="{}">video ({})</a>',
+            services.download_path(job, job.output.name),
+            filesizeformat(job.output_size_bytes),
+        )
 
     @admin.display(description="poster")
     def poster_link(self, job):
@@ -339,12 +468,23 @@ class JobAdmin(admin.ModelAdmin):
     @admin.display(description="support actions")
     def support_actions(self, job):
         events = job.audit_events.select_related("actor")
-        return format_html_join(
-            mark_safe("<br>"), "{} · {} · {} {}{}",
-            ((f"{event.created_at:%Y-%m-%d %H:%M}", event.actor.email if event.actor else event.source,
-              event.get_action_display(), event.summary(), f": {event.reason}" if event.reason else "")
-             for event in events),
-        ) or "-"
+        return (
+            format_html_join(
+                mark_safe("<br>"),
+                "{} · {} · {} {}{}",
+                (
+                    (
+                        f"{event.created_at:%Y-%m-%d %H:%M}",
+                        event.actor.email if event.actor else event.source,
+                        event.get_action_display(),
+                        event.summary(),
+                        f": {event.reason}" if event.reason else "",
+                    )
+                    for event in events
+                ),
+            )
+            or "-"
+        )
 
 
 @admin.register(WebhookDelivery)
@@ -377,8 +517,9 @@ class AuditLogAdmin(ReadOnlyAdmin):
         if entry.is_deletion() or entry.content_type is None:
             return entry.object_repr
         try:
-            url = reverse(f"admin:{entry.content_type.app_label}_{entry.content_type.model}_change",
-                          args=[entry.object_id])
+            url = reverse(
+                f"admin:{entry.content_type.app_label}_{entry.content_type.model}_change", args=[entry.object_id]
+            )
         except NoReverseMatch:  # a model no longer in admin: its name only
             return entry.object_repr
         return format_html('<a href="{}">{}</a>', url, entry.object_repr)

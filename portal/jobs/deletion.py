@@ -17,9 +17,10 @@ def release_reservation_of_deleted_job(sender, instance: Job, origin=None, **kwa
     account is being deleted: the ledger goes with it)."""
     if isinstance(origin, User) or getattr(origin, "model", None) is User or deleted_elsewhere(instance):
         return
-    if instance.reservation_id and Reservation.objects.filter(
-        pk=instance.reservation_id, state=Reservation.RESERVED
-    ).exists():
+    if (
+        instance.reservation_id
+        and Reservation.objects.filter(pk=instance.reservation_id, state=Reservation.RESERVED).exists()
+    ):
         quota.refund(instance.reservation)
 
 

@@ -78,8 +78,11 @@ def send_webhook(delivery_id: int) -> bool:
     try:
         tasks.deliver_webhook.send(delivery_id)
     except BROKER_ERRORS:
-        logger.warning("webhook delivery %s: the broker did not take the message; the maintenance loop sends it",
-                       delivery_id, exc_info=True)
+        logger.warning(
+            "webhook delivery %s: the broker did not take the message; the maintenance loop sends it",
+            delivery_id,
+            exc_info=True,
+        )
         return False
     return True
 
@@ -93,7 +96,12 @@ def _send(actor, job: Job, *args) -> bool:
         try:
             actor.send(*args)
         except BROKER_ERRORS:
-            logger.warning("job %s: the broker did not take %s%r; the reconciler sends it again", job.pk,
-                           actor.actor_name, args, exc_info=True)
+            logger.warning(
+                "job %s: the broker did not take %s%r; the reconciler sends it again",
+                job.pk,
+                actor.actor_name,
+                args,
+                exc_info=True,
+            )
             return False
     return True

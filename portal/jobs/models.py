@@ -50,8 +50,10 @@ class Job(models.Model):
     queue_name = models.CharField(max_length=64)
     plan = models.CharField(max_length=32, blank=True, db_index=True, help_text="The owner's plan at submission.")
     message_id = models.CharField(
-        max_length=64, blank=True, help_text="The broker's id of the job's latest message (render or join, retries "
-        "included); the reconciler looks for it in Redis."
+        max_length=64,
+        blank=True,
+        help_text="The broker's id of the job's latest message (render or join, retries "
+        "included); the reconciler looks for it in Redis.",
     )
     seed = models.BigIntegerField()
     watermark = models.BooleanField(default=False, help_text="Set from the plan at submission (Free: on).")
@@ -80,8 +82,9 @@ class Job(models.Model):
     )
     attempts = models.PositiveSmallIntegerField(default=0)
     earlier_attempts = models.PositiveSmallIntegerField(
-        default=0, help_text="Attempts made before support's latest retry (attempts then start again from 0, so that "
-        "the retry gets the whole allowance): timeline rows are numbered earlier_attempts + attempts."
+        default=0,
+        help_text="Attempts made before support's latest retry (attempts then start again from 0, so that "
+        "the retry gets the whole allowance): timeline rows are numbered earlier_attempts + attempts.",
     )
     join_attempts = models.PositiveSmallIntegerField(default=0, help_text="Attempts at joining a lecture's parts.")
     # Set when a worker claims the job (to render it whole, split it, or join its parts) and cleared when that
@@ -94,7 +97,11 @@ class Job(models.Model):
         max_length=200, blank=True, help_text="What the quality gate said of the renderer version that rendered it."
     )
     checkpoint = models.ForeignKey(
-        "checkpoints.Checkpoint", null=True, blank=True, on_delete=models.PROTECT, related_name="jobs",
+        "checkpoints.Checkpoint",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="jobs",
         help_text="The qualified weights that rendered it (a lecture: those of its first part).",
     )
     trace_id = models.CharField(max_length=32, blank=True, db_index=True)
@@ -104,8 +111,10 @@ class Job(models.Model):
     faces_found = models.PositiveSmallIntegerField(null=True, blank=True)
     segment_count = models.PositiveSmallIntegerField(default=0)
     loudness_reference = models.FloatField(
-        null=True, blank=True, help_text="dBFS of the whole audio's loud speech: every part of a lecture opens the "
-        "mouth against the same level, so its amplitude does not jump at joins."
+        null=True,
+        blank=True,
+        help_text="dBFS of the whole audio's loud speech: every part of a lecture opens the "
+        "mouth against the same level, so its amplitude does not jump at joins.",
     )
 
     output = models.FileField(max_length=255, blank=True)
@@ -184,8 +193,10 @@ class Job(models.Model):
             return gettext("Waiting for a free renderer")
         if self.stage == "rendering parts":
             done = self.segments.filter(status=JobSegment.Status.DONE).count()
-            return gettext("Rendering in parts (%(done)s of %(parts)s done)") % {"done": done,
-                                                                                 "parts": self.segment_count}
+            return gettext("Rendering in parts (%(done)s of %(parts)s done)") % {
+                "done": done,
+                "parts": self.segment_count,
+            }
         return str(STAGE_LABELS.get(self.stage, gettext("Rendering")))
 
     @property
@@ -199,7 +210,6 @@ class Job(models.Model):
     def parts_all_done(self) -> bool:
         """A lecture whose parts are all rendered: what is left is joining them."""
         return self.segment_count > 0 and not self.segments.exclude(status=JobSegment.Status.DONE).exists()
-
 
 
 class JobSegment(models.Model):

@@ -33,14 +33,20 @@ def on_job_finished(sender, job_id, **kwargs) -> None:
 
 
 def _message(job: Job) -> tuple[str, str]:
-    values = {"title": job.display_title, "duration": duration_clock(job.audio_duration_seconds),
-              "url": settings.SITE_URL + reverse("jobs:detail", args=[job.pk]), "seconds": job.quota_seconds}
+    values = {
+        "title": job.display_title,
+        "duration": duration_clock(job.audio_duration_seconds),
+        "url": settings.SITE_URL + reverse("jobs:detail", args=[job.pk]),
+        "seconds": job.quota_seconds,
+    }
     if job.status == Job.Status.SUCCEEDED:
         subject = gettext("[Sonic Portal] Your video “%(title)s” is ready") % values
         body = gettext("Your video “%(title)s” (%(duration)s) is ready to watch, download and share:\n%(url)s\n")
         return subject, body % values
     values["reason"] = shown_error(job.error_code, job.error_message)
     subject = gettext("[Sonic Portal] Your video “%(title)s” could not be made") % values
-    body = gettext("Your video “%(title)s” could not be made: %(reason)s\n\nThe %(seconds)s s of render time it "
-                   "reserved were given back. What to try next is on its page:\n%(url)s\n")
+    body = gettext(
+        "Your video “%(title)s” could not be made: %(reason)s\n\nThe %(seconds)s s of render time it "
+        "reserved were given back. What to try next is on its page:\n%(url)s\n"
+    )
     return subject, body % values

@@ -28,8 +28,9 @@ from portal.jobs.transitions import MAX_ATTEMPTS
 logger = logging.getLogger(__name__)
 # Work is only re-sent when its message has been missing for a while: it may be between commit and send.
 SEND_GRACE = timedelta(seconds=settings.JOB_SEND_GRACE_SECONDS)
-WORKER_LOST = gettext_noop("The worker rendering this job stopped answering several times. Your quota was refunded; "
-                           "please try again.")
+WORKER_LOST = gettext_noop(
+    "The worker rendering this job stopped answering several times. Your quota was refunded; please try again."
+)
 
 
 def _in_redis(queue_name: str, message_id: str) -> bool:
@@ -67,9 +68,13 @@ def recover_dead_job_attempts(now) -> tuple[list, list]:
         joining = job.parts_all_done()
         used = job.join_attempts if joining else job.attempts
         if job.cancel_requested or used >= MAX_ATTEMPTS:
-            ended = (transitions.finish(job, Job.Status.CANCELED, "canceled", transitions.CANCELED_WHILE_RENDERING,
-                                        token=job.attempt_token) if job.cancel_requested else
-                     transitions.finish(job, Job.Status.FAILED, "worker_lost", WORKER_LOST, token=job.attempt_token))
+            ended = (
+                transitions.finish(
+                    job, Job.Status.CANCELED, "canceled", transitions.CANCELED_WHILE_RENDERING, token=job.attempt_token
+                )
+                if job.cancel_requested
+                else transitions.finish(job, Job.Status.FAILED, "worker_lost", WORKER_LOST, token=job.attempt_token)
+            )
             if ended:
                 failed.append(job.pk)
             continue
@@ -103,9 +108,13 @@ def recover_parts(now, judge_heartbeats: bool = True) -> dict:
     `judge_heartbeats`, no part is taken for dead."""
     stale_before = now - timedelta(seconds=settings.JOB_HEARTBEAT_TIMEOUT)
     outcome = {"parts_requeued": [], "parts_resent": [], "parts_released": [], "failed": []}
-    dead = JobSegment.objects.filter(
-        status=JobSegment.Status.RUNNING, heartbeat_at__lt=stale_before, job__status=Job.Status.RUNNING
-    ).select_related("job") if judge_heartbeats else []
+    dead = (
+        JobSegment.objects.filter(
+            status=JobSegment.Status.RUNNING, heartbeat_at__lt=stale_before, job__status=Job.Status.RUNNING
+        ).select_related("job")
+        if judge_heartbeats
+        else []
+    )
     for part in dead:
         if part.attempts >= MAX_ATTEMPTS:
             if transitions.finish_from_part(part, part.attempt_token, Job.Status.FAILED, "worker_lost", WORKER_LOST):
@@ -115,8 +124,9 @@ def recover_parts(now, judge_heartbeats: bool = True) -> dict:
             pk=part.pk, attempt_token=part.attempt_token, heartbeat_at__lt=stale_before
         ).update(status=JobSegment.Status.QUEUED, attempt_token=None, progress=0.0, enqueued_at=now)
         if taken_back:
-            logger.warning("job %s part %s: no heartbeat since %s; queued again", part.job_id, part.index,
-                           part.heartbeat_at)
+            logger.warning(
+                "job %s part %s: no heartbeat since %s; queued again", part.job_id, part.index, part.heartbeat_at
+            )
             dispatch.send_parts(part.job, [part.index])
             outcome["parts_requeued"].append((part.job_id, part.index))
     waiting = JobSegment.objects.filter(status=JobSegment.Status.QUEUED, job__status=Job.Status.RUNNING)

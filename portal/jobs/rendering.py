@@ -141,8 +141,10 @@ class Holding:
 
 def _holding_job(job_id, token) -> Holding:
     """A hold on a whole render, a split or a join."""
-    return Holding(beat=lambda: transitions.beat_job(job_id, token),
-                   report=lambda fraction, stage: transitions.beat_job(job_id, token, progress=fraction, stage=stage))
+    return Holding(
+        beat=lambda: transitions.beat_job(job_id, token),
+        report=lambda fraction, stage: transitions.beat_job(job_id, token, progress=fraction, stage=stage),
+    )
 
 
 class InputsDeleted(renderer.RenderError):
@@ -190,8 +192,9 @@ def _serving_checkpoint(backend: str):
     """The qualified checkpoint this worker renders `backend` with (CheckpointRefused, a transient error for the job,
     when its weights may not serve), named in the trace."""
     checkpoint = checkpoint_for(backend)
-    trace.get_current_span().set_attributes({"renderer.checkpoint": checkpoint.digest,
-                                             "renderer.checkpoint_version": checkpoint.version})
+    trace.get_current_span().set_attributes(
+        {"renderer.checkpoint": checkpoint.digest, "renderer.checkpoint_version": checkpoint.version}
+    )
     return checkpoint
 
 
@@ -202,17 +205,33 @@ def _render_whole(job: Job, token, holding: Holding) -> None:
         output = Path(workdir) / "video.mp4"
         started = time.monotonic()
         result = renderer.render(
-            portrait, audio, output, job.params, backend=job.backend, watermark=job.watermark,
-            progress=holding.progress, should_cancel=holding.should_cancel,
+            portrait,
+            audio,
+            output,
+            job.params,
+            backend=job.backend,
+            watermark=job.watermark,
+            progress=holding.progress,
+            should_cancel=holding.should_cancel,
         )
         holding.check()
         _finish_with_output(
-            job, token, output, result.poster_path, video_duration=result.video_duration,
-            renderer_version=result.renderer_version, faces_found=result.faces_found, warnings=result.warnings,
+            job,
+            token,
+            output,
+            result.poster_path,
+            video_duration=result.video_duration,
+            renderer_version=result.renderer_version,
+            faces_found=result.faces_found,
+            warnings=result.warnings,
             checkpoint=checkpoint,
         )
-        metrics.observe_render(backend=job.backend, queue=job.queue_name, render_seconds=time.monotonic() - started,
-                               audio_seconds=job.audio_duration_seconds)
+        metrics.observe_render(
+            backend=job.backend,
+            queue=job.queue_name,
+            render_seconds=time.monotonic() - started,
+            audio_seconds=job.audio_duration_seconds,
+        )
 
 
 def _split(job: Job, token, holding: Holding) -> None:
@@ -222,10 +241,13 @@ def _split(job: Job, token, holding: Holding) -> None:
             plan = renderer.plan_parts(audio, max_seconds=settings.SEGMENT_SECONDS, fps=job.params["fps"])
             running.set(segments=len(plan.segments))
     holding.check()
-    split = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING, attempt_token__isnull=True,
-                               segment_count=len(plan.segments))
-    if not recorded(lambda: transitions.split_into_parts(job, token, plan.segments, plan.loudness_reference_db),
-                    committed=split.exists):
+    split = Job.objects.filter(
+        pk=job.pk, status=Job.Status.RUNNING, attempt_token__isnull=True, segment_count=len(plan.segments)
+    )
+    if not recorded(
+        lambda: transitions.split_into_parts(job, token, plan.segments, plan.loudness_reference_db),
+        committed=split.exists,
+    ):
         raise AttemptLost()
 
 
@@ -237,8 +259,11 @@ def _after_job_error(job: Job, token, error: BaseException, retries_left: bool) 
         if recorded(lambda: transitions.give_back_job(job, token)):
             logger.info("job %s: handed back to the queue: this worker is stopping", job.pk)
     elif isinstance(error, renderer.CanceledError):
-        recorded(lambda: transitions.finish(job, Job.Status.CANCELED, "canceled", transitions.CANCELED_WHILE_RENDERING,
-                                            token=token))
+        recorded(
+            lambda: transitions.finish(
+                job, Job.Status.CANCELED, "canceled", transitions.CANCELED_WHILE_RENDERING, token=token
+            )
+        )
     elif _is_permanent(error):
         recorded(lambda: transitions.finish(job, Job.Status.FAILED, error.code, error.message, token=token))
     elif retries_left:
@@ -247,12 +272,25 @@ def _after_job_error(job: Job, token, error: BaseException, retries_left: bool) 
             raise error
     else:
         logger.error("job %s: failed after %s attempts: %r", job.pk, MAX_ATTEMPTS, error)
-        recorded(lambda: transitions.finish(job, Job.Status.FAILED, getattr(error, "code", "render_failed"),
-                                            transitions.GAVE_UP, token=token))
+        recorded(
+            lambda: transitions.finish(
+                job, Job.Status.FAILED, getattr(error, "code", "render_failed"), transitions.GAVE_UP, token=token
+            )
+        )
 
 
-def _finish_with_output(job: Job, token, video: Path, poster: Path | None, *, video_duration: float,
-                        renderer_version: str, faces_found: int | None, warnings: list[str], checkpoint) -> None:
+def _finish_with_output(
+    job: Job,
+    token,
+    video: Path,
+    poster: Path | None,
+    *,
+    video_duration: float,
+    renderer_version: str,
+    faces_found: int | None,
+    warnings: list[str],
+    checkpoint,
+) -> None:
     with renderer.stage("store_output") as running:
         stored = [storage.save_local_file(storage.new_key(job.owner, "renders", ".mp4"), video)]
         if poster is not None:
@@ -264,21 +302,24 @@ def _finish_with_output(job: Job, token, video: Path, poster: Path | None, *, vi
         running.set(bytes=video.stat().st_size)
     poster_name = stored[1] if poster is not None else job.poster.name
     poster_bytes = storage.size(poster_name)
-    ended = recorded(lambda: transitions.finish(
-        job,
-        Job.Status.SUCCEEDED,
-        token=token,
-        output=stored[0],
-        poster=poster_name,
-        output_size_bytes=video.stat().st_size,
-        stored_bytes=video.stat().st_size + poster_bytes,
-        output_duration_seconds=video_duration,
-        renderer_version=renderer_version,
-        quality_gate=gate_result(job.backend, renderer_version),
-        checkpoint=checkpoint,
-        faces_found=faces_found,
-        warnings=list(job.warnings) + [w for w in warnings if w not in job.warnings],
-    ), committed=lambda: Job.objects.filter(pk=job.pk, status=Job.Status.SUCCEEDED, output=stored[0]).exists())
+    ended = recorded(
+        lambda: transitions.finish(
+            job,
+            Job.Status.SUCCEEDED,
+            token=token,
+            output=stored[0],
+            poster=poster_name,
+            output_size_bytes=video.stat().st_size,
+            stored_bytes=video.stat().st_size + poster_bytes,
+            output_duration_seconds=video_duration,
+            renderer_version=renderer_version,
+            quality_gate=gate_result(job.backend, renderer_version),
+            checkpoint=checkpoint,
+            faces_found=faces_found,
+            warnings=list(job.warnings) + [w for w in warnings if w not in job.warnings],
+        ),
+        committed=lambda: Job.objects.filter(pk=job.pk, status=Job.Status.SUCCEEDED, output=stored[0]).exists(),
+    )
     if not ended:  # canceled, failed or taken from this worker meanwhile: keep nothing
         storage.delete_files(stored)
         raise AttemptLost()
@@ -289,8 +330,10 @@ def gate_result(backend: str, version: str) -> str:
     record = renderer.qualification_for(backend, version)
     if record is None:
         return "not qualified (no gate result recorded for this version)"
-    return (f"{record['result']}: {record['cases']} reference cases at {record['resolution']} px, "
-            f"{record['date'][:10]}, thresholds v{record['thresholds_version']}")
+    return (
+        f"{record['result']}: {record['cases']} reference cases at {record['resolution']} px, "
+        f"{record['date'][:10]}, thresholds v{record['thresholds_version']}"
+    )
 
 
 def _keep_stages(job: Job, stages: list, *, attempt: int, segment_index: int | None = None) -> None:
@@ -298,14 +341,25 @@ def _keep_stages(job: Job, stages: list, *, attempt: int, segment_index: int | N
     warning, when the database is away: it is no reason to do the work again)."""
     try:
         JobStage.objects.bulk_create(
-            JobStage(job_id=job.pk, attempt=attempt, segment_index=segment_index, name=record.name,
-                     started_at=record.started_at, seconds=record.seconds, attributes=record.attributes,
-                     error_code=record.error_code[:64])
+            JobStage(
+                job_id=job.pk,
+                attempt=attempt,
+                segment_index=segment_index,
+                name=record.name,
+                started_at=record.started_at,
+                seconds=record.seconds,
+                attributes=record.attributes,
+                error_code=record.error_code[:64],
+            )
             for record in stages
         )
     except DATABASE_AWAY:
-        logger.warning("job %s: the stage timeline of attempt %s was not kept: the database is away", job.pk,
-                       attempt, exc_info=True)
+        logger.warning(
+            "job %s: the stage timeline of attempt %s was not kept: the database is away",
+            job.pk,
+            attempt,
+            exc_info=True,
+        )
         _drop_broken_connection()
 
 
@@ -318,8 +372,10 @@ def render_segment(job_id, index: int) -> None:
         return
     job, token = part.job, part.attempt_token
     trace.get_current_span().set_attributes({"job.id": str(job_id), "job.segment": index})
-    holding = Holding(beat=lambda: transitions.beat_part(part, token),
-                      report=lambda fraction, stage: transitions.report_part(part, token, fraction))
+    holding = Holding(
+        beat=lambda: transitions.beat_part(part, token),
+        report=lambda fraction, stage: transitions.report_part(part, token, fraction),
+    )
     with renderer.timeline(segment=index) as stages, holding:
         try:
             _render_part(job, part, token, holding)
@@ -336,9 +392,17 @@ def _render_part(job: Job, part: JobSegment, token, holding: Holding) -> None:
         output = Path(workdir) / f"part-{part.index}.mp4"
         started = time.monotonic()
         result = renderer.render(
-            portrait, audio, output, job.params, backend=job.backend, start=part.start_seconds,
-            end=part.end_seconds, watermark=job.watermark, progress=holding.progress,
-            should_cancel=holding.should_cancel, loudness_reference_db=job.loudness_reference,
+            portrait,
+            audio,
+            output,
+            job.params,
+            backend=job.backend,
+            start=part.start_seconds,
+            end=part.end_seconds,
+            watermark=job.watermark,
+            progress=holding.progress,
+            should_cancel=holding.should_cancel,
+            loudness_reference_db=job.loudness_reference,
         )
         holding.check()
         with renderer.stage("store_output") as running:
@@ -346,9 +410,12 @@ def _render_part(job: Job, part: JobSegment, token, holding: Holding) -> None:
             running.set(bytes=output.stat().st_size)
         facts = None
         if part.index == 0:  # the first part gives the job its poster and the facts a join cannot know
-            facts = {"renderer_version": result.renderer_version, "checkpoint": checkpoint,
-                     "faces_found": result.faces_found,
-                     "warnings": list(dict.fromkeys(job.warnings + result.warnings))}
+            facts = {
+                "renderer_version": result.renderer_version,
+                "checkpoint": checkpoint,
+                "faces_found": result.faces_found,
+                "warnings": list(dict.fromkeys(job.warnings + result.warnings)),
+            }
             if result.poster_path is not None:
                 try:
                     facts["poster"] = storage.save_local_file(
@@ -358,14 +425,21 @@ def _render_part(job: Job, part: JobSegment, token, holding: Holding) -> None:
                     storage.delete_files(stored)
                     raise
                 stored.append(facts["poster"])
-    done = recorded(lambda: transitions.part_done(part, token, stored[0], job_facts=facts),
-                    committed=lambda: JobSegment.objects.filter(pk=part.pk, status=JobSegment.Status.DONE,
-                                                                output=stored[0]).exists())
+    done = recorded(
+        lambda: transitions.part_done(part, token, stored[0], job_facts=facts),
+        committed=lambda: JobSegment.objects.filter(
+            pk=part.pk, status=JobSegment.Status.DONE, output=stored[0]
+        ).exists(),
+    )
     if not done:
         storage.delete_files(stored)
         raise AttemptLost()
-    metrics.observe_render(backend=job.backend, queue=job.queue_name, render_seconds=time.monotonic() - started,
-                           audio_seconds=part.end_seconds - part.start_seconds)
+    metrics.observe_render(
+        backend=job.backend,
+        queue=job.queue_name,
+        render_seconds=time.monotonic() - started,
+        audio_seconds=part.end_seconds - part.start_seconds,
+    )
 
 
 def _after_part_error(part: JobSegment, token, error: BaseException) -> None:
@@ -376,8 +450,11 @@ def _after_part_error(part: JobSegment, token, error: BaseException) -> None:
         if recorded(lambda: transitions.give_back_part(part, token)):
             logger.info("job %s part %s: handed back to the queue: this worker is stopping", part.job_id, part.index)
     elif isinstance(error, renderer.CanceledError):
-        recorded(lambda: transitions.finish_from_part(part, token, Job.Status.CANCELED, "canceled",
-                                                      transitions.CANCELED_WHILE_RENDERING))
+        recorded(
+            lambda: transitions.finish_from_part(
+                part, token, Job.Status.CANCELED, "canceled", transitions.CANCELED_WHILE_RENDERING
+            )
+        )
     elif _is_permanent(error):
         recorded(lambda: transitions.finish_from_part(part, token, Job.Status.FAILED, error.code, error.message))
     elif part.attempts < MAX_ATTEMPTS:
@@ -386,8 +463,11 @@ def _after_part_error(part: JobSegment, token, error: BaseException) -> None:
             raise error
     else:
         logger.error("job %s part %s: failed after %s attempts: %r", part.job_id, part.index, MAX_ATTEMPTS, error)
-        recorded(lambda: transitions.finish_from_part(part, token, Job.Status.FAILED,
-                                                      getattr(error, "code", "render_failed"), transitions.GAVE_UP))
+        recorded(
+            lambda: transitions.finish_from_part(
+                part, token, Job.Status.FAILED, getattr(error, "code", "render_failed"), transitions.GAVE_UP
+            )
+        )
 
 
 # --- joining a lecture's parts --------------------------------------------------------------------------------
@@ -414,8 +494,14 @@ def join_parts(job_id) -> None:
                 holding.check()
                 job.refresh_from_db()
                 _finish_with_output(
-                    job, token, output, None, video_duration=joined.video_duration,
-                    renderer_version=job.renderer_version, faces_found=job.faces_found, warnings=[],
+                    job,
+                    token,
+                    output,
+                    None,
+                    video_duration=joined.video_duration,
+                    renderer_version=job.renderer_version,
+                    faces_found=job.faces_found,
+                    warnings=[],
                     checkpoint=job.checkpoint,
                 )
             # The rows first: should the database go away in between, a file is left over, never a row without one.

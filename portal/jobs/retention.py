@@ -102,22 +102,38 @@ def _notice(owner, what: str, jobs: list[Job], now) -> tuple[str, str]:
         name = job.audio.original_name if job.audio else gettext("video")
         if what == "to_delete":
             line = gettext("- %(name)s (made %(made)s, deleted on %(deleted)s)") % {
-                "name": name, "made": _day(job.created_at), "deleted": _day(expires_at(job, now))}
+                "name": name,
+                "made": _day(job.created_at),
+                "deleted": _day(expires_at(job, now)),
+            }
         else:
             line = gettext("- %(name)s (made %(made)s)") % {"name": name, "made": _day(job.created_at)}
         lines.append(line)
-    values = {"count": len(jobs), "days": days, "notice_days": NOTICE_DAYS, "lines": "\n".join(lines),
-              "site": settings.SITE_URL}
+    values = {
+        "count": len(jobs),
+        "days": days,
+        "notice_days": NOTICE_DAYS,
+        "lines": "\n".join(lines),
+        "site": settings.SITE_URL,
+    }
     if what == "to_delete":
-        subject = ngettext("[Sonic Portal] %(count)s video will be deleted in %(notice_days)s days",
-                           "[Sonic Portal] %(count)s videos will be deleted in %(notice_days)s days", len(jobs))
-        body = gettext("Your plan keeps finished videos for %(days)s days, so these will be deleted:\n\n%(lines)s\n\n"
-                       "Download the ones you want to keep, or upgrade your plan to keep them longer:\n"
-                       "%(site)s/jobs/\n%(site)s/billing/\n")
+        subject = ngettext(
+            "[Sonic Portal] %(count)s video will be deleted in %(notice_days)s days",
+            "[Sonic Portal] %(count)s videos will be deleted in %(notice_days)s days",
+            len(jobs),
+        )
+        body = gettext(
+            "Your plan keeps finished videos for %(days)s days, so these will be deleted:\n\n%(lines)s\n\n"
+            "Download the ones you want to keep, or upgrade your plan to keep them longer:\n"
+            "%(site)s/jobs/\n%(site)s/billing/\n"
+        )
     else:
-        subject = ngettext("[Sonic Portal] %(count)s old video deleted",
-                           "[Sonic Portal] %(count)s old videos deleted", len(jobs))
-        body = gettext("Your plan keeps finished videos for %(days)s days, so these were deleted:\n\n%(lines)s\n\n"
-                       "The portraits and audio in your library are still there: you can render them again any "
-                       "time.\n%(site)s/jobs/\n")
+        subject = ngettext(
+            "[Sonic Portal] %(count)s old video deleted", "[Sonic Portal] %(count)s old videos deleted", len(jobs)
+        )
+        body = gettext(
+            "Your plan keeps finished videos for %(days)s days, so these were deleted:\n\n%(lines)s\n\n"
+            "The portraits and audio in your library are still there: you can render them again any "
+            "time.\n%(site)s/jobs/\n"
+        )
     return subject % values, body % values

@@ -24,8 +24,9 @@ from portal.jobs.errors import JobRejected
 from portal.jobs.models import TITLE_MAX_LENGTH, Job, JobSegment
 
 DEFAULT_BACKEND = "builtin"
-UPGRADABLE_REFUSALS = frozenset({"job_too_long", "resolution_not_in_plan", "quota_exceeded", "backend_not_in_plan",
-                                 "too_many_jobs"})
+UPGRADABLE_REFUSALS = frozenset(
+    {"job_too_long", "resolution_not_in_plan", "quota_exceeded", "backend_not_in_plan", "too_many_jobs"}
+)
 
 
 @dataclass
@@ -101,8 +102,10 @@ def preflight(user, portrait, audio, options: dict, backend: str = DEFAULT_BACKE
     if portrait.face_checked and params.face_index is None:
         # Searched by the worker that checked the upload, with the same detector and limits: nothing to decode here.
         if portrait.face_error_code:
-            result.face_error = {"code": portrait.face_error_code,
-                                 "message": shown_error(portrait.face_error_code, portrait.face_error_message)}
+            result.face_error = {
+                "code": portrait.face_error_code,
+                "message": shown_error(portrait.face_error_code, portrait.face_error_message),
+            }
         else:
             result.faces_found = portrait.faces_found
         return result
@@ -128,9 +131,14 @@ def _check_plan(user, seconds: int, params, backend: str, remaining: int) -> Non
     check_backend(user, backend)
     quota.check_job(user, seconds=seconds, resolution=params.resolution, active_jobs=active_jobs(user))
     if seconds > remaining:
-        raise quota.QuotaError("quota_exceeded", _("This video needs %(needed)s s of render time but %(left)s s are "
-                                                   "left this period. Upgrade or wait for the renewal.")
-                               % {"needed": seconds, "left": remaining})
+        raise quota.QuotaError(
+            "quota_exceeded",
+            _(
+                "This video needs %(needed)s s of render time but %(left)s s are "
+                "left this period. Upgrade or wait for the renewal."
+            )
+            % {"needed": seconds, "left": remaining},
+        )
 
 
 def backends_for(user) -> list[str]:
@@ -142,16 +150,29 @@ def check_backend(user, backend: str) -> None:
     """The backend is enabled here, in the user's plan, and a live worker renders with it (builtin runs on every
     worker, so a builtin job waits for one rather than being refused)."""
     if backend not in settings.RENDER_BACKENDS:
-        raise JobRejected("backend_not_enabled", _("Rendering with '%(backend)s' is not offered here; choose one of: "
-                                                   "%(offered)s.") % {"backend": backend,
-                                                                      "offered": ", ".join(settings.RENDER_BACKENDS)},
-                          field="backend")
+        raise JobRejected(
+            "backend_not_enabled",
+            _("Rendering with '%(backend)s' is not offered here; choose one of: %(offered)s.")
+            % {"backend": backend, "offered": ", ".join(settings.RENDER_BACKENDS)},
+            field="backend",
+        )
     quota.check_backend(user, backend)
-    if (backend != DEFAULT_BACKEND and backend not in settings.RENDER_BACKENDS_STARTED_ON_DEMAND
-            and backend not in worker_presence.offered_backends()):
-        raise JobRejected("backend_unavailable", _("No worker that renders with %(backend)s is running right now, "
-                                                   "so the job could not start; try again later or render with "
-                                                   "builtin.") % {"backend": backend}, status=503, field="backend")
+    if (
+        backend != DEFAULT_BACKEND
+        and backend not in settings.RENDER_BACKENDS_STARTED_ON_DEMAND
+        and backend not in worker_presence.offered_backends()
+    ):
+        raise JobRejected(
+            "backend_unavailable",
+            _(
+                "No worker that renders with %(backend)s is running right now, "
+                "so the job could not start; try again later or render with "
+                "builtin."
+            )
+            % {"backend": backend},
+            status=503,
+            field="backend",
+        )
 
 
 def submit(user, portrait, audio, options: dict, backend: str = DEFAULT_BACKEND, title: str = "") -> Job:
@@ -168,8 +189,9 @@ def submit(user, portrait, audio, options: dict, backend: str = DEFAULT_BACKEND,
         # (as every row lock here): it does not block the foreign-key checks that other transactions make on the
         # user row when they commit (Django's foreign keys are deferred), which deadlocked submits against cancels.
         User.objects.select_for_update(no_key=True).get(pk=user.pk)
-        quota.check_job(user, seconds=seconds, resolution=params.resolution, active_jobs=active_jobs(user),
-                        backend=backend)
+        quota.check_job(
+            user, seconds=seconds, resolution=params.resolution, active_jobs=active_jobs(user), backend=backend
+        )
         plan = plan_for(user)
         job = Job.objects.create(
             owner=user,
@@ -216,13 +238,18 @@ def retry(job: Job) -> Job:
     with transaction.atomic():
         job = _locked(job)
         if job.status not in (Job.Status.FAILED, Job.Status.CANCELED):
-            raise JobRejected("job_not_retryable", _("Only failed or canceled jobs can be retried; this one is "
-                                                     "%(status)s.") % {"status": job.get_status_display()}, status=409)
+            raise JobRejected(
+                "job_not_retryable",
+                _("Only failed or canceled jobs can be retried; this one is %(status)s.")
+                % {"status": job.get_status_display()},
+                status=409,
+            )
         if job.portrait is None or job.audio is None:
             raise JobRejected("inputs_deleted", _("The portrait or audio of this job was deleted from the library."))
         # A reservation reference is used once; the first one (refunded when the job ended) stays in the ledger.
-        job.reservation = quota.reserve_seconds(job.owner, job.quota_seconds,
-                                                job_ref=f"{job.id} retry {timezone.now():%Y%m%dT%H%M%S%f}")
+        job.reservation = quota.reserve_seconds(
+            job.owner, job.quota_seconds, job_ref=f"{job.id} retry {timezone.now():%Y%m%dT%H%M%S%f}"
+        )
         job.earlier_attempts += job.attempts  # attempt numbers go on counting across retries
         job.status, job.progress, job.stage, job.attempts, job.join_attempts = Job.Status.QUEUED, 0.0, "", 0, 0
         job.attempt_token = None
@@ -231,8 +258,14 @@ def retry(job: Job) -> Job:
         job.started_at = job.finished_at = job.heartbeat_at = None
         job.save()
         # A lecture's parts render again (their files went when the job ended).
-        job.segments.update(status=JobSegment.Status.PENDING, progress=0.0, earlier_attempts=F("earlier_attempts")
-                            + F("attempts"), attempts=0, attempt_token=None, output="")
+        job.segments.update(
+            status=JobSegment.Status.PENDING,
+            progress=0.0,
+            earlier_attempts=F("earlier_attempts") + F("attempts"),
+            attempts=0,
+            attempt_token=None,
+            output="",
+        )
         transaction.on_commit(lambda: dispatch.send_job(job.id))
     return job
 
@@ -241,11 +274,18 @@ def refund(job: Job) -> int:
     """Support gives a finished job's render time back (say the video came out wrong); returns the seconds
     returned to the period."""
     if not job.is_finished:
-        raise JobRejected("job_unfinished", _("The job has not finished; cancel it instead (that refunds it)."),
-                          status=409)
+        raise JobRejected(
+            "job_unfinished", _("The job has not finished; cancel it instead (that refunds it)."), status=409
+        )
     if job.reservation is None or job.reservation.state == Reservation.REFUNDED:
-        raise JobRejected("already_refunded", _("Nothing to refund: this job's render time was already given back "
-                                                "(failed and canceled jobs are refunded automatically)."), status=409)
+        raise JobRejected(
+            "already_refunded",
+            _(
+                "Nothing to refund: this job's render time was already given back "
+                "(failed and canceled jobs are refunded automatically)."
+            ),
+            status=409,
+        )
     return quota.refund(job.reservation).charged_seconds or 0
 
 
@@ -254,9 +294,7 @@ def cancel(job: Job) -> Job:
     its next frame."""
     with transaction.atomic():
         job = _locked(job)
-        rendering_now = job.attempt_token is not None or job.segments.filter(
-            status=JobSegment.Status.RUNNING
-        ).exists()
+        rendering_now = job.attempt_token is not None or job.segments.filter(status=JobSegment.Status.RUNNING).exists()
         if job.status == Job.Status.QUEUED:
             transitions.finish(job, Job.Status.CANCELED, "canceled", transitions.CANCELED_BEFORE_START)
         elif job.status == Job.Status.RUNNING and not rendering_now:

@@ -25,8 +25,11 @@ def create(job: Job, days: int) -> ShareLink:
         raise JobRejected("invalid_lifetime", _("Choose how long the link works: 1, 7 or 30 days."))
     now = timezone.now()
     if sum(link.is_active(now) for link in job.share_links.all()) >= ACTIVE_LINKS_MAX:
-        raise JobRejected("too_many_links", _("This video has %(count)s links that work; revoke one first.")
-                          % {"count": ACTIVE_LINKS_MAX}, status=429)
+        raise JobRejected(
+            "too_many_links",
+            _("This video has %(count)s links that work; revoke one first.") % {"count": ACTIVE_LINKS_MAX},
+            status=429,
+        )
     expires_at = min(now + timedelta(days=days), retention.expires_at(job, now=now))
     return ShareLink.objects.create(job=job, expires_at=expires_at)
 

@@ -12,10 +12,24 @@ GROUP_NAME = "Support"
 PERMISSIONS = {
     "accounts": ["view_user"],
     "library": ["view_portrait", "view_audioclip"],
-    "jobs": ["view_job", "view_jobsegment", "view_jobstage", "view_webhookdelivery",
-             "retry_job", "cancel_job", "refund_job", "renew_download_link"],
-    "billing": ["view_billingaccount", "view_billingevent", "view_stripeevent", "view_stripeprice",
-                "view_usageperiod", "view_reservation"],
+    "jobs": [
+        "view_job",
+        "view_jobsegment",
+        "view_jobstage",
+        "view_webhookdelivery",
+        "retry_job",
+        "cancel_job",
+        "refund_job",
+        "renew_download_link",
+    ],
+    "billing": [
+        "view_billingaccount",
+        "view_billingevent",
+        "view_stripeevent",
+        "view_stripeprice",
+        "view_usageperiod",
+        "view_reservation",
+    ],
     "admin": ["view_logentry"],
     "support": ["view_auditevent"],
 }

@@ -42,8 +42,9 @@ class TraceContext(Middleware):
         parent = None
         if not trace.get_current_span().get_span_context().is_valid and TRACE_OPTION in message.options:
             parent = propagate.extract(message.options[TRACE_OPTION])  # a retry sent outside any span
-        span = tracer.start_span(f"send {message.actor_name}", context=parent, kind=SpanKind.PRODUCER,
-                                 attributes=_attributes(message))
+        span = tracer.start_span(
+            f"send {message.actor_name}", context=parent, kind=SpanKind.PRODUCER, attributes=_attributes(message)
+        )
         if delay:
             span.set_attribute("messaging.dramatiq.delay_ms", delay)
         carrier: dict[str, str] = {}
@@ -68,8 +69,9 @@ class TraceContext(Middleware):
     def before_process_message(self, broker, message):
         """Start the CONSUMER span as a child of the sender's, and make it current for the actor."""
         parent = propagate.extract(message.options.get(TRACE_OPTION) or {})
-        span = tracer.start_span(f"process {message.actor_name}", context=parent, kind=SpanKind.CONSUMER,
-                                 attributes=_attributes(message))
+        span = tracer.start_span(
+            f"process {message.actor_name}", context=parent, kind=SpanKind.CONSUMER, attributes=_attributes(message)
+        )
         token = context.attach(trace.set_span_in_context(span, parent))
         self._open()[("process", message.message_id)] = (span, token)
 

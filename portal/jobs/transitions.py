@@ -82,9 +82,11 @@ def claim_join(job_id) -> Job | None:
     """A lecture whose parts are all rendered and that no attempt holds -> being joined by this worker."""
     now = timezone.now()
     with transaction.atomic():
-        job = Job.objects.select_for_update(no_key=True).filter(
-            pk=job_id, status=Job.Status.RUNNING, attempt_token__isnull=True, segment_count__gt=0
-        ).first()
+        job = (
+            Job.objects.select_for_update(no_key=True)
+            .filter(pk=job_id, status=Job.Status.RUNNING, attempt_token__isnull=True, segment_count__gt=0)
+            .first()
+        )
         if job is None or not job.parts_all_done():
             return None
         if job.cancel_requested:
@@ -94,8 +96,11 @@ def claim_join(job_id) -> Job | None:
             finish(job, Job.Status.FAILED, "render_failed", GAVE_UP)
             return None
         Job.objects.filter(pk=job.pk).update(
-            attempt_token=uuid.uuid4(), join_attempts=F("join_attempts") + 1, heartbeat_at=now,
-            worker_host=worker_host(), stage="joining parts",
+            attempt_token=uuid.uuid4(),
+            join_attempts=F("join_attempts") + 1,
+            heartbeat_at=now,
+            worker_host=worker_host(),
+            stage="joining parts",
         )
     return Job.objects.select_related("owner").get(pk=job_id)
 
@@ -113,12 +118,16 @@ def beat_job(job_id, token, **progress) -> Verdict:
 def hand_back_job(job: Job, token) -> bool:
     """running -> queued after a transient failure, to be tried again (a join stays running, unclaimed)."""
     if job.parts_all_done():
-        return bool(Job.objects.filter(pk=job.pk, attempt_token=token, status=Job.Status.RUNNING).update(
-            attempt_token=None, stage="waiting to join parts"
-        ))
-    return bool(Job.objects.filter(pk=job.pk, attempt_token=token, status=Job.Status.RUNNING).update(
-        status=Job.Status.QUEUED, attempt_token=None, stage=""
-    ))
+        return bool(
+            Job.objects.filter(pk=job.pk, attempt_token=token, status=Job.Status.RUNNING).update(
+                attempt_token=None, stage="waiting to join parts"
+            )
+        )
+    return bool(
+        Job.objects.filter(pk=job.pk, attempt_token=token, status=Job.Status.RUNNING).update(
+            status=Job.Status.QUEUED, attempt_token=None, stage=""
+        )
+    )
 
 
 def give_back_job(job: Job, token) -> bool:
@@ -127,13 +136,23 @@ def give_back_job(job: Job, token) -> bool:
     with transaction.atomic():
         held = Job.objects.filter(pk=job.pk, attempt_token=token, status=Job.Status.RUNNING)
         if job.parts_all_done():
-            given = held.update(attempt_token=None, join_attempts=F("join_attempts") - 1,
-                                stage="waiting to join parts", enqueued_at=timezone.now())
+            given = held.update(
+                attempt_token=None,
+                join_attempts=F("join_attempts") - 1,
+                stage="waiting to join parts",
+                enqueued_at=timezone.now(),
+            )
             if given:
                 transaction.on_commit(lambda: dispatch.send_join(job))
         else:
-            given = held.update(status=Job.Status.QUEUED, attempt_token=None, attempts=F("attempts") - 1, stage="",
-                                progress=0.0, enqueued_at=timezone.now())
+            given = held.update(
+                status=Job.Status.QUEUED,
+                attempt_token=None,
+                attempts=F("attempts") - 1,
+                stage="",
+                progress=0.0,
+                enqueued_at=timezone.now(),
+            )
             if given:
                 transaction.on_commit(lambda: dispatch.send_job(job.pk))
     return bool(given)
@@ -143,9 +162,11 @@ def split_into_parts(job: Job, token, plan, loudness_reference: float | None) ->
     """The splitting attempt ends: the job is running as parts, each its own message, released a few at a time.
     Parts already rendered by an earlier attempt are kept."""
     with transaction.atomic():
-        locked = Job.objects.select_for_update(no_key=True).filter(
-            pk=job.pk, attempt_token=token, status=Job.Status.RUNNING
-        ).first()
+        locked = (
+            Job.objects.select_for_update(no_key=True)
+            .filter(pk=job.pk, attempt_token=token, status=Job.Status.RUNNING)
+            .first()
+        )
         if locked is None:
             return False
         JobSegment.objects.bulk_create(
@@ -156,7 +177,9 @@ def split_into_parts(job: Job, token, plan, loudness_reference: float | None) ->
             status=JobSegment.Status.PENDING, attempt_token=None, progress=0.0
         )
         Job.objects.filter(pk=locked.pk).update(
-            segment_count=len(plan), attempt_token=None, stage="rendering parts",
+            segment_count=len(plan),
+            attempt_token=None,
+            stage="rendering parts",
             loudness_reference=loudness_reference,
         )
         locked.segment_count = len(plan)
@@ -212,8 +235,12 @@ def _announce_finished(job_id) -> None:
     caller from knowing that the job has ended."""
     for receiver, outcome in job_finished.send_robust(sender=Job, job_id=job_id):
         if isinstance(outcome, Exception):
-            logger.error("job %s: %s failed on job_finished", job_id, getattr(receiver, "__qualname__", receiver),
-                         exc_info=outcome)
+            logger.error(
+                "job %s: %s failed on job_finished",
+                job_id,
+                getattr(receiver, "__qualname__", receiver),
+                exc_info=outcome,
+            )
 
 
 # --- parts of a lecture ---------------------------------------------------------------------------------------
@@ -227,7 +254,8 @@ def release_parts(job: Job) -> list[int]:
     if room <= 0:
         return []
     indexes = list(
-        JobSegment.objects.filter(job=job, status=JobSegment.Status.PENDING).order_by("index")
+        JobSegment.objects.filter(job=job, status=JobSegment.Status.PENDING)
+        .order_by("index")
         .values_list("index", flat=True)[:room]
     )
     if indexes:
@@ -256,8 +284,13 @@ def claim_part(job_id, index: int) -> JobSegment | None:
             return None
         now = timezone.now()
         JobSegment.objects.filter(pk=part.pk).update(
-            status=JobSegment.Status.RUNNING, attempt_token=uuid.uuid4(), attempts=F("attempts") + 1,
-            heartbeat_at=now, started_at=now, worker_host=worker_host(), progress=0.0,
+            status=JobSegment.Status.RUNNING,
+            attempt_token=uuid.uuid4(),
+            attempts=F("attempts") + 1,
+            heartbeat_at=now,
+            started_at=now,
+            worker_host=worker_host(),
+            progress=0.0,
         )
         release_parts(job)
     return JobSegment.objects.select_related("job__owner", "job__portrait", "job__audio").get(pk=part.pk)
@@ -290,16 +323,21 @@ def _job_verdict(job_id) -> Verdict:
 
 def hand_back_part(part: JobSegment, token) -> bool:
     """running -> queued after a transient failure; the part's message is retried."""
-    return bool(JobSegment.objects.filter(pk=part.pk, attempt_token=token, status=JobSegment.Status.RUNNING).update(
-        status=JobSegment.Status.QUEUED, attempt_token=None, progress=0.0
-    ))
+    return bool(
+        JobSegment.objects.filter(pk=part.pk, attempt_token=token, status=JobSegment.Status.RUNNING).update(
+            status=JobSegment.Status.QUEUED, attempt_token=None, progress=0.0
+        )
+    )
 
 
 def give_back_part(part: JobSegment, token) -> bool:
     """running -> queued, sent again at once, for a worker that is stopping: the attempt does not count."""
     with transaction.atomic():
         given = JobSegment.objects.filter(pk=part.pk, attempt_token=token, status=JobSegment.Status.RUNNING).update(
-            status=JobSegment.Status.QUEUED, attempt_token=None, progress=0.0, attempts=F("attempts") - 1,
+            status=JobSegment.Status.QUEUED,
+            attempt_token=None,
+            progress=0.0,
+            attempts=F("attempts") - 1,
             enqueued_at=timezone.now(),
         )
         if given:
@@ -314,7 +352,10 @@ def part_done(part: JobSegment, token, output_name: str, job_facts: dict | None 
     with transaction.atomic():
         job = Job.objects.select_for_update(no_key=True).get(pk=part.job_id)
         done = JobSegment.objects.filter(pk=part.pk, attempt_token=token, status=JobSegment.Status.RUNNING).update(
-            status=JobSegment.Status.DONE, output=output_name, progress=1.0, finished_at=timezone.now(),
+            status=JobSegment.Status.DONE,
+            output=output_name,
+            progress=1.0,
+            finished_at=timezone.now(),
             attempt_token=None,
         )
         if not done or job.status != Job.Status.RUNNING:

@@ -30,7 +30,6 @@ def _get_job_for_user(request, job_id) -> Job:
     return get_object_or_404(Job.objects.select_related("portrait", "audio"), id=job_id, owner=request.user)
 
 
-
 @login_required
 @require_GET
 def job_list(request):
@@ -45,8 +44,13 @@ def job_list(request):
 @login_required
 def new_job(request):
     plan = quota.plan_for(request.user)
-    form = JobForm(request.user, plan.max_resolution, request.POST or None, initial=request.GET.dict(),
-                   backends=services.backends_for(request.user))
+    form = JobForm(
+        request.user,
+        plan.max_resolution,
+        request.POST or None,
+        initial=request.GET.dict(),
+        backends=services.backends_for(request.user),
+    )
     check = None
     if request.method == "POST" and form.is_valid():
         inputs = (form.cleaned_data["portrait"], form.cleaned_data["audio"], form.options())
@@ -65,10 +69,14 @@ def new_job(request):
         if check is not None and wants_json(request):
             return JsonResponse(check.as_dict())
     elif request.method == "POST" and wants_json(request):
-        return JsonResponse({"error": {"code": "invalid_form", "message": _("Check the form."), "fields": form.errors}},
-                            status=400)
-    return render(request, "jobs/new.html", {"form": form, "check": check, "plan": plan,
-                                             "previews": _input_previews(request.user)})
+        return JsonResponse(
+            {"error": {"code": "invalid_form", "message": _("Check the form."), "fields": form.errors}}, status=400
+        )
+    return render(
+        request,
+        "jobs/new.html",
+        {"form": form, "check": check, "plan": plan, "previews": _input_previews(request.user)},
+    )
 
 
 def _input_previews(user) -> dict:
@@ -76,16 +84,22 @@ def _input_previews(user) -> dict:
     portraits = {
         str(portrait.id): {
             "image": reverse("library:portrait_thumbnail", args=[portrait.id]),
-            "width": portrait.width, "height": portrait.height, "face_box": portrait.face_box,
+            "width": portrait.width,
+            "height": portrait.height,
+            "face_box": portrait.face_box,
             "faces_found": portrait.faces_found,
             "face_error": shown_error(portrait.face_error_code, portrait.face_error_message)
-            if portrait.face_error_code else None,
+            if portrait.face_error_code
+            else None,
         }
         for portrait in Portrait.objects.filter(owner=user)
     }
     audio = {
-        str(clip.id): {"duration": clip.duration_seconds, "clock": duration_clock(clip.duration_seconds),
-                       "waveform": clip.waveform}
+        str(clip.id): {
+            "duration": clip.duration_seconds,
+            "clock": duration_clock(clip.duration_seconds),
+            "waveform": clip.waveform,
+        }
         for clip in AudioClip.objects.filter(owner=user)
     }
     return {"portraits": portraits, "audio": audio}
@@ -104,11 +118,20 @@ def job_detail(request, job_id):
     share_links = [link for link in job.share_links.all() if link.is_active(now)]
     for link in share_links:
         link.url = request.build_absolute_uri(reverse("shared_video", args=[link.token]))
-    return render(request, "jobs/detail.html", {"job": job, "links": links, "kept_until": retention.expires_at(job),
-                                                "support_notes": [note for note in notes if note],
-                                                "title_max_length": TITLE_MAX_LENGTH, "share_links": share_links,
-                                                "share_lifetimes": sharing.LIFETIMES,
-                                                "default_lifetime": sharing.DEFAULT_LIFETIME})
+    return render(
+        request,
+        "jobs/detail.html",
+        {
+            "job": job,
+            "links": links,
+            "kept_until": retention.expires_at(job),
+            "support_notes": [note for note in notes if note],
+            "title_max_length": TITLE_MAX_LENGTH,
+            "share_links": share_links,
+            "share_lifetimes": sharing.LIFETIMES,
+            "default_lifetime": sharing.DEFAULT_LIFETIME,
+        },
+    )
 
 
 @login_required
@@ -124,8 +147,11 @@ def job_status(request, job_id):
             "stage_label": job.stage_label,
             "time_left": time_left(job.seconds_left),
             "finished": job.is_finished,
-            "error": ({"code": job.error_code, "message": shown_error(job.error_code, job.error_message)}
-                      if job.error_code else None),
+            "error": (
+                {"code": job.error_code, "message": shown_error(job.error_code, job.error_message)}
+                if job.error_code
+                else None
+            ),
         }
     )
 
@@ -183,8 +209,11 @@ def rename_job(request, job_id):
     job = _get_job_for_user(request, job_id)
     title = " ".join(request.POST.get("title", "").split())
     if len(title) > TITLE_MAX_LENGTH:
-        messages.error(request, _("A title can be at most %(count)s characters.") % {"count": TITLE_MAX_LENGTH},
-                       extra_tags="title_too_long")
+        messages.error(
+            request,
+            _("A title can be at most %(count)s characters.") % {"count": TITLE_MAX_LENGTH},
+            extra_tags="title_too_long",
+        )
         return redirect("jobs:detail", job_id=job.id)
     job.title = title
     job.save(update_fields=["title"])
@@ -230,8 +259,11 @@ def share_job(request, job_id):
     except Refusal as refusal:
         messages.error(request, refusal.message, extra_tags=refusal.code)
     else:
-        messages.success(request, _("Anyone with the link can watch this video until %(date)s.")
-                         % {"date": formats.date_format(timezone.localtime(link.expires_at), "DATETIME_FORMAT")})
+        messages.success(
+            request,
+            _("Anyone with the link can watch this video until %(date)s.")
+            % {"date": formats.date_format(timezone.localtime(link.expires_at), "DATETIME_FORMAT")},
+        )
     return redirect("jobs:detail", job_id=job.id)
 
 

@@ -42,13 +42,16 @@ def sign(secret: str, timestamp: int, body: bytes) -> str:
 # carries an IPv4 one (6to4, Teredo, NAT64, ISATAP, ...) reaches that IPv4 address through a gateway or translator,
 # so the IPv4 address inside must be public too.
 _GLOBAL_UNICAST_V6 = ipaddress.ip_network("2000::/3")
-_CARRY_LAST_32_BITS = [ipaddress.ip_network(prefix) for prefix in (
-    "::ffff:0:0/96",     # IPv4-mapped
-    "::ffff:0:0:0/96",   # IPv4-translated (SIIT, RFC 2765)
-    "::/96",             # IPv4-compatible (deprecated)
-    "64:ff9b::/96",      # NAT64 well-known prefix (RFC 6052)
-    "64:ff9b:1::/48",    # NAT64 local-use prefix (RFC 8215), in its usual /96 layout
-)]
+_CARRY_LAST_32_BITS = [
+    ipaddress.ip_network(prefix)
+    for prefix in (
+        "::ffff:0:0/96",  # IPv4-mapped
+        "::ffff:0:0:0/96",  # IPv4-translated (SIIT, RFC 2765)
+        "::/96",  # IPv4-compatible (deprecated)
+        "64:ff9b::/96",  # NAT64 well-known prefix (RFC 6052)
+        "64:ff9b:1::/48",  # NAT64 local-use prefix (RFC 8215), in its usual /96 layout
+    )
+]
 
 
 def embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
@@ -93,11 +96,15 @@ def _parts(url: str):
     except ValueError:
         parts, port = None, None
     if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise JobRejected("invalid_webhook_url", gettext("The webhook URL must start with https:// (or http://)."),
-                          field="url")
+        raise JobRejected(
+            "invalid_webhook_url", gettext("The webhook URL must start with https:// (or http://)."), field="url"
+        )
     if _AMBIGUOUS.search(url) or "@" in parts.netloc or port == 0:
-        raise JobRejected("invalid_webhook_url", gettext(
-            "The webhook URL may not contain spaces, backslashes, a user name or password, or port 0."), field="url")
+        raise JobRejected(
+            "invalid_webhook_url",
+            gettext("The webhook URL may not contain spaces, backslashes, a user name or password, or port 0."),
+            field="url",
+        )
     return parts, port or (443 if parts.scheme == "https" else 80)
 
 
@@ -108,15 +115,19 @@ def resolve(url: str) -> str:
     try:
         infos = lookup(parts.hostname, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError, ValueError):
-        raise JobRejected("invalid_webhook_url", gettext("%(host)s does not resolve.") % {"host": parts.hostname},
-                          field="url") from None
+        raise JobRejected(
+            "invalid_webhook_url", gettext("%(host)s does not resolve.") % {"host": parts.hostname}, field="url"
+        ) from None
     addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
     if not settings.WEBHOOKS_ALLOW_PRIVATE_URLS:
         for ip in addresses:
             if inward := inward_address(ip):
-                raise JobRejected("private_webhook_url", gettext(
-                    "%(host)s points to a private or local address (%(address)s).")
-                    % {"host": parts.hostname, "address": inward}, field="url")
+                raise JobRejected(
+                    "private_webhook_url",
+                    gettext("%(host)s points to a private or local address (%(address)s).")
+                    % {"host": parts.hostname, "address": inward},
+                    field="url",
+                )
     return str(addresses[0])
 
 
@@ -191,7 +202,8 @@ def deliver(delivery_id: int, final_attempt: bool) -> None:
     endpoint = getattr(delivery.owner, "webhook", None)
     if endpoint is None:
         WebhookDelivery.objects.filter(pk=delivery.pk, status=WebhookDelivery.Status.PENDING).update(
-            status=WebhookDelivery.Status.CANCELED, finished_at=timezone.now(),
+            status=WebhookDelivery.Status.CANCELED,
+            finished_at=timezone.now(),
             last_error="The webhook was removed before this event could be delivered.",
         )
         return
@@ -232,9 +244,16 @@ def _post(url: str, body: bytes, headers: dict) -> int:
     headers = {**headers, "Host": host if port == default_port else f"{host}:{port}"}
     timeout = urllib3.Timeout(connect=TIMEOUT_SECONDS, read=TIMEOUT_SECONDS)
     if parts.scheme == "https":
-        pool = urllib3.HTTPSConnectionPool(address, port, timeout=timeout, retries=False, cert_reqs="CERT_REQUIRED",
-                                           ca_certs=certifi.where(), server_hostname=parts.hostname,
-                                           assert_hostname=parts.hostname)
+        pool = urllib3.HTTPSConnectionPool(
+            address,
+            port,
+            timeout=timeout,
+            retries=False,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=certifi.where(),
+            server_hostname=parts.hostname,
+            assert_hostname=parts.hostname,
+        )
     else:
         pool = urllib3.HTTPConnectionPool(address, port, timeout=timeout, retries=False)
     with pool:

@@ -56,7 +56,8 @@ def backends_for_queues(queues) -> list[str]:
 
     available = {name for name, (ok, _) in renderer.available_backends().items() if ok}
     return [
-        backend for backend in renderer.BACKEND_NAMES
+        backend
+        for backend in renderer.BACKEND_NAMES
         if backend in available
         and (queues is None or any(dispatch.queue_for(backend, tier) in queues for tier in dispatch.TIERS))
     ]

@@ -30,5 +30,10 @@ class AudioClipAdmin(StoredUploadAdmin):
     list_display = ["original_name", "owner", "duration_seconds", "codec", "size", "created_at"]
     list_filter = ["codec"]
     readonly_fields = [
-        *StoredUploadAdmin.readonly_fields, "duration_seconds", "sample_rate", "channels", "codec", "content_type"
+        *StoredUploadAdmin.readonly_fields,
+        "duration_seconds",
+        "sample_rate",
+        "channels",
+        "codec",
+        "content_type",
     ]

@@ -38,8 +38,9 @@ def _check(upload: Upload) -> str:
             if upload.kind == Upload.Kind.PORTRAIT:
                 checked = validation.check_portrait(file)
                 face = uploads.face_search(checked)
-                return _store(upload, lambda: uploads.store_portrait(upload.owner, file, checked, face,
-                                                                     reserved=upload.length))
+                return _store(
+                    upload, lambda: uploads.store_portrait(upload.owner, file, checked, face, reserved=upload.length)
+                )
             checked = validation.check_audio(file)
             return _store(upload, lambda: uploads.store_audio(upload.owner, file, checked, reserved=upload.length))
 

@@ -42,8 +42,9 @@ class OffsetMismatch(Exception):
 def _shown_name(sent: str | None) -> str:
     """A file's name as the library shows it: its last path component, printable characters only (as Django's own
     multipart parser leaves a form's file name), so every way in names a file the same."""
-    name = "".join(character for character in (sent or "").replace("\\", "/").rsplit("/", 1)[-1]
-                   if character.isprintable())
+    name = "".join(
+        character for character in (sent or "").replace("\\", "/").rsplit("/", 1)[-1] if character.isprintable()
+    )
     return "" if name.strip() in ("", ".", "..") else name.strip()[-255:]
 
 
@@ -59,30 +60,43 @@ def start(user, kind: str, name: str, length: int) -> Upload:
         # The owner's row, locked: uploads started at once are counted one after the other, so no race passes the
         # limits (FOR NO KEY UPDATE, as every lock on the user row: foreign-key checks of other commits go on).
         User.objects.select_for_update(no_key=True).get(pk=user.pk)
-        pending = dict(Upload.objects.filter(owner=user, status__in=(Upload.Status.RECEIVING, Upload.Status.CHECKING))
-                       .values_list("status").annotate(count=Count("pk")))
+        pending = dict(
+            Upload.objects.filter(owner=user, status__in=(Upload.Status.RECEIVING, Upload.Status.CHECKING))
+            .values_list("status")
+            .annotate(count=Count("pk"))
+        )
         receiving, checking = pending.get(Upload.Status.RECEIVING, 0), pending.get(Upload.Status.CHECKING, 0)
         if receiving >= settings.UPLOADS_UNFINISHED_MAX:
-            raise UploadRejected("too_many_uploads", _(
-                "You have %(count)s uploads that have not finished; finish or cancel one first.")
-                % {"count": receiving}, status=429)
+            raise UploadRejected(
+                "too_many_uploads",
+                _("You have %(count)s uploads that have not finished; finish or cancel one first.")
+                % {"count": receiving},
+                status=429,
+            )
         # Each arrived file waits for a worker's decode, and every one arriving now will: a script that sends files
         # faster than they are checked is slowed here, not left to fill the check queue.
         if receiving + checking >= settings.UPLOADS_CHECKING_MAX:
-            raise UploadRejected("too_many_uploads", _(
-                "%(count)s of your files are still being checked; wait until one is ready.")
-                % {"count": receiving + checking}, status=429)
+            raise UploadRejected(
+                "too_many_uploads",
+                _("%(count)s of your files are still being checked; wait until one is ready.")
+                % {"count": receiving + checking},
+                status=429,
+            )
         usage.reserve(user, length)
-        return Upload.objects.create(owner=user, kind=kind, original_name=name, length=length,
-                                     language=translation.get_language() or "")
+        return Upload.objects.create(
+            owner=user, kind=kind, original_name=name, length=length, language=translation.get_language() or ""
+        )
 
 
 class PartsTooFast(UploadRejected):
     """More parts of one upload in a minute than UPLOAD_PART_REQUESTS_PER_MINUTE: retry after `retry_after` s."""
 
     def __init__(self, retry_after: int):
-        super().__init__("rate_limited", _("Too many parts of this upload in a minute; retry in %(seconds)s s.")
-                         % {"seconds": retry_after}, status=429)
+        super().__init__(
+            "rate_limited",
+            _("Too many parts of this upload in a minute; retry in %(seconds)s s.") % {"seconds": retry_after},
+            status=429,
+        )
         self.retry_after = retry_after
 
 
@@ -111,17 +125,21 @@ def receive(upload: Upload, offset: int, body, declared_length: int) -> int:
     if upload.status != Upload.Status.RECEIVING or offset != upload.received:
         raise OffsetMismatch(upload.received)
     if offset + declared_length > upload.length:
-        raise UploadRejected(
-            "upload_too_long", _("More bytes were sent than the upload declared."), status=413
-        )
+        raise UploadRejected("upload_too_long", _("More bytes were sent than the upload declared."), status=413)
     if not _finishes(upload, offset, declared_length):
         if declared_length < settings.UPLOAD_PART_MIN_BYTES:
-            raise UploadRejected("part_too_small", _("Every part but the last must be at least %(limit)s bytes.")
-                                 % {"limit": settings.UPLOAD_PART_MIN_BYTES})
+            raise UploadRejected(
+                "part_too_small",
+                _("Every part but the last must be at least %(limit)s bytes.")
+                % {"limit": settings.UPLOAD_PART_MIN_BYTES},
+            )
         if upload.parts.count() >= settings.UPLOAD_PARTS_MAX - 1:
-            raise UploadRejected("too_many_parts", _(
-                "This upload has %(count)s parts already: send the rest in one part.")
-                % {"count": settings.UPLOAD_PARTS_MAX - 1}, status=413)
+            raise UploadRejected(
+                "too_many_parts",
+                _("This upload has %(count)s parts already: send the rest in one part.")
+                % {"count": settings.UPLOAD_PARTS_MAX - 1},
+                status=413,
+            )
     with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as part:
         arrived = _copy_body(body, part, declared_length)
         if arrived == 0 or (arrived < settings.UPLOAD_PART_MIN_BYTES and not _finishes(upload, offset, arrived)):
@@ -185,8 +203,9 @@ def send_check(upload_id) -> bool:
     try:
         tasks.check_upload.send(str(upload_id))
     except BROKER_ERRORS:
-        logger.warning("upload %s: the broker did not take the check; the maintenance loop sends it", upload_id,
-                       exc_info=True)
+        logger.warning(
+            "upload %s: the broker did not take the check; the maintenance loop sends it", upload_id, exc_info=True
+        )
         return False
     return True
 
@@ -230,10 +249,16 @@ def upkeep(now=None) -> dict:
     for upload in Upload.objects.filter(status=Upload.Status.RECEIVING, updated_at__lt=stale):
         if cancel(upload):
             abandoned.append(upload.pk)
-    done = Upload.objects.filter(status__in=(Upload.Status.READY, Upload.Status.REFUSED),
-                                 updated_at__lt=now - timedelta(days=settings.UPLOAD_REFUSAL_KEPT_DAYS))
+    done = Upload.objects.filter(
+        status__in=(Upload.Status.READY, Upload.Status.REFUSED),
+        updated_at__lt=now - timedelta(days=settings.UPLOAD_REFUSAL_KEPT_DAYS),
+    )
     for upload in done:
         upload.delete()
         forgotten.append(upload.pk)
-    return {"checks resent": resent, "checks given up": gave_up, "uploads abandoned": abandoned,
-            "uploads forgotten": forgotten}
+    return {
+        "checks resent": resent,
+        "checks given up": gave_up,
+        "uploads abandoned": abandoned,
+        "uploads forgotten": forgotten,
+    }

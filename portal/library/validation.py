@@ -88,8 +88,8 @@ def _check_size(size: int, max_bytes: int) -> None:
     if size > max_bytes:
         raise UploadRejected(
             "file_too_large",
-            _("The file is %(size)s; the limit is %(limit)s.") % {"size": filesizeformat(size),
-                                                                   "limit": filesizeformat(max_bytes)},
+            _("The file is %(size)s; the limit is %(limit)s.")
+            % {"size": filesizeformat(size), "limit": filesizeformat(max_bytes)},
             status=413,
         )
 
@@ -140,8 +140,11 @@ def check_portrait(upload) -> CheckedPortrait:
         if image.format != expected_format:
             raise UploadRejected(
                 "format_mismatch",
-                _("The file is named %(extension)s but its content is %(content)s; rename it or export it as JPEG, "
-                  "PNG or WebP.") % {"extension": extension, "content": image.format or _("something else")},
+                _(
+                    "The file is named %(extension)s but its content is %(content)s; rename it or export it as JPEG, "
+                    "PNG or WebP."
+                )
+                % {"extension": extension, "content": image.format or _("something else")},
             )
         if getattr(image, "n_frames", 1) > 1:
             raise UploadRejected("animated_image", _("Animated images are not supported; upload a still photo."))
@@ -162,8 +165,11 @@ def check_portrait(upload) -> CheckedPortrait:
     if min(image.size) < min_side:
         raise UploadRejected(
             "image_too_small",
-            _("The image is %(width)s×%(height)s px; each side needs at least %(minimum)s px for a face to be "
-              "animated.") % {"width": image.width, "height": image.height, "minimum": min_side},
+            _(
+                "The image is %(width)s×%(height)s px; each side needs at least %(minimum)s px for a face to be "
+                "animated."
+            )
+            % {"width": image.width, "height": image.height, "minimum": min_side},
         )
     has_alpha = image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info)
     image = image.convert("RGBA" if has_alpha and expected_format != "JPEG" else "RGB")
@@ -225,11 +231,15 @@ def _measure_audio(container, kind: AudioKind, extension: str) -> CheckedAudio:
         actual = next((k for k in AUDIO_KINDS.values() if k.matches(container.format.name, codec)), None)
         if actual:
             message = _("The file is named %(extension)s but contains %(kind)s audio; rename it to %(actual)s.") % {
-                "extension": extension, "kind": actual.label, "actual": actual.extension}
+                "extension": extension,
+                "kind": actual.label,
+                "actual": actual.extension,
+            }
         else:
-            message = _("The file is named %(extension)s but contains %(content)s; export it as WAV, MP3, M4A, Ogg, "
-                        "FLAC or WebM.") % {"extension": extension,
-                                            "content": f"{container.format.long_name} ({codec})"}
+            message = _(
+                "The file is named %(extension)s but contains %(content)s; export it as WAV, MP3, M4A, Ogg, "
+                "FLAC or WebM."
+            ) % {"extension": extension, "content": f"{container.format.long_name} ({codec})"}
         raise UploadRejected("format_mismatch", message)
 
     max_seconds, sample_rate = settings.AUDIO_MAX_SECONDS, stream.codec_context.sample_rate or stream.rate
@@ -242,13 +252,14 @@ def _measure_audio(container, kind: AudioKind, extension: str) -> CheckedAudio:
             frame_peaks.append((samples, frame_peak))
             peak = max(peak, frame_peak)
             if samples / sample_rate > max_seconds:
-                raise UploadRejected("audio_too_long", _("The audio is longer than %(limit)s.") % {
-                    "limit": _clock(max_seconds)})
+                raise UploadRejected(
+                    "audio_too_long", _("The audio is longer than %(limit)s.") % {"limit": _clock(max_seconds)}
+                )
     except av.FFmpegError:
         position = samples / sample_rate if sample_rate else 0
         raise UploadRejected(
-            "unreadable_audio", _("The audio is damaged: decoding failed after %(position)s.") % {
-                "position": _clock(position)}
+            "unreadable_audio",
+            _("The audio is damaged: decoding failed after %(position)s.") % {"position": _clock(position)},
         ) from None
 
     duration = samples / sample_rate if sample_rate else 0.0
@@ -256,8 +267,9 @@ def _measure_audio(container, kind: AudioKind, extension: str) -> CheckedAudio:
         raise UploadRejected("empty_audio", _("The file contains no audio samples."))
     if duration < settings.AUDIO_MIN_SECONDS:
         raise UploadRejected(
-            "audio_too_short", _("The audio lasts %(duration)s s; at least %(minimum)s s is needed.") % {
-                "duration": number_format(duration, 2), "minimum": number_format(settings.AUDIO_MIN_SECONDS)}
+            "audio_too_short",
+            _("The audio lasts %(duration)s s; at least %(minimum)s s is needed.")
+            % {"duration": number_format(duration, 2), "minimum": number_format(settings.AUDIO_MIN_SECONDS)},
         )
     if peak < SILENCE_PEAK:
         raise UploadRejected("silent_audio", _("The audio is silent: nothing above -60 dB was found."))

@@ -57,15 +57,19 @@ def _posted_whole(request, kind: str, what: str):
     except UploadRejected as rejection:
         if wants_json(request):
             return JsonResponse({"error": rejection.as_dict()}, status=rejection.status)
-        messages.error(request, _("%(name)s: %(problem)s") % {"name": upload.name if upload else what,
-                                                              "problem": rejection.message}, extra_tags=rejection.code)
+        messages.error(
+            request,
+            _("%(name)s: %(problem)s") % {"name": upload.name if upload else what, "problem": rejection.message},
+            extra_tags=rejection.code,
+        )
         return redirect("library:index")
     if wants_json(request):
         response = JsonResponse(_upload_state(received), status=202)
         response["Location"] = reverse("library:upload", args=[received.id])
         return response
-    messages.info(request, _("Checking %(name)s; it appears in your library when it is ready.")
-                  % {"name": received.original_name})
+    messages.info(
+        request, _("Checking %(name)s; it appears in your library when it is ready.") % {"name": received.original_name}
+    )
     return redirect("library:index")
 
 
@@ -84,6 +88,7 @@ def upload_audio(request):
 # --- Uploads in parts: the tus protocol (tus.io, v1.0.0, with its creation and termination extensions) ---------
 # The browser's tus-js-client sends 8 MiB parts and, after a dropped connection, asks where to go on (HEAD).
 
+
 def _tus(response: HttpResponse) -> HttpResponse:
     response["Tus-Resumable"] = TUS_VERSION
     return response
@@ -97,8 +102,14 @@ def _tus_refusal(rejection: UploadRejected) -> HttpResponse:
 
 
 def _upload_state(upload: Upload) -> dict:
-    state = {"id": str(upload.id), "kind": upload.kind, "name": upload.original_name, "status": upload.status,
-             "length": upload.length, "received": upload.received}
+    state = {
+        "id": str(upload.id),
+        "kind": upload.kind,
+        "name": upload.original_name,
+        "status": upload.status,
+        "length": upload.length,
+        "received": upload.received,
+    }
     if upload.status == Upload.Status.REFUSED:
         state["error"] = upload.refusal()
     item_id = upload.portrait_id or upload.audio_id
@@ -136,12 +147,16 @@ def uploads(request):
         response["Tus-Max-Size"] = str(settings.AUDIO_MAX_BYTES)
         return response
     if request.headers.get("Tus-Resumable") != TUS_VERSION:
-        return _tus(JsonResponse({"error": {"code": "unsupported_version",
-                                            "message": _("Only tus 1.0.0 is supported.")}}, status=412))
+        return _tus(
+            JsonResponse(
+                {"error": {"code": "unsupported_version", "message": _("Only tus 1.0.0 is supported.")}}, status=412
+            )
+        )
     try:
         metadata = _upload_metadata(request.headers.get("Upload-Metadata", ""))
-        upload = receiving.start(request.user, metadata.get("kind", ""), metadata.get("filename", ""),
-                                 _header_int(request, "Upload-Length"))
+        upload = receiving.start(
+            request.user, metadata.get("kind", ""), metadata.get("filename", ""), _header_int(request, "Upload-Length")
+        )
     except UploadRejected as rejection:
         return _tus_refusal(rejection)
     response = _tus(JsonResponse(_upload_state(upload), status=201))
@@ -163,8 +178,17 @@ def upload(request, upload_id):
         return response
     if request.method == "DELETE":
         if not receiving.cancel(upload):
-            return _tus(JsonResponse({"error": {"code": "upload_arrived", "message": _(
-                "The whole file has arrived; delete it from the library once it is there.")}}, status=409))
+            return _tus(
+                JsonResponse(
+                    {
+                        "error": {
+                            "code": "upload_arrived",
+                            "message": _("The whole file has arrived; delete it from the library once it is there."),
+                        }
+                    },
+                    status=409,
+                )
+            )
         return _tus(HttpResponse(status=204))
     return _receive_part(request, upload)
 
@@ -180,14 +204,28 @@ def _receive_part(request, upload: Upload) -> HttpResponse:
         part_length = _header_int(request, "Content-Length")
         if part_length > settings.UPLOAD_PART_MAX_BYTES:
             # Refused on the header: nothing of the body is read.
-            raise UploadRejected("part_too_large", _("A part may be at most %(limit)s bytes.")
-                                 % {"limit": settings.UPLOAD_PART_MAX_BYTES}, status=413)
+            raise UploadRejected(
+                "part_too_large",
+                _("A part may be at most %(limit)s bytes.") % {"limit": settings.UPLOAD_PART_MAX_BYTES},
+                status=413,
+            )
         new_offset = receiving.receive(upload, offset, request, part_length)
     except UploadRejected as rejection:
         return _tus_refusal(rejection)
     except receiving.OffsetMismatch as mismatch:
-        response = _tus(JsonResponse({"error": {"code": "offset_mismatch", "message": _(
-            "This part does not start where the upload stopped; resume from the server's offset.")}}, status=409))
+        response = _tus(
+            JsonResponse(
+                {
+                    "error": {
+                        "code": "offset_mismatch",
+                        "message": _(
+                            "This part does not start where the upload stopped; resume from the server's offset."
+                        ),
+                    }
+                },
+                status=409,
+            )
+        )
         response["Upload-Offset"] = str(mismatch.offset)
         return response
     response = _tus(HttpResponse(status=204))

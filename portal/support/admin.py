@@ -45,8 +45,9 @@ class AuditEventAdmin(ReadOnlyAdmin):
             return ""
         if event.job_id is None:
             return event.job_ref[:8]
-        return format_html('<a href="{}">{}</a>', reverse("admin:jobs_job_change", args=[event.job_id]),
-                           event.job_ref[:8])
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:jobs_job_change", args=[event.job_id]), event.job_ref[:8]
+        )
 
     @admin.display(description="what")
     def what(self, event):
@@ -67,10 +68,18 @@ class AuditEventAdmin(ReadOnlyAdmin):
         def rows():
             yield writer.writerow(CSV_COLUMNS)
             for event in events.order_by("created_at", "id").iterator():
-                yield writer.writerow([
-                    f"{event.created_at:%Y-%m-%d %H:%M:%S}", event.actor.email if event.actor else "", event.source,
-                    event.action, event.user_email, event.job_ref, event.summary(), event.reason,
-                ])
+                yield writer.writerow(
+                    [
+                        f"{event.created_at:%Y-%m-%d %H:%M:%S}",
+                        event.actor.email if event.actor else "",
+                        event.source,
+                        event.action,
+                        event.user_email,
+                        event.job_ref,
+                        event.summary(),
+                        event.reason,
+                    ]
+                )
 
         response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="audit-{first}-{last}.csv"'

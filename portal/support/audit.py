@@ -5,14 +5,21 @@ from django.utils.translation import gettext
 from portal.support.models import AuditEvent
 
 
-def record(action: str, *, actor=None, user=None, job=None, reason: str = "", source: str = "admin",
-           **changes) -> AuditEvent:
+def record(
+    action: str, *, actor=None, user=None, job=None, reason: str = "", source: str = "admin", **changes
+) -> AuditEvent:
     if user is None and job is not None:
         user = job.owner
     return AuditEvent.objects.create(
-        action=action, actor=actor if actor is not None and actor.pk else None, source=source, user=user,
-        user_email=getattr(user, "email", ""), job=job, job_ref=str(job.pk) if job is not None else "",
-        reason=reason.strip(), changes=changes,
+        action=action,
+        actor=actor if actor is not None and actor.pk else None,
+        source=source,
+        user=user,
+        user_email=getattr(user, "email", ""),
+        job=job,
+        job_ref=str(job.pk) if job is not None else "",
+        reason=reason.strip(),
+        changes=changes,
     )
 
 

@@ -16,12 +16,24 @@ class AuditEvent(models.Model):
         SECONDS_GRANTED = "seconds_granted", "render seconds granted"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                              related_name="+", help_text="The staff member; empty when Stripe or the system did it.")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The staff member; empty when Stripe or the system did it.",
+    )
     source = models.CharField(max_length=32, help_text="admin, webhook, checkout, sync_command, ...")
     action = models.CharField(max_length=32, choices=Action.choices, db_index=True)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                             related_name="audit_events", help_text="The account it concerns.")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audit_events",
+        help_text="The account it concerns.",
+    )
     user_email = models.EmailField(blank=True, help_text="Kept when the account is deleted.")
     job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_events")
     job_ref = models.CharField(max_length=36, blank=True, db_index=True, help_text="Kept when the job is deleted.")

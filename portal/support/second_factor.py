@@ -57,23 +57,27 @@ def send_setup_link(request) -> bool:
     """Email the signed-in staff member a one-time setup link; False when one went out less than a minute ago."""
     user = request.user
     now = timezone.now()
-    if SecondFactorSetupLink.objects.filter(user=user, created_at__gt=now - timedelta(seconds=RESEND_AFTER_SECONDS),
-                                            used_at__isnull=True).exists():
+    if SecondFactorSetupLink.objects.filter(
+        user=user, created_at__gt=now - timedelta(seconds=RESEND_AFTER_SECONDS), used_at__isnull=True
+    ).exists():
         return False
     token = secrets.token_urlsafe(32)
-    SecondFactorSetupLink.objects.create(user=user, token_hash=_hash(token),
-                                         expires_at=now + timedelta(minutes=SETUP_LINK_MINUTES))
+    SecondFactorSetupLink.objects.create(
+        user=user, token_hash=_hash(token), expires_at=now + timedelta(minutes=SETUP_LINK_MINUTES)
+    )
     url = settings.SITE_URL + reverse("second_factor_setup_link", args=[token])
-    get_adapter(request).send_mail("support/email/second_factor_setup", user.email,
-                                   {"user": user, "url": url, "minutes": SETUP_LINK_MINUTES})
+    get_adapter(request).send_mail(
+        "support/email/second_factor_setup", user.email, {"user": user, "url": url, "minutes": SETUP_LINK_MINUTES}
+    )
     return True
 
 
 def open_setup_link(request, token: str) -> bool:
     """Spend the link (once, before it expires, by the user it was sent to): this browser may now set up an app."""
     now = timezone.now()
-    spent = SecondFactorSetupLink.objects.filter(token_hash=_hash(token), user=request.user, used_at__isnull=True,
-                                                 expires_at__gt=now).update(used_at=now)
+    spent = SecondFactorSetupLink.objects.filter(
+        token_hash=_hash(token), user=request.user, used_at__isnull=True, expires_at__gt=now
+    ).update(used_at=now)
     if spent:
         request.session[_SETUP_ALLOWED_UNTIL] = time.time() + SETUP_WINDOW_SECONDS
     return bool(spent)

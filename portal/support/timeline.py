@@ -25,20 +25,45 @@ def for_user(user, limit: int = LIMIT) -> list[Row]:
         kind = "plan" if event.action == AuditEvent.Action.PLAN_CHANGED else "support"
         reason = f" · {event.reason}" if event.reason else ""
         job = f" · job {event.job_ref[:8]}" if event.job_ref else ""
-        rows.append(Row(event.created_at, kind, event.get_action_display().capitalize(),
-                        f"{event.summary()}{job} · by {by}{reason}"))
+        rows.append(
+            Row(
+                event.created_at,
+                kind,
+                event.get_action_display().capitalize(),
+                f"{event.summary()}{job} · by {by}{reason}",
+            )
+        )
     for event in BillingEvent.objects.filter(account__user=user)[:limit]:
-        rows.append(Row(event.created_at, "billing", f"Billing: {event.kind.replace('_', ' ')}",
-                        f"{event.source}{' · ' + event.message if event.message else ''}"))
+        rows.append(
+            Row(
+                event.created_at,
+                "billing",
+                f"Billing: {event.kind.replace('_', ' ')}",
+                f"{event.source}{' · ' + event.message if event.message else ''}",
+            )
+        )
     for job in Job.objects.filter(owner=user)[:limit]:
-        rows.append(Row(job.created_at, "job", f"Job {str(job.id)[:8]} submitted",
-                        f"{job.audio_duration_seconds:.0f} s audio, {job.quota_seconds} s reserved"))
+        rows.append(
+            Row(
+                job.created_at,
+                "job",
+                f"Job {str(job.id)[:8]} submitted",
+                f"{job.audio_duration_seconds:.0f} s audio, {job.quota_seconds} s reserved",
+            )
+        )
         if job.finished_at:
             rows.append(Row(job.finished_at, "job", f"Job {str(job.id)[:8]} {job.status}", job.error_code))
-    by_support = set(AuditEvent.objects.filter(user=user, action=AuditEvent.Action.REFUND).values_list("job_ref",
-                                                                                                      flat=True))
+    by_support = set(
+        AuditEvent.objects.filter(user=user, action=AuditEvent.Action.REFUND).values_list("job_ref", flat=True)
+    )
     refunded = Reservation.objects.filter(user=user, state=Reservation.REFUNDED, closed_at__isnull=False)
     for reservation in refunded.exclude(job_ref__in=by_support)[:limit]:  # support's refunds are listed above
-        rows.append(Row(reservation.closed_at, "refund", "Render time refunded",
-                        f"{reservation.charged_seconds or reservation.seconds} s · job {reservation.job_ref[:8]}"))
+        rows.append(
+            Row(
+                reservation.closed_at,
+                "refund",
+                "Render time refunded",
+                f"{reservation.charged_seconds or reservation.seconds} s · job {reservation.job_ref[:8]}",
+            )
+        )
     return sorted(rows, key=lambda row: row.at, reverse=True)[:limit]

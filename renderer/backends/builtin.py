@@ -43,14 +43,16 @@ def _mediapipe_dir() -> Path:
 
 
 def checkpoint_digest() -> str:
-    """"sha256:<hex>" over VERSION and the content of the mediapipe models in MODEL_ASSETS: another mediapipe
+    """ "sha256:<hex>" over VERSION and the content of the mediapipe models in MODEL_ASSETS: another mediapipe
     model (a wheel upgrade) or another VERSION gives another digest."""
     root = _mediapipe_dir()
     missing = [name for name in MODEL_ASSETS if not (root / name).is_file()]
     if missing:
         raise BackendUnavailableError(f"mediapipe's face models are missing under {root}: {', '.join(missing)}")
-    return checkpoints.combine(((name, (root / name).stat().st_size, checkpoints.file_sha256(root / name))
-                                for name in MODEL_ASSETS), salt=VERSION)
+    return checkpoints.combine(
+        ((name, (root / name).stat().st_size, checkpoints.file_sha256(root / name)) for name in MODEL_ASSETS),
+        salt=VERSION,
+    )
 
 
 def render(

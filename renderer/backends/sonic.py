@@ -51,7 +51,7 @@ def _checkpoints(home: Path) -> Path:
 
 
 def checkpoint_digest() -> str:
-    """"sha256:<hex>" over the content of every checkpoint file the backend loads (CHECKPOINT_FILES; a directory
+    """ "sha256:<hex>" over the content of every checkpoint file the backend loads (CHECKPOINT_FILES; a directory
     counts every file below it), so a run or a job can say which weights made it. Hashing 15 GB takes minutes:
     each file's hash is cached by (path, size, mtime_ns) (renderer/checkpoints.py), so a restart re-hashes only
     what changed. BackendUnavailableError names what is missing."""
@@ -129,9 +129,20 @@ class _NoShell:
         os.system = self.original
 
 
-def render(portrait_path: Path, audio_path: Path, output_path: Path, params: RenderParams, *, start: float,
-           end: float | None, poster_path: Path | None, progress, should_cancel, watermark: bool,
-           loudness_reference_db: float | None = None) -> dict:
+def render(
+    portrait_path: Path,
+    audio_path: Path,
+    output_path: Path,
+    params: RenderParams,
+    *,
+    start: float,
+    end: float | None,
+    poster_path: Path | None,
+    progress,
+    should_cancel,
+    watermark: bool,
+    loudness_reference_db: float | None = None,
+) -> dict:
     # Sonic's model reads the audio itself; loudness_reference_db (for the builtin animator's mouth) does not apply.
     available, reason = availability()
     if not available:
@@ -162,9 +173,14 @@ def render(portrait_path: Path, audio_path: Path, output_path: Path, params: Ren
         silent_target = work / "sonic.mp4"
         with stage("run_inference"), _NoShell():
             status = model.process(
-                str(image), str(audio.path), str(silent_target), min_resolution=params.resolution,
-                inference_steps=params.inference_steps, dynamic_scale=params.dynamic_scale,
-                keep_resolution=not params.crop_face, seed=params.seed,
+                str(image),
+                str(audio.path),
+                str(silent_target),
+                min_resolution=params.resolution,
+                inference_steps=params.inference_steps,
+                dynamic_scale=params.dynamic_scale,
+                keep_resolution=not params.crop_face,
+                seed=params.seed,
             )
         silent = work / "sonic_noaudio.mp4"
         if status != 0 or not silent.exists():
@@ -172,13 +188,20 @@ def render(portrait_path: Path, audio_path: Path, output_path: Path, params: Ren
         progress(0.95, "encode_video")
         with stage("encode_video") as running:
             overlay = _lazy_watermark() if watermark else None
-            muxed = mux_with_audio(silent, audio.path, output_path, fps=params.fps, metadata=AI_METADATA,
-                                   overlay=overlay)
+            muxed = mux_with_audio(
+                silent, audio.path, output_path, fps=params.fps, metadata=AI_METADATA, overlay=overlay
+            )
             if poster_path is not None:
                 extract_frame(output_path, poster_path, at_seconds=min(1.0, audio.duration / 2))
             running.set(frames=muxed.frames, width=muxed.width, height=muxed.height)
-    return {"frames": muxed.frames, "width": muxed.width, "height": muxed.height, "audio_duration": audio.duration,
-            "faces_found": int(info["face_num"]), "face_index": 0}
+    return {
+        "frames": muxed.frames,
+        "width": muxed.width,
+        "height": muxed.height,
+        "audio_duration": audio.duration,
+        "faces_found": int(info["face_num"]),
+        "face_index": 0,
+    }
 
 
 def _lazy_watermark():

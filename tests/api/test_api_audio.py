@@ -44,7 +44,11 @@ def test_upload_is_accepted_for_checking_and_then_in_the_library_with_its_measur
     content = audio_bytes(".mp3", seconds=3.0)
     state = checked(api, "voice-over.mp3", content)
     assert (state["status"], state["kind"], state["name"], state["size_bytes"]) == (
-        "ready", "audio", "voice-over.mp3", len(content))
+        "ready",
+        "audio",
+        "voice-over.mp3",
+        len(content),
+    )
     assert state["error"] is None and state["portrait"] is None
     body = state["audio"]
     clip = AudioClip.objects.get(id=body["id"], owner=marketer)

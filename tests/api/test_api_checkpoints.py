@@ -15,10 +15,20 @@ DIGEST = "sha256:" + "ab" * 32
 
 
 def promotion(**changes) -> dict:
-    body = {"backend": "sonic", "version": "sonic-2027a", "digest": DIGEST,
-            "figures": {"cases_passed": 17, "cases_total": 17, "duration_error_ms": 12.5, "offset_frames": 0,
-                        "sync_correlation": 0.71},
-            "report_url": "https://reports.example.com/qualify/7f3c/report.html", "pipeline_run": "qualify-7f3c"}
+    body = {
+        "backend": "sonic",
+        "version": "sonic-2027a",
+        "digest": DIGEST,
+        "figures": {
+            "cases_passed": 17,
+            "cases_total": 17,
+            "duration_error_ms": 12.5,
+            "offset_frames": 0,
+            "sync_correlation": 0.71,
+        },
+        "report_url": "https://reports.example.com/qualify/7f3c/report.html",
+        "pipeline_run": "qualify-7f3c",
+    }
     body.update(changes)
     return body
 
@@ -38,10 +48,20 @@ def test_the_pipeline_records_a_checkpoint_that_passed_and_again_is_a_no_op(pipe
     created = pipeline.post(URL, promotion(), format="json")
     assert created.status_code == 201, created.content
     assert created.json() | {"promoted_at": None} == {
-        "backend": "sonic", "version": "sonic-2027a", "digest": DIGEST, "source": "pipeline", "cases_passed": 17,
-        "cases_total": 17, "duration_error_ms": 12.5, "offset_frames": 0.0, "sync_correlation": 0.71,
-        "report_url": "https://reports.example.com/qualify/7f3c/report.html", "pipeline_run": "qualify-7f3c",
-        "promoted_at": None, "serves": True}
+        "backend": "sonic",
+        "version": "sonic-2027a",
+        "digest": DIGEST,
+        "source": "pipeline",
+        "cases_passed": 17,
+        "cases_total": 17,
+        "duration_error_ms": 12.5,
+        "offset_frames": 0.0,
+        "sync_correlation": 0.71,
+        "report_url": "https://reports.example.com/qualify/7f3c/report.html",
+        "pipeline_run": "qualify-7f3c",
+        "promoted_at": None,
+        "serves": True,
+    }
     checkpoint = Checkpoint.objects.get()
     assert checkpoint.promoted_by.email == "qualify-pipeline@example.com"
 
@@ -65,8 +85,7 @@ def test_weights_keep_their_version_and_withdrawn_weights_stay_withdrawn(pipelin
 
 def test_bad_requests_name_the_field(pipeline):
     assert_error(pipeline.post(URL, promotion(digest="sha256:xyz"), format="json"), 400, "invalid_digest", "digest")
-    assert_error(pipeline.post(URL, promotion(backend="dall-e"), format="json"), 400, "invalid_request",
-                 "backend")
+    assert_error(pipeline.post(URL, promotion(backend="dall-e"), format="json"), 400, "invalid_request", "backend")
     assert_error(pipeline.post(URL, promotion(colour="red"), format="json"), 400, "unknown_parameter", "colour")
 
 

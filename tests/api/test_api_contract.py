@@ -18,10 +18,15 @@ from portal.jobs.models import WebhookDelivery, WebhookEndpoint
 from tests.conftest import make_user
 from tests.jobs_helpers import finished_job, fixture_inputs, give_plan
 
-CHECKS = ",".join([
-    "not_a_server_error", "status_code_conformance", "content_type_conformance", "response_schema_conformance",
-    "response_headers_conformance",
-])
+CHECKS = ",".join(
+    [
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_schema_conformance",
+        "response_headers_conformance",
+    ]
+)
 EXAMPLES_PER_OPERATION = int(os.environ.get("API_CONTRACT_EXAMPLES", "12"))
 
 
@@ -52,11 +57,28 @@ def test_no_response_breaks_the_schema_and_none_is_a_server_error(live_server, i
     monkeypatch.setattr(webhooks, "lookup", loopback_only)
     _, key = keys.create(integrator, "schemathesis")
     command = [
-        str(Path(sys.executable).parent / "st"), "run", f"{live_server.url}/api/v1/schema/",
-        "--header", f"Authorization: Bearer {key}",
-        "--checks", CHECKS, "--max-examples", str(EXAMPLES_PER_OPERATION), "--seed", "1",
-        "--generation-database", "none", "--workers", "1", "--no-color", "--phases", "examples,coverage,fuzzing",
-        "--report", "ndjson", "--report-dir", str(tmp_path),
+        str(Path(sys.executable).parent / "st"),
+        "run",
+        f"{live_server.url}/api/v1/schema/",
+        "--header",
+        f"Authorization: Bearer {key}",
+        "--checks",
+        CHECKS,
+        "--max-examples",
+        str(EXAMPLES_PER_OPERATION),
+        "--seed",
+        "1",
+        "--generation-database",
+        "none",
+        "--workers",
+        "1",
+        "--no-color",
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--report",
+        "ndjson",
+        "--report-dir",
+        str(tmp_path),
     ]
     run = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=tmp_path)  # its caches stay there
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]

@@ -11,10 +11,21 @@ def test_the_schema_is_openapi_3_and_describes_every_endpoint(db):
     assert response.status_code == 200
     schema = response.json()
     assert schema["openapi"].startswith("3.")
-    assert {"/api/v1/jobs/", "/api/v1/jobs/{job_id}/", "/api/v1/portraits/", "/api/v1/audio/", "/api/v1/usage/",
-            "/api/v1/preflight/", "/api/v1/webhook/", "/api/v1/webhook/deliveries/"} <= set(schema["paths"])
+    assert {
+        "/api/v1/jobs/",
+        "/api/v1/jobs/{job_id}/",
+        "/api/v1/portraits/",
+        "/api/v1/audio/",
+        "/api/v1/usage/",
+        "/api/v1/preflight/",
+        "/api/v1/webhook/",
+        "/api/v1/webhook/deliveries/",
+    } <= set(schema["paths"])
     assert schema["components"]["securitySchemes"]["apiKey"] == {
-        "type": "http", "scheme": "bearer", "description": "An API key made under your account."}
+        "type": "http",
+        "scheme": "bearer",
+        "description": "An API key made under your account.",
+    }
     create = schema["paths"]["/api/v1/jobs/"]["post"]
     assert {"201", "400", "401", "403", "429"} <= set(create["responses"])
     assert "Idempotency-Key" in [parameter["name"] for parameter in create["parameters"]]

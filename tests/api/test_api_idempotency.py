@@ -79,8 +79,12 @@ def test_keys_are_remembered_for_a_day_then_forgotten(api, marketer):
     api.post("/api/v1/jobs/", job_body(portrait, audio), format="json", HTTP_IDEMPOTENCY_KEY="daily")
     IdempotentRequest.objects.update(created_at=timezone.now() - timedelta(hours=23))
     api.post(f"/api/v1/jobs/{Job.objects.get().id}/cancel/")
-    assert api.post("/api/v1/jobs/", job_body(portrait, audio), format="json",
-                    HTTP_IDEMPOTENCY_KEY="daily")["Idempotent-Replayed"] == "true"
+    assert (
+        api.post("/api/v1/jobs/", job_body(portrait, audio), format="json", HTTP_IDEMPOTENCY_KEY="daily")[
+            "Idempotent-Replayed"
+        ]
+        == "true"
+    )
     IdempotentRequest.objects.filter(key="daily").update(created_at=timezone.now() - timedelta(hours=25))
     fresh = api.post("/api/v1/jobs/", job_body(portrait, audio), format="json", HTTP_IDEMPOTENCY_KEY="daily")
     assert fresh.status_code == 201 and "Idempotent-Replayed" not in fresh
@@ -88,8 +92,9 @@ def test_keys_are_remembered_for_a_day_then_forgotten(api, marketer):
 
 
 def test_an_overlong_key_is_refused(api):
-    assert_error(api.post("/api/v1/jobs/", {}, format="json", HTTP_IDEMPOTENCY_KEY="x" * 256), 400,
-                 "invalid_idempotency_key")
+    assert_error(
+        api.post("/api/v1/jobs/", {}, format="json", HTTP_IDEMPOTENCY_KEY="x" * 256), 400, "invalid_idempotency_key"
+    )
 
 
 def test_concurrent_retries_make_one_job_and_one_reservation(transactional_db, marketer):
@@ -104,8 +109,11 @@ def test_concurrent_retries_make_one_job_and_one_reservation(transactional_db, m
         try:
             client = key_client(key)
             barrier.wait()
-            responses.append(client.post("/api/v1/jobs/", job_body(portrait, audio), format="json",
-                                         HTTP_IDEMPOTENCY_KEY="flaky-network"))
+            responses.append(
+                client.post(
+                    "/api/v1/jobs/", job_body(portrait, audio), format="json", HTTP_IDEMPOTENCY_KEY="flaky-network"
+                )
+            )
         finally:
             connection.close()
 

@@ -46,15 +46,18 @@ def test_a_job_can_be_named_when_created_and_is_named_after_its_audio_otherwise(
     assert too_long.status_code == 400 and too_long.json()["error"]["field"] == "title"
 
 
-@pytest.mark.parametrize(("payload", "status", "code", "field"), [
-    ({"audio": "swap"}, 400, "missing_parameter", "portrait"),
-    ({"options": {"dynamic_scale": 9}}, 400, "invalid_parameter", "options.dynamic_scale"),
-    ({"options": {"fps": 60}}, 400, "unknown_parameter", "options.fps"),
-    ({"options": {"resolution": 1000}}, 400, "invalid_request", "options.resolution"),
-    ({"colour": "blue"}, 400, "unknown_parameter", "colour"),
-    ({"backend": "sonic"}, 400, "backend_not_enabled", "backend"),
-    ({"options": {"resolution": 1440}}, 403, "resolution_not_in_plan", None),
-])
+@pytest.mark.parametrize(
+    ("payload", "status", "code", "field"),
+    [
+        ({"audio": "swap"}, 400, "missing_parameter", "portrait"),
+        ({"options": {"dynamic_scale": 9}}, 400, "invalid_parameter", "options.dynamic_scale"),
+        ({"options": {"fps": 60}}, 400, "unknown_parameter", "options.fps"),
+        ({"options": {"resolution": 1000}}, 400, "invalid_request", "options.resolution"),
+        ({"colour": "blue"}, 400, "unknown_parameter", "colour"),
+        ({"backend": "sonic"}, 400, "backend_not_enabled", "backend"),
+        ({"options": {"resolution": 1440}}, 403, "resolution_not_in_plan", None),
+    ],
+)
 def test_refusals_name_the_problem_and_create_nothing(api, inputs, payload, status, code, field):
     request = body(*inputs)
     if payload.pop("audio", None):
@@ -66,8 +69,9 @@ def test_refusals_name_the_problem_and_create_nothing(api, inputs, payload, stat
 
 def test_someone_elses_portrait_or_audio_is_refused_as_if_it_did_not_exist(api, inputs, rival):
     their_portrait, their_audio = fixture_inputs(rival)
-    assert_error(api.post("/api/v1/jobs/", body(their_portrait, inputs[1]), format="json"), 400,
-                 "portrait_required", "portrait")
+    assert_error(
+        api.post("/api/v1/jobs/", body(their_portrait, inputs[1]), format="json"), 400, "portrait_required", "portrait"
+    )
     assert_error(api.post("/api/v1/jobs/", body(inputs[0], their_audio), format="json"), 400, "audio_required", "audio")
     assert not Job.objects.exists()
 
@@ -95,8 +99,13 @@ def test_an_exhausted_quota_is_refused(api, inputs, marketer):
 
 
 def test_a_job_shows_status_timings_and_a_signed_download_link(api, marketer, client):
-    job = finished_job(marketer, started_at=timezone.now() - timedelta(seconds=30), finished_at=timezone.now(),
-                       output_duration_seconds=9.72, trace_id="ab" * 16)
+    job = finished_job(
+        marketer,
+        started_at=timezone.now() - timedelta(seconds=30),
+        finished_at=timezone.now(),
+        output_duration_seconds=9.72,
+        trace_id="ab" * 16,
+    )
     data = api.get(f"/api/v1/jobs/{job.id}/").json()
     assert data["status"] == "succeeded" and data["output_duration_seconds"] == 9.72
     assert data["support_code"] == "ABABA-BABAB" and data["trace_id"] == "ab" * 16
@@ -109,8 +118,13 @@ def test_a_job_shows_status_timings_and_a_signed_download_link(api, marketer, cl
 
 
 def test_a_failed_job_shows_its_error(api, marketer):
-    job = finished_job(marketer, status=Job.Status.FAILED, video=None, error_code="no_face",
-                       error_message="No face was found in the portrait.")
+    job = finished_job(
+        marketer,
+        status=Job.Status.FAILED,
+        video=None,
+        error_code="no_face",
+        error_message="No face was found in the portrait.",
+    )
     data = api.get(f"/api/v1/jobs/{job.id}/").json()
     assert data["error"] == {"code": "no_face", "message": "No face was found in the portrait."}
     assert data["download"] is None
@@ -152,13 +166,19 @@ def test_listing_filters_by_status_and_date_and_pages_with_a_cursor(api, markete
     assert {j["id"] for j in older} == {str(job.id) for job in jobs[2:]}
 
 
-@pytest.mark.parametrize(("query", "field"), [
-    ("status=done", "status"), ("created_after=yesterday", "created_after"), ("limit=1000", "limit"),
-    ("sort=oldest", "sort"),
-])
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("status=done", "status"),
+        ("created_after=yesterday", "created_after"),
+        ("limit=1000", "limit"),
+        ("sort=oldest", "sort"),
+    ],
+)
 def test_bad_list_filters_are_400(api, query, field):
-    assert_error(api.get(f"/api/v1/jobs/?{query}"), 400, "unknown_parameter" if field == "sort" else "invalid_request",
-                 field)
+    assert_error(
+        api.get(f"/api/v1/jobs/?{query}"), 400, "unknown_parameter" if field == "sort" else "invalid_request", field
+    )
 
 
 def test_canceling_a_queued_job_refunds_it(api, inputs):

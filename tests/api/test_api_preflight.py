@@ -16,8 +16,9 @@ def inputs(marketer):
 
 
 def check(client, portrait, audio, **extra):
-    return client.post("/api/v1/preflight/", {"portrait": str(portrait.id), "audio": str(audio.id), **extra},
-                       format="json")
+    return client.post(
+        "/api/v1/preflight/", {"portrait": str(portrait.id), "audio": str(audio.id), **extra}, format="json"
+    )
 
 
 def test_a_good_job_is_ok_with_face_length_and_cost(api, inputs):
@@ -44,8 +45,9 @@ def test_what_submit_would_refuse_is_said_before_anything_is_spent(client, db):
     client.force_login(free)
     portrait, audio = fixture_inputs(free)
     type(audio).objects.filter(pk=audio.pk).update(duration_seconds=250.5)
-    result = client.post("/api/v1/preflight/", {"portrait": str(portrait.id), "audio": str(audio.id)},
-                         content_type="application/json").json()
+    result = client.post(
+        "/api/v1/preflight/", {"portrait": str(portrait.id), "audio": str(audio.id)}, content_type="application/json"
+    ).json()
     assert result["ok"] is False and result["quota_seconds"] == 251
     assert result["refusal"]["code"] == "job_too_long"
     assert not Reservation.objects.exists()

@@ -40,14 +40,17 @@ def poll(client, location: str, seconds: float = 30.0) -> dict:
 def test_a_real_worker_checks_what_a_script_sent_and_it_can_be_rendered(transactional_db, worker):
     marketer = pro_user("marketer@example.com")
     api = key_client(keys.create(marketer, "tests")[1])
-    sent = [api.post(path, {"file": upload(name, (FIXTURES / name).read_bytes())}, format="multipart")
-            for path, name in (("/api/v1/portraits/", "portrait.jpg"), ("/api/v1/audio/", "speech.wav"))]
+    sent = [
+        api.post(path, {"file": upload(name, (FIXTURES / name).read_bytes())}, format="multipart")
+        for path, name in (("/api/v1/portraits/", "portrait.jpg"), ("/api/v1/audio/", "speech.wav"))
+    ]
     assert [response.status_code for response in sent] == [202, 202]
     portrait, audio = (poll(api, response["Location"]) for response in sent)
     assert (portrait["status"], audio["status"]) == ("ready", "ready")
     assert portrait["portrait"]["face"]["faces_found"] == 1 and audio["audio"]["duration_seconds"] > 3
-    preflight = api.post("/api/v1/preflight/", {"portrait": portrait["portrait"]["id"], "audio": audio["audio"]["id"]},
-                         format="json")
+    preflight = api.post(
+        "/api/v1/preflight/", {"portrait": portrait["portrait"]["id"], "audio": audio["audio"]["id"]}, format="json"
+    )
     assert preflight.status_code == 200 and preflight.json()["ok"] is True, preflight.json()
 
 

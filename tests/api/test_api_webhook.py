@@ -15,8 +15,11 @@ URL = "/api/v1/webhook/"
 ROTATE_URL = "/api/v1/webhook/rotate-secret/"
 DELIVERIES_URL = "/api/v1/webhook/deliveries/"
 # Names the fake resolver knows (documentation addresses: public, and never contacted by these tests).
-PUBLIC_NAMES = {"hooks.example.com": "93.184.216.34", "crm.example.org": "93.184.216.35",
-                "sneaky.example.com": "127.0.0.1"}
+PUBLIC_NAMES = {
+    "hooks.example.com": "93.184.216.34",
+    "crm.example.org": "93.184.216.35",
+    "sneaky.example.com": "127.0.0.1",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -132,8 +135,9 @@ def test_deleting_the_webhook_answers_204_and_it_is_gone(api, marketer):
 
 def test_pending_delivery_is_dropped_once_the_webhook_is_deleted(api, marketer):
     put(api, "https://hooks.example.com/sonic")
-    pending = WebhookDelivery.objects.create(owner=marketer, event="job.succeeded",
-                                             url="https://hooks.example.com/sonic", payload={"data": {}})
+    pending = WebhookDelivery.objects.create(
+        owner=marketer, event="job.succeeded", url="https://hooks.example.com/sonic", payload={"data": {}}
+    )
     assert api.delete(URL).status_code == 204
     webhooks.deliver(pending.pk, final_attempt=False)  # the worker's next attempt: nowhere to send it
     (listed,) = api.get(DELIVERIES_URL).json()
@@ -156,7 +160,8 @@ def test_a_new_webhook_after_deleting_gets_a_new_secret(api):
 
 # --- Refused URLs ----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
-    "url", ["http://127.0.0.1:9/x", "http://10.1.2.3/hook", "http://[::1]/hook", "http://169.254.169.254/latest"],
+    "url",
+    ["http://127.0.0.1:9/x", "http://10.1.2.3/hook", "http://[::1]/hook", "http://169.254.169.254/latest"],
 )
 def test_private_address_is_refused_with_field_url(api, marketer, url):
     assert_error(put(api, url), 400, "private_webhook_url", field="url")
@@ -201,8 +206,13 @@ def test_unknown_field_is_refused_rather_than_ignored(api, marketer):
 # --- Delivery log ----------------------------------------------------------------------------------------------
 def test_deliveries_list_only_the_users_own(api, marketer, rival):
     mine = WebhookDelivery.objects.create(
-        owner=marketer, event="job.succeeded", url="https://hooks.example.com/sonic", payload={},
-        status=WebhookDelivery.Status.DELIVERED, attempts=1, response_status=200,
+        owner=marketer,
+        event="job.succeeded",
+        url="https://hooks.example.com/sonic",
+        payload={},
+        status=WebhookDelivery.Status.DELIVERED,
+        attempts=1,
+        response_status=200,
     )
     WebhookDelivery.objects.create(owner=rival, event="job.failed", url="https://crm.example.org/in", payload={})
     response = api.get(DELIVERIES_URL)
@@ -210,21 +220,24 @@ def test_deliveries_list_only_the_users_own(api, marketer, rival):
     (delivery,) = response.json()
     assert delivery["id"] == mine.id
     assert (delivery["event"], delivery["url"], delivery["status"]) == (
-        "job.succeeded", "https://hooks.example.com/sonic", "delivered"
+        "job.succeeded",
+        "https://hooks.example.com/sonic",
+        "delivered",
     )
     assert (delivery["attempts"], delivery["response_status"]) == (1, 200)
 
 
 def test_deliveries_list_is_empty_for_a_user_without_any(rival_api, marketer):
-    WebhookDelivery.objects.create(owner=marketer, event="job.succeeded", url="https://hooks.example.com/s",
-                                   payload={})
+    WebhookDelivery.objects.create(owner=marketer, event="job.succeeded", url="https://hooks.example.com/s", payload={})
     response = rival_api.get(DELIVERIES_URL)
     assert response.status_code == 200 and response.json() == []
 
 
 def test_deliveries_list_newest_first(api, marketer):
-    older = WebhookDelivery.objects.create(owner=marketer, event="job.failed", url="https://hooks.example.com/s",
-                                           payload={})
-    newer = WebhookDelivery.objects.create(owner=marketer, event="job.succeeded",
-                                           url="https://hooks.example.com/s", payload={})
+    older = WebhookDelivery.objects.create(
+        owner=marketer, event="job.failed", url="https://hooks.example.com/s", payload={}
+    )
+    newer = WebhookDelivery.objects.create(
+        owner=marketer, event="job.succeeded", url="https://hooks.example.com/s", payload={}
+    )
     assert [item["id"] for item in api.get(DELIVERIES_URL).json()] == [newer.id, older.id]

@@ -80,8 +80,9 @@ class FakeStripe:
 
     @staticmethod
     def _missing(path):
-        return 404, {"error": {"type": "invalid_request_error", "code": "resource_missing",
-                               "message": f"No such object: {path}"}}
+        return 404, {
+            "error": {"type": "invalid_request_error", "code": "resource_missing", "message": f"No such object: {path}"}
+        }
 
     def respond(self, method, path, params):
         if self.fail_with:
@@ -98,8 +99,12 @@ class FakeStripe:
             return 200, customer
         if method == "POST" and path == "/v1/checkout/sessions":
             session_id = self._new_id("cs")
-            session = {"id": session_id, "object": "checkout.session", "status": "open",
-                       "url": f"https://checkout.test/{session_id}"}
+            session = {
+                "id": session_id,
+                "object": "checkout.session",
+                "status": "open",
+                "url": f"https://checkout.test/{session_id}",
+            }
             self.objects[f"/v1/checkout/sessions/{session_id}"] = session
             return 200, session
         if method == "POST" and path.startswith("/v1/checkout/sessions/") and path.endswith("/expire"):
@@ -110,10 +115,19 @@ class FakeStripe:
             return 200, session
         if method == "POST" and path == "/v1/billing_portal/sessions":
             session_id = self._new_id("bps")
-            return 200, {"id": session_id, "object": "billing_portal.session", "url": f"https://portal.test/{session_id}"}
+            return 200, {
+                "id": session_id,
+                "object": "billing_portal.session",
+                "url": f"https://portal.test/{session_id}",
+            }
         if method == "POST" and path == "/v1/products":
-            product = {"id": params["id"], "object": "product", "name": params["name"], "active": True,
-                       "description": params.get("description")}
+            product = {
+                "id": params["id"],
+                "object": "product",
+                "name": params["name"],
+                "active": True,
+                "description": params.get("description"),
+            }
             self.objects[f"/v1/products/{product['id']}"] = product
             return 200, product
         if method == "POST" and path.startswith("/v1/products/"):
@@ -127,9 +141,16 @@ class FakeStripe:
                 for other in self.objects.values():
                     if other.get("object") == "price" and other.get("lookup_key") == params["lookup_key"]:
                         other["lookup_key"] = None
-            price = {"id": self._new_id("price"), "object": "price", "product": params["product"], "active": True,
-                     "unit_amount": int(params["unit_amount"]), "currency": params["currency"],
-                     "recurring": {"interval": params["recurring[interval]"]}, "lookup_key": params["lookup_key"]}
+            price = {
+                "id": self._new_id("price"),
+                "object": "price",
+                "product": params["product"],
+                "active": True,
+                "unit_amount": int(params["unit_amount"]),
+                "currency": params["currency"],
+                "recurring": {"interval": params["recurring[interval]"]},
+                "lookup_key": params["lookup_key"],
+            }
             self.objects[f"/v1/prices/{price['id']}"] = price
             return 200, price
         if method == "POST" and path.startswith("/v1/prices/"):
@@ -156,19 +177,39 @@ class FakeStripe:
         return subscription
 
 
-def subscription(sub_id="sub_1", *, customer="cus_1", status="active", plan="pro", start=None, days=30,
-                 cancel_at_period_end=False, metadata=None) -> dict:
+def subscription(
+    sub_id="sub_1",
+    *,
+    customer="cus_1",
+    status="active",
+    plan="pro",
+    start=None,
+    days=30,
+    cancel_at_period_end=False,
+    metadata=None,
+) -> dict:
     """A subscription as Stripe's current API shows it: the period on the item, the price with its lookup key."""
     start = int(start if start is not None else time.time() - DAY)
     end = start + days * DAY
     return {
-        "id": sub_id, "object": "subscription", "customer": customer, "status": status,
-        "cancel_at_period_end": cancel_at_period_end, "metadata": metadata or {},
-        "items": {"object": "list", "data": [{
-            "id": f"si_{sub_id}", "object": "subscription_item", "current_period_start": start,
-            "current_period_end": end,
-            "price": {"id": f"price_{plan}", "object": "price", "lookup_key": get_plan(plan).lookup_key},
-        }]},
+        "id": sub_id,
+        "object": "subscription",
+        "customer": customer,
+        "status": status,
+        "cancel_at_period_end": cancel_at_period_end,
+        "metadata": metadata or {},
+        "items": {
+            "object": "list",
+            "data": [
+                {
+                    "id": f"si_{sub_id}",
+                    "object": "subscription_item",
+                    "current_period_start": start,
+                    "current_period_end": end,
+                    "price": {"id": f"price_{plan}", "object": "price", "lookup_key": get_plan(plan).lookup_key},
+                }
+            ],
+        },
     }
 
 
@@ -177,8 +218,12 @@ _event_ids = itertools.count(1)
 
 def event(event_type: str, obj: dict, *, event_id=None, created=None) -> dict:
     return {
-        "id": event_id or f"evt_test{next(_event_ids)}", "object": "event", "type": event_type,
-        "created": int(created or time.time()), "api_version": "2025-03-31.basil", "livemode": False,
+        "id": event_id or f"evt_test{next(_event_ids)}",
+        "object": "event",
+        "type": event_type,
+        "created": int(created or time.time()),
+        "api_version": "2025-03-31.basil",
+        "livemode": False,
         "data": {"object": obj},
     }
 

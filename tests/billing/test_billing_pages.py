@@ -15,8 +15,13 @@ USAGE = "/billing/"
 @pytest.fixture
 def on_sale(db):
     for code in ("teacher", "pro", "business"):
-        StripePrice.objects.create(plan_code=code, lookup_key=f"sonic_{code}_monthly", product_id=f"sonic_{code}",
-                                   price_id=f"price_{code}_1", unit_amount=100)
+        StripePrice.objects.create(
+            plan_code=code,
+            lookup_key=f"sonic_{code}_monthly",
+            product_id=f"sonic_{code}",
+            price_id=f"price_{code}_1",
+            unit_amount=100,
+        )
 
 
 def error_code(response):
@@ -63,10 +68,10 @@ def test_upgrade_goes_to_stripe_checkout_for_the_plans_price(owner_client, owner
     response = owner_client.post("/billing/checkout/pro/")
     assert response.status_code == 302
     assert response["Location"].startswith("https://checkout.test/cs_test")
-    customer, = billing_on.made("POST", "/v1/customers")
+    (customer,) = billing_on.made("POST", "/v1/customers")
     assert customer.params == {"email": "owner@example.com", "metadata[user_id]": str(owner.pk)}
     assert customer.headers["Idempotency-Key"] == f"sonic-customer-{owner.pk}"
-    session, = billing_on.made("POST", "/v1/checkout/sessions")
+    (session,) = billing_on.made("POST", "/v1/checkout/sessions")
     assert session.params == {
         "mode": "subscription",
         "customer": "cus_test1",
@@ -107,8 +112,12 @@ def test_bad_upgrades_are_refused_with_a_code(owner_client, billing_on, plan, co
 def test_a_subscriber_is_sent_to_manage_billing_instead_of_a_second_checkout(owner_client, owner, billing_on, on_sale):
     now = timezone.now()
     BillingAccount.objects.create(
-        user=owner, stripe_customer_id="cus_1", stripe_subscription_id="sub_1", subscription_status="active",
-        subscribed_plan=TEACHER, current_period_start=now - timedelta(days=2),
+        user=owner,
+        stripe_customer_id="cus_1",
+        stripe_subscription_id="sub_1",
+        subscription_status="active",
+        subscribed_plan=TEACHER,
+        current_period_start=now - timedelta(days=2),
         current_period_end=now + timedelta(days=28),
     )
     response = owner_client.post("/billing/checkout/pro/")
@@ -118,7 +127,7 @@ def test_a_subscriber_is_sent_to_manage_billing_instead_of_a_second_checkout(own
 
     response = owner_client.post("/billing/manage/")
     assert response.status_code == 302 and response["Location"].startswith("https://portal.test/bps_test")
-    portal, = billing_on.made("POST", "/v1/billing_portal/sessions")
+    (portal,) = billing_on.made("POST", "/v1/billing_portal/sessions")
     assert portal.params == {"customer": "cus_1", "return_url": "http://127.0.0.1:8000/billing/"}
     assert [r.path for r in billing_on.requests] == ["/v1/billing_portal/sessions"]
 
@@ -168,5 +177,5 @@ def test_the_plans_table_says_which_renderers_each_plan_includes_where_several_a
     assert "<th>Renderer</th>" not in owner_client.get(USAGE).content.decode()
     settings.RENDER_BACKENDS = ["builtin", "sonic"]
     page = owner_client.get(USAGE).content.decode()
-    row = page[page.index("<th>Renderer</th>"):].split("</tr>")[0]
+    row = page[page.index("<th>Renderer</th>") :].split("</tr>")[0]
     assert row.count("<td>builtin</td>") == 2 and row.count("<td>builtin, sonic</td>") == 2

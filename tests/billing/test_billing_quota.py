@@ -20,11 +20,20 @@ def test_the_plan_table_has_every_limit_for_every_plan():
     assert (free.queue_tier, teacher.queue_tier, pro.queue_tier) == ("free", "paid", "paid")
     assert not free.api_access and not teacher.api_access and pro.api_access and business.api_access
     for cheaper, dearer in [(free, teacher), (teacher, pro), (pro, business)]:
-        for limit in ["monthly_render_seconds", "max_job_seconds", "max_resolution", "concurrent_jobs",
-                      "storage_bytes", "retention_days", "monthly_price_cents"]:
+        for limit in [
+            "monthly_render_seconds",
+            "max_job_seconds",
+            "max_resolution",
+            "concurrent_jobs",
+            "storage_bytes",
+            "retention_days",
+            "monthly_price_cents",
+        ]:
             assert getattr(cheaper, limit) < getattr(dearer, limit), (cheaper.code, limit)
     assert {p.lookup_key for p in (teacher, pro, business)} == {
-        "sonic_teacher_monthly", "sonic_pro_monthly", "sonic_business_monthly"
+        "sonic_teacher_monthly",
+        "sonic_pro_monthly",
+        "sonic_business_monthly",
     }
 
 
@@ -41,8 +50,12 @@ def test_with_billing_off_a_stripe_subscription_gives_nothing_but_staff_plans_ap
     settings.STRIPE_SECRET_KEY = ""
     now = timezone.now()
     account = BillingAccount.objects.create(
-        user=owner, subscribed_plan=PRO, stripe_subscription_id="sub_1", subscription_status="active",
-        current_period_start=now - timedelta(days=1), current_period_end=now + timedelta(days=29),
+        user=owner,
+        subscribed_plan=PRO,
+        stripe_subscription_id="sub_1",
+        subscription_status="active",
+        current_period_start=now - timedelta(days=1),
+        current_period_end=now + timedelta(days=29),
     )
     assert plan_for(owner).code == FREE
     settings.STRIPE_SECRET_KEY = "sk_test_x"
@@ -79,15 +92,26 @@ def test_reserve_charge_and_refund_move_the_period_counters_and_the_ledger(owner
     period.refresh_from_db()
     assert (period.used_seconds, period.reserved_seconds) == (0, 0)
     kinds = list(UsageEntry.objects.values_list("reservation__job_ref", "kind", "seconds"))
-    assert kinds == [("job-1", "reserve", 51), ("job-2", "reserve", 60), ("job-1", "charge", 40),
-                     ("job-2", "refund", 60), ("job-1", "refund", 40)]
+    assert kinds == [
+        ("job-1", "reserve", 51),
+        ("job-2", "reserve", 60),
+        ("job-1", "charge", 40),
+        ("job-2", "refund", 60),
+        ("job-1", "refund", 40),
+    ]
 
 
 @pytest.mark.parametrize(
     ("seconds", "job_ref", "code"),
-    [(0, "j", "invalid_seconds"), (-5, "j", "invalid_seconds"), ("abc", "j", "invalid_seconds"),
-     (float("nan"), "j", "invalid_seconds"), (61, "j", "job_too_long"), (10, "", "invalid_job_ref"),
-     (10, "x" * 101, "invalid_job_ref")],
+    [
+        (0, "j", "invalid_seconds"),
+        (-5, "j", "invalid_seconds"),
+        ("abc", "j", "invalid_seconds"),
+        (float("nan"), "j", "invalid_seconds"),
+        (61, "j", "job_too_long"),
+        (10, "", "invalid_job_ref"),
+        (10, "x" * 101, "invalid_job_ref"),
+    ],
 )
 def test_bad_reservations_are_refused_with_a_code(owner, seconds, job_ref, code):
     with pytest.raises(QuotaError) as refused:
@@ -125,7 +149,8 @@ def test_usage_resets_each_month_counted_from_signup(owner):
     owner.save()
     in_january = datetime(2026, 2, 15, tzinfo=UTC)
     assert quota.current_period(owner, in_january) == (
-        datetime(2026, 1, 31, 10, 0, tzinfo=UTC), datetime(2026, 2, 28, 10, 0, tzinfo=UTC)
+        datetime(2026, 1, 31, 10, 0, tzinfo=UTC),
+        datetime(2026, 2, 28, 10, 0, tzinfo=UTC),
     )
     for n in range(5):
         reserve_seconds(owner, 60, f"jan-{n}", now=in_january)
@@ -135,7 +160,8 @@ def test_usage_resets_each_month_counted_from_signup(owner):
     reserve_seconds(owner, 60, "mar-0", now=next_period)
     assert quota.current_period(owner, next_period)[0] == datetime(2026, 2, 28, 10, 0, tzinfo=UTC)
     assert quota.monthly_period(owner.date_joined, datetime(2027, 1, 1, tzinfo=UTC)) == (
-        datetime(2026, 12, 31, 10, 0, tzinfo=UTC), datetime(2027, 1, 31, 10, 0, tzinfo=UTC)
+        datetime(2026, 12, 31, 10, 0, tzinfo=UTC),
+        datetime(2027, 1, 31, 10, 0, tzinfo=UTC),
     )
     assert UsagePeriod.objects.filter(user=owner).count() == 2
 
@@ -144,15 +170,21 @@ def test_a_subscription_sets_the_period_and_the_allowance(owner, settings):
     settings.STRIPE_SECRET_KEY = "sk_test_x"
     start = timezone.now() - timedelta(days=3)
     BillingAccount.objects.create(
-        user=owner, subscribed_plan=TEACHER, stripe_subscription_id="sub_1", subscription_status="active",
-        current_period_start=start, current_period_end=start + timedelta(days=30),
+        user=owner,
+        subscribed_plan=TEACHER,
+        stripe_subscription_id="sub_1",
+        subscription_status="active",
+        current_period_start=start,
+        current_period_end=start + timedelta(days=30),
     )
     assert quota.current_period(owner) == (start, start + timedelta(days=30))
     reservation = reserve_seconds(owner, 600, "lesson-1")
     assert reservation.period.start == start
     summary = quota.usage_summary(owner)
     assert (summary["allowance_seconds"], summary["reserved_seconds"], summary["remaining_seconds"]) == (
-        3600, 600, 3000
+        3600,
+        600,
+        3000,
     )
 
 

@@ -68,8 +68,10 @@ def _wait_for(condition, what: str, timeout: float = 15):
         if condition():
             return
         time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}; stripe events: "
-                         f"{list(StripeEvent.objects.values_list('type', 'outcome', 'detail'))}")
+    raise AssertionError(
+        f"timed out waiting for {what}; stripe events: "
+        f"{list(StripeEvent.objects.values_list('type', 'outcome', 'detail'))}"
+    )
 
 
 def _processed(event_type: str):
@@ -84,18 +86,29 @@ def test_a_localstripe_subscription_reaches_the_plan_through_signed_webhooks(loc
     _call(localstripe, "/_config/webhooks/sonic", hook)
     pro = get_plan(PRO)
     # localstripe has no Prices: a legacy Plan whose id is the lookup key stands in for the price.
-    _call(localstripe, "/v1/plans", {"id": pro.lookup_key, "amount": pro.monthly_price_cents, "currency": "usd",
-                                     "interval": "month", "product[name]": "Sonic Portal Pro"})
+    _call(
+        localstripe,
+        "/v1/plans",
+        {
+            "id": pro.lookup_key,
+            "amount": pro.monthly_price_cents,
+            "currency": "usd",
+            "interval": "month",
+            "product[name]": "Sonic Portal Pro",
+        },
+    )
 
     user = User.objects.create_user(email="teacher@example.com")
     customer = stripe_api.create_customer(email=user.email, user_id=user.pk)
     account = BillingAccount.objects.create(user=user, stripe_customer_id=customer["id"])
-    token = _call(localstripe, "/v1/tokens", {"card[number]": "4242424242424242", "card[exp_month]": "12",
-                                              "card[exp_year]": "2035", "card[cvc]": "123"})
+    token = _call(
+        localstripe,
+        "/v1/tokens",
+        {"card[number]": "4242424242424242", "card[exp_month]": "12", "card[exp_year]": "2035", "card[cvc]": "123"},
+    )
     _call(localstripe, f"/v1/customers/{customer['id']}/sources", {"source": token["id"]})
 
-    subscription = stripe_api.create_subscription(customer_id=customer["id"], price_id=pro.lookup_key,
-                                                  user_id=user.pk)
+    subscription = stripe_api.create_subscription(customer_id=customer["id"], price_id=pro.lookup_key, user_id=user.pk)
     assert subscription["status"] == "active"
     assert plan_for(user).code == FREE  # nothing changes until the webhook arrives
 

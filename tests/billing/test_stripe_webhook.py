@@ -109,15 +109,19 @@ def test_payment_failure_keeps_the_plan_for_the_grace_period_with_a_banner(clien
 
 def test_new_api_invoices_name_the_subscription_under_parent(client, owner, account, billing_on):
     billing_on.put_subscription(subscription(plan=TEACHER))
-    invoice = {"id": "in_3", "customer": "cus_1",
-               "parent": {"type": "subscription_details", "subscription_details": {"subscription": "sub_1"}}}
+    invoice = {
+        "id": "in_3",
+        "customer": "cus_1",
+        "parent": {"type": "subscription_details", "subscription_details": {"subscription": "sub_1"}},
+    }
     deliver(client, event("invoice.paid", invoice))
     assert state(owner) == (TEACHER, "active", TEACHER)
 
 
 @pytest.mark.parametrize("status", ["canceled", "unpaid", "incomplete_expired"])
-def test_an_ended_subscription_keeps_the_plan_until_the_period_ends_then_free(client, owner, account, billing_on,
-                                                                             status):
+def test_an_ended_subscription_keeps_the_plan_until_the_period_ends_then_free(
+    client, owner, account, billing_on, status
+):
     sub = billing_on.put_subscription(subscription(plan=PRO))
     deliver(client, event("customer.subscription.created", sub))
     sub["status"] = status
@@ -154,8 +158,14 @@ def test_a_late_end_of_an_old_subscription_does_not_undo_the_new_one(client, own
 def test_checkout_completed_links_the_customer_and_the_subscription(client, owner, billing_on):
     BillingAccount.objects.create(user=owner)  # made by our checkout view before the customer id came back
     billing_on.put_subscription(subscription("sub_9", customer="cus_9", plan=TEACHER))
-    session = {"id": "cs_1", "object": "checkout.session", "mode": "subscription", "customer": "cus_9",
-               "subscription": "sub_9", "client_reference_id": str(owner.pk)}
+    session = {
+        "id": "cs_1",
+        "object": "checkout.session",
+        "mode": "subscription",
+        "customer": "cus_9",
+        "subscription": "sub_9",
+        "client_reference_id": str(owner.pk),
+    }
     deliver(client, event("checkout.session.completed", session))
     account = BillingAccount.objects.get(user=owner)
     assert (account.stripe_customer_id, account.stripe_subscription_id) == ("cus_9", "sub_9")
@@ -173,18 +183,25 @@ def test_unknown_types_and_unknown_customers_are_acknowledged_and_ignored(client
 
 @pytest.mark.parametrize(
     ("how", "code"),
-    [("tampered", "invalid_signature"), ("wrong_secret", "invalid_signature"), ("stale", "stale_signature"),
-     ("missing", "missing_signature"), ("garbage_header", "invalid_signature"),
-     ("not_json", "invalid_payload"), ("not_an_event", "invalid_payload")],
+    [
+        ("tampered", "invalid_signature"),
+        ("wrong_secret", "invalid_signature"),
+        ("stale", "stale_signature"),
+        ("missing", "missing_signature"),
+        ("garbage_header", "invalid_signature"),
+        ("not_json", "invalid_payload"),
+        ("not_an_event", "invalid_payload"),
+    ],
 )
-def test_unverifiable_deliveries_are_refused_with_400_and_change_nothing(client, owner, account, billing_on, how,
-                                                                        code):
+def test_unverifiable_deliveries_are_refused_with_400_and_change_nothing(client, owner, account, billing_on, how, code):
     billing_on.put_subscription(subscription(plan=PRO))
     evt = event("customer.subscription.created", billing_on.objects["/v1/subscriptions/sub_1"])
     body = json.dumps(evt).encode()
     kwargs = {
-        "tampered": {"body": body.replace(b'"pro"', b'"business"').replace(b"sub_1", b"sub_2"),
-                     "signature": sign(body)},
+        "tampered": {
+            "body": body.replace(b'"pro"', b'"business"').replace(b"sub_1", b"sub_2"),
+            "signature": sign(body),
+        },
         "wrong_secret": {"signature": sign(body, secret="whsec_other")},
         "stale": {"timestamp": time.time() - 301},
         "missing": {"signature": ""},
@@ -221,12 +238,24 @@ def test_the_webhook_takes_only_post(client, billing_on):
     assert client.get("/billing/stripe/webhook/").status_code == 405
 
 
-EXPECTED_PLAN = {"active": True, "trialing": True, "past_due": True, "canceled": True, "unpaid": True,
-                 "incomplete_expired": True, "incomplete": False}
-EVENT_FOR = {"active": "invoice.paid", "trialing": "customer.subscription.updated",
-             "past_due": "invoice.payment_failed", "canceled": "customer.subscription.deleted",
-             "unpaid": "customer.subscription.updated", "incomplete_expired": "customer.subscription.updated",
-             "incomplete": "customer.subscription.updated"}
+EXPECTED_PLAN = {
+    "active": True,
+    "trialing": True,
+    "past_due": True,
+    "canceled": True,
+    "unpaid": True,
+    "incomplete_expired": True,
+    "incomplete": False,
+}
+EVENT_FOR = {
+    "active": "invoice.paid",
+    "trialing": "customer.subscription.updated",
+    "past_due": "invoice.payment_failed",
+    "canceled": "customer.subscription.deleted",
+    "unpaid": "customer.subscription.updated",
+    "incomplete_expired": "customer.subscription.updated",
+    "incomplete": "customer.subscription.updated",
+}
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -246,8 +275,12 @@ def test_any_sequence_of_late_and_repeated_events_ends_at_stripes_state(client, 
             sub["items"]["data"][0]["price"]["lookup_key"] = get_plan(rng.choice([TEACHER, PRO, "business"])).lookup_key
         else:
             sub["cancel_at_period_end"] = not sub["cancel_at_period_end"]
-        evt = event(EVENT_FOR[sub["status"]], {"id": "in_x", "customer": "cus_1", "subscription": "sub_1"}
-                    if EVENT_FOR[sub["status"]].startswith("invoice.") else dict(sub))
+        evt = event(
+            EVENT_FOR[sub["status"]],
+            {"id": "in_x", "customer": "cus_1", "subscription": "sub_1"}
+            if EVENT_FOR[sub["status"]].startswith("invoice.")
+            else dict(sub),
+        )
         pending.append(evt)
         # deliver a random number of the pending events, in random order, sometimes twice
         rng.shuffle(pending)
@@ -271,7 +304,9 @@ def check_mirrors(owner, sub):
     lookup_key = sub["items"]["data"][0]["price"]["lookup_key"]
     code = next(p for p in (TEACHER, PRO, "business") if get_plan(p).lookup_key == lookup_key)
     assert (account.subscription_status, account.subscribed_plan, account.cancel_at_period_end) == (
-        sub["status"], code, sub["cancel_at_period_end"]
+        sub["status"],
+        code,
+        sub["cancel_at_period_end"],
     )
     expected = code if EXPECTED_PLAN[sub["status"]] else FREE
     assert plan_for(owner).code == expected
@@ -316,15 +351,17 @@ def test_concurrent_deliveries_are_processed_once_and_converge(billing_on):
 
 
 def test_a_subscription_made_in_the_dashboard_finds_its_user_by_metadata(client, owner, outsider, billing_on):
-    sub = billing_on.put_subscription(subscription("sub_d", customer="cus_d", plan=TEACHER,
-                                                   metadata={"user_id": str(owner.pk)}))
+    sub = billing_on.put_subscription(
+        subscription("sub_d", customer="cus_d", plan=TEACHER, metadata={"user_id": str(owner.pk)})
+    )
     deliver(client, event("customer.subscription.created", sub))  # owner had no billing account yet
     assert state(owner) == (TEACHER, "active", TEACHER)
     assert BillingAccount.objects.get(user=owner).stripe_customer_id == "cus_d"
 
     # metadata naming someone whose account already has another customer is not enough to take it over
     BillingAccount.objects.create(user=outsider, stripe_customer_id="cus_outsider")
-    other = billing_on.put_subscription(subscription("sub_x", customer="cus_x", plan=PRO,
-                                                     metadata={"user_id": str(outsider.pk)}))
+    other = billing_on.put_subscription(
+        subscription("sub_x", customer="cus_x", plan=PRO, metadata={"user_id": str(outsider.pk)})
+    )
     deliver(client, event("customer.subscription.created", other), expect="no_account")
     assert plan_for(outsider).code == FREE

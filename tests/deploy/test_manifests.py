@@ -60,8 +60,11 @@ def procfile() -> dict[str, str]:
 
 def workloads(objects):
     """The portal's own Deployments and Jobs (not the observability bundle's collector)."""
-    return [thing for thing in objects if thing["kind"] in WORKLOADS
-            and thing["metadata"]["labels"].get("app.kubernetes.io/name") == "sonic-portal"]
+    return [
+        thing
+        for thing in objects
+        if thing["kind"] in WORKLOADS and thing["metadata"]["labels"].get("app.kubernetes.io/name") == "sonic-portal"
+    ]
 
 
 def pod(workload: dict) -> dict:
@@ -82,13 +85,18 @@ def consumed_queues(workload: dict) -> list[str]:
         return []
     options = Command().create_parser("manage.py", "render_worker").parse_args(words[3:])
     assert options.backends is not None, "a cluster's workers name their backends rather than guess from the machine"
-    return worker_queues(options.backends, tier=options.tier, webhooks=not options.no_webhooks,
-                         upload_checks=not options.no_upload_checks)
+    return worker_queues(
+        options.backends,
+        tier=options.tier,
+        webhooks=not options.no_webhooks,
+        upload_checks=not options.no_upload_checks,
+    )
 
 
 def config(objects) -> dict[str, str]:
-    return next(thing for thing in objects
-                if thing["kind"] == "ConfigMap" and thing["metadata"]["name"] == "portal-config")["data"]
+    return next(
+        thing for thing in objects if thing["kind"] == "ConfigMap" and thing["metadata"]["name"] == "portal-config"
+    )["data"]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -103,12 +111,16 @@ def test_a_broken_manifest_fails_the_check(tmp_path):
     shutil.copytree(DEPLOY, broken, ignore=shutil.ignore_patterns("node_modules"))
     worker = broken / "base" / "cpu-worker.yaml"
     text = worker.read_text()
-    worker.write_text(text.replace("terminationGracePeriodSeconds:", "terminationGracePeriod:", 1)
-                      .replace("  minReplicaCount: 1", '  minReplicaCount: "one"', 1))
+    worker.write_text(
+        text.replace("terminationGracePeriodSeconds:", "terminationGracePeriod:", 1).replace(
+            "  minReplicaCount: 1", '  minReplicaCount: "one"', 1
+        )
+    )
     found = problems(render("overlays/production", broken))
     assert any(line.startswith("Deployment/cpu-worker") and "terminationGracePeriod" in line for line in found), found
-    assert any(line.startswith("invalid ScaledObject/cpu-worker") and "minReplicaCount" in line
-               for line in found), found
+    assert any(line.startswith("invalid ScaledObject/cpu-worker") and "minReplicaCount" in line for line in found), (
+        found
+    )
 
 
 def test_a_broken_kustomization_fails_to_render(tmp_path):
@@ -149,8 +161,11 @@ def test_every_queue_in_use_has_workers_scaled_on_its_redis_lists(overlay):
         if not queues:
             continue
         assert name in scaled, f"{name} has no ScaledObject"
-        lists = {trigger["metadata"]["listName"] for trigger in scaled[name]["spec"]["triggers"]
-                 if trigger["type"] == "redis"}
+        lists = {
+            trigger["metadata"]["listName"]
+            for trigger in scaled[name]["spec"]["triggers"]
+            if trigger["type"] == "redis"
+        }
         expected = {f"{namespace}:{queue}{suffix}" for queue in queues for suffix in ("", ".DQ")}
         assert lists == expected, name  # the waiting messages and the delayed ones (retries), of exactly its queues
 
@@ -199,11 +214,13 @@ def test_workers_take_no_inbound_traffic_but_the_metrics_scrape():
     policies = [thing for thing in objects if thing["kind"] == "NetworkPolicy"]
     for workload in workloads(objects):
         labels = pod(workload)["metadata"]["labels"]
-        applying = [policy for policy in policies
-                    if policy["spec"]["podSelector"]["matchLabels"].items() <= labels.items()]
+        applying = [
+            policy for policy in policies if policy["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
+        ]
         assert any("ingress" not in policy["spec"] for policy in applying), "a deny-all applies to every pod"
-        allowed = {port["port"] for policy in applying for rule in policy["spec"].get("ingress", [])
-                   for port in rule["ports"]}
+        allowed = {
+            port["port"] for policy in applying for rule in policy["spec"].get("ingress", []) for port in rule["ports"]
+        }
         served = {port["name"] for port in container(workload).get("ports", [])}
         reachable = allowed & served
         assert reachable == ({"http"} if labels["app.kubernetes.io/component"] == "web" else served & {"metrics"})

@@ -72,9 +72,13 @@ def test_promtool_unit_tests_of_the_rules_pass():
 
 
 def test_a_broken_rule_file_fails_the_check(tmp_path):
-    (tmp_path / RULES.name).write_text(RULES.read_text().replace(
-        'max by (queue) (portal_queue_oldest_waiting_seconds{queue=~".+-paid"}) > 600',
-        'max by (queue) (portal_queue_oldest_waiting_seconds{queue=~".+-paid"} > 600', 1))
+    (tmp_path / RULES.name).write_text(
+        RULES.read_text().replace(
+            'max by (queue) (portal_queue_oldest_waiting_seconds{queue=~".+-paid"}) > 600',
+            'max by (queue) (portal_queue_oldest_waiting_seconds{queue=~".+-paid"} > 600',
+            1,
+        )
+    )
     checked = promtool("check", "rules", RULES.name, cwd=tmp_path)
     assert checked.returncode != 0
     assert '"PortalQueueWaitingTooLong": could not parse expression' in checked.stdout + checked.stderr
@@ -105,8 +109,14 @@ def test_every_alert_is_tested_firing_and_quiet():
 
 def test_every_alert_tells_on_call_how_bad_it_is_and_what_to_do():
     names = {alert["alert"] for alert in alerts()}
-    assert {"PortalQueueWaitingTooLong", "PortalRendersFailing", "PortalRenderHeartbeatsLost",
-            "PortalWebhookDeliveriesFailing", "PortalQuotaLedgerMismatch", "PortalWorkerDown"} <= names
+    assert {
+        "PortalQueueWaitingTooLong",
+        "PortalRendersFailing",
+        "PortalRenderHeartbeatsLost",
+        "PortalWebhookDeliveriesFailing",
+        "PortalQuotaLedgerMismatch",
+        "PortalWorkerDown",
+    } <= names
     for alert in alerts():
         assert re.fullmatch(r"\d+[smh]", alert.get("for", "")), alert["alert"]
         assert alert["labels"]["severity"] in {"critical", "warning"}, alert["alert"]
@@ -118,8 +128,11 @@ def test_every_alert_tells_on_call_how_bad_it_is_and_what_to_do():
 def test_the_failures_blamed_on_inputs_are_codes_the_renderer_has():
     (failing,) = [alert for alert in alerts() if alert["alert"] == "PortalRendersFailing"]
     (excluded,) = set(re.findall(r'error_code!~"([^"]+)"', failing["expr"]))
-    codes = {cls.code for cls in vars(render_errors).values()
-             if isinstance(cls, type) and issubclass(cls, render_errors.RenderError)}
+    codes = {
+        cls.code
+        for cls in vars(render_errors).values()
+        if isinstance(cls, type) and issubclass(cls, render_errors.RenderError)
+    }
     blamed_on_inputs = set(excluded.split("|"))
     assert blamed_on_inputs <= codes
     # Never the farm's own failures: those are what the alert is for.
@@ -128,8 +141,21 @@ def test_the_failures_blamed_on_inputs_are_codes_the_renderer_has():
 
 # --- metric names --------------------------------------------------------------------------------------------------
 
-PROMQL_WORDS = {"and", "or", "unless", "bool", "by", "without", "on", "ignoring", "group_left", "group_right",
-                "offset", "inf", "nan"}
+PROMQL_WORDS = {
+    "and",
+    "or",
+    "unless",
+    "bool",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "offset",
+    "inf",
+    "nan",
+}
 
 
 def metric_names(expr: str) -> set[str]:
@@ -141,16 +167,18 @@ def metric_names(expr: str) -> set[str]:
     expr = re.sub(r"\boffset\s+\S+", "", expr)
     names = set()
     for match in re.finditer(r"(?<![\w:.$])[A-Za-z_:][\w:]*", expr):
-        if match.group() in PROMQL_WORDS or expr[match.end():].lstrip().startswith("("):
+        if match.group() in PROMQL_WORDS or expr[match.end() :].lstrip().startswith("("):
             continue  # a keyword, or a function or aggregation
         names.add(match.group())
     return names
 
 
 def test_metric_names_are_read_from_promql():
-    expr = ('sum by (queue) (rate(portal_jobs{status=~"failed|x"}[5m] offset 30m)) / on (queue) '
-            'label_replace(dramatiq_messages_total, "queue", "$1", "queue_name", "(.+)") > bool 0.5 '
-            'and time() - max(portal:x:y) > 26 * 3600 or absent(up{job="a"})')
+    expr = (
+        'sum by (queue) (rate(portal_jobs{status=~"failed|x"}[5m] offset 30m)) / on (queue) '
+        'label_replace(dramatiq_messages_total, "queue", "$1", "queue_name", "(.+)") > bool 0.5 '
+        'and time() - max(portal:x:y) > 26 * 3600 or absent(up{job="a"})'
+    )
     assert metric_names(expr) == {"portal_jobs", "dramatiq_messages_total", "portal:x:y", "up"}
 
 
@@ -159,10 +187,15 @@ def exported_by_the_portal(client, settings) -> set[str]:
     user = make_user("metrics@example.com")
     finished_job(user, status=Job.Status.FAILED, error_code="worker_lost", video=None)
     finished_job(user, status=Job.Status.QUEUED, video=None, enqueued_at=timezone.now())
-    finished_job(user, status=Job.Status.RUNNING, video=None, worker_host="gpu-1:7", attempt_token=uuid.uuid4(),
-                 heartbeat_at=timezone.now() - timedelta(hours=1))
-    WebhookDelivery.objects.create(owner=user, event="job.failed", url="https://example.com/", payload={},
-                                   attempts=1)
+    finished_job(
+        user,
+        status=Job.Status.RUNNING,
+        video=None,
+        worker_host="gpu-1:7",
+        attempt_token=uuid.uuid4(),
+        heartbeat_at=timezone.now() - timedelta(hours=1),
+    )
+    WebhookDelivery.objects.create(owner=user, event="job.failed", url="https://example.com/", payload={}, attempts=1)
     StorageAuditRun.objects.create(files=0, referenced=0, problems={})
     metrics.observe_render(backend="builtin", queue="builtin-paid", render_seconds=2.0, audio_seconds=4.0)
     client.get("/healthz")
@@ -195,8 +228,13 @@ json.dump(sorted(names), sys.stdout)
 def exported_by_dramatiq(tmp_path) -> set[str]:
     """The sample names Dramatiq's Prometheus middleware declares, as a worker process does (in a process of its
     own: the middleware switches prometheus_client to multiprocess mode)."""
-    result = subprocess.run([sys.executable, "-c", DRAMATIQ_METRICS], capture_output=True, text=True, timeout=60,
-                            env={"PATH": "/usr/bin:/bin", "dramatiq_prom_db": str(tmp_path)})
+    result = subprocess.run(
+        [sys.executable, "-c", DRAMATIQ_METRICS],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "dramatiq_prom_db": str(tmp_path)},
+    )
     assert result.returncode == 0, result.stderr
     return set(json.loads(result.stdout))
 
@@ -212,10 +250,18 @@ def dashboard_queries() -> list[str]:
 
 def test_every_metric_the_rules_and_the_dashboard_read_is_exported(client, db, settings, tmp_path):
     portal, dramatiq = exported_by_the_portal(client, settings), exported_by_dramatiq(tmp_path)
-    assert {"portal_http_requests_total", "portal_render_rtf_bucket", "portal_queue_oldest_waiting_seconds",
-            "portal_renders_heartbeat_lost", "portal_storage_audit_problems"} <= portal
-    assert {"dramatiq_messages_total", "dramatiq_messages_inprogress",
-            "dramatiq_message_duration_milliseconds_bucket"} <= dramatiq
+    assert {
+        "portal_http_requests_total",
+        "portal_render_rtf_bucket",
+        "portal_queue_oldest_waiting_seconds",
+        "portal_renders_heartbeat_lost",
+        "portal_storage_audit_problems",
+    } <= portal
+    assert {
+        "dramatiq_messages_total",
+        "dramatiq_messages_inprogress",
+        "dramatiq_message_duration_milliseconds_bucket",
+    } <= dramatiq
     recorded = {rule["record"] for rule in rules() if "record" in rule}
     known = portal | dramatiq | recorded | PROMETHEUS_SERIES
 
@@ -228,12 +274,17 @@ def test_every_metric_the_rules_and_the_dashboard_read_is_exported(client, db, s
             read.setdefault(name, "the dashboard")
     unknown = {name: where for name, where in read.items() if name not in known}
     assert unknown == {}
-    assert {"portal_webhook_accounts_failing", "portal_metrics_source_up", "dramatiq_messages_inprogress",
-            "portal_storage_audit_last_run_timestamp_seconds"} <= set(read)
+    assert {
+        "portal_webhook_accounts_failing",
+        "portal_metrics_source_up",
+        "dramatiq_messages_inprogress",
+        "portal_storage_audit_last_run_timestamp_seconds",
+    } <= set(read)
 
     # And a typo would be caught.
     assert metric_names('max(portal_queue_oldest_wait_seconds{queue="a"})') - known == {
-        "portal_queue_oldest_wait_seconds"}
+        "portal_queue_oldest_wait_seconds"
+    }
 
 
 # --- Grafana ---------------------------------------------------------------------------------------------------------
@@ -249,8 +300,9 @@ def test_the_dashboard_is_one_grafana_loads():
     occupied = set()
     for panel in panels:
         grid = panel["gridPos"]
-        cells = {(x, y) for x in range(grid["x"], grid["x"] + grid["w"])
-                 for y in range(grid["y"], grid["y"] + grid["h"])}
+        cells = {
+            (x, y) for x in range(grid["x"], grid["x"] + grid["w"]) for y in range(grid["y"], grid["y"] + grid["h"])
+        }
         assert grid["x"] + grid["w"] <= 24 and not cells & occupied, panel["title"]
         occupied |= cells
         if panel["type"] == "row":
@@ -258,10 +310,21 @@ def test_the_dashboard_is_one_grafana_loads():
         assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, panel["title"]
         assert panel["targets"] and all(target["expr"] and target["refId"] for target in panel["targets"])
     titles = " | ".join(panel["title"] for panel in panels)
-    for shown in ("Requests per second by view", "Latency by view", "Server errors by view", "Messages waiting",
-                  "Messages delayed", "Messages dead", "Oldest waiting", "Renders running per host",
-                  "Render seconds by backend", "Real-time factor by backend", "Failed jobs by error code",
-                  "Webhook deliveries", "Storage audit"):
+    for shown in (
+        "Requests per second by view",
+        "Latency by view",
+        "Server errors by view",
+        "Messages waiting",
+        "Messages delayed",
+        "Messages dead",
+        "Oldest waiting",
+        "Renders running per host",
+        "Render seconds by backend",
+        "Real-time factor by backend",
+        "Failed jobs by error code",
+        "Webhook deliveries",
+        "Storage audit",
+    ):
         assert shown in titles
 
 
@@ -277,7 +340,8 @@ def policies_of(policies: list[dict]):
     for policy in policies:
         yield policy
         inner = policy.get("and", {}).get("and_sub_policy", []) + policy.get("composite", {}).get(
-            "composite_sub_policy", [])
+            "composite_sub_policy", []
+        )
         yield from policies_of(inner)
 
 
@@ -322,8 +386,9 @@ def test_the_slow_render_policy_names_a_span_the_renderer_emits(finished_spans, 
     named = set(re.findall(r'\bname == "([^"]+)"', " ".join(condition["ottl_condition"]["span"])))
     assert named
 
-    renderer.render(FIXTURES / "portrait.jpg", FIXTURES / "speech.wav", tmp_path / "clip.mp4", {"resolution": 256},
-                    end=1.0)
+    renderer.render(
+        FIXTURES / "portrait.jpg", FIXTURES / "speech.wav", tmp_path / "clip.mp4", {"resolution": 256}, end=1.0
+    )
     emitted = {span.name for span in finished_spans()}
     assert named <= emitted, f"{named} not among {sorted(emitted)}"
     (render,) = [span for span in finished_spans() if span.name in named]

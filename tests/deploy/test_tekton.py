@@ -39,8 +39,9 @@ sync_scripts = _module("sync_scripts")
 
 
 def documents(root: Path = TEKTON) -> list[tuple[Path, dict]]:
-    return [(path, body) for path in sorted(root.rglob("*.yaml"))
-            for body in yaml.safe_load_all(path.read_text()) if body]
+    return [
+        (path, body) for path in sorted(root.rglob("*.yaml")) for body in yaml.safe_load_all(path.read_text()) if body
+    ]
 
 
 def task(name: str) -> dict:
@@ -64,8 +65,14 @@ def test_every_file_parses_with_the_api_version_the_issue_asks_for():
             assert body["apiVersion"] == "tekton.dev/v1", path
         if body["kind"] in ("EventListener", "TriggerBinding", "TriggerTemplate"):
             assert body["apiVersion"] == "triggers.tekton.dev/v1beta1", path
-    assert sorted(kinds["Task"]) == ["sonic-portal-build", "sonic-portal-cleanup", "sonic-portal-gate-failed",
-                                     "sonic-portal-promote", "sonic-portal-publish", "sonic-portal-qualify"]
+    assert sorted(kinds["Task"]) == [
+        "sonic-portal-build",
+        "sonic-portal-cleanup",
+        "sonic-portal-gate-failed",
+        "sonic-portal-promote",
+        "sonic-portal-publish",
+        "sonic-portal-qualify",
+    ]
     assert kinds["Pipeline"] == ["sonic-portal-qualify"]
     assert sorted(kinds["PipelineRun"]) == ["qualify-builtin-", "qualify-sonic-"]
     assert len(kinds["EventListener"]) == len(kinds["TriggerBinding"]) == len(kinds["TriggerTemplate"]) == 1
@@ -83,8 +90,10 @@ def test_the_command_line_check_exits_non_zero_and_names_the_problem(tmp_path):
     broken = copy_with(tmp_path, "pipeline.yaml", "value: $(params.backend)", "value: $(params.backnd)")
     refused = subprocess.run([sys.executable, str(TEKTON / "check.py"), str(broken)], capture_output=True, text=True)
     assert refused.returncode == 1
-    assert "pipeline.yaml: Pipeline/sonic-portal-qualify task 'qualify': params[1].value: $(params.backnd) names " \
-           "param 'backnd', which the pipeline does not declare" in refused.stdout, refused.stdout
+    assert (
+        "pipeline.yaml: Pipeline/sonic-portal-qualify task 'qualify': params[1].value: $(params.backnd) names "
+        "param 'backnd', which the pipeline does not declare" in refused.stdout
+    ), refused.stdout
 
 
 def test_each_inline_script_is_its_file():
@@ -92,8 +101,9 @@ def test_each_inline_script_is_its_file():
     marked = 0
     for path in sorted((TEKTON / "tasks").glob("*.yaml")):
         text = path.read_text()
-        for step, marker in zip(yaml.safe_load(text)["spec"]["steps"], re.findall(r"# file: (scripts/\S+)", text),
-                                strict=True):
+        for step, marker in zip(
+            yaml.safe_load(text)["spec"]["steps"], re.findall(r"# file: (scripts/\S+)", text), strict=True
+        ):
             assert step["script"] == (TEKTON / marker).read_text(), path
             marked += 1
     assert marked == 6, "every step of the project's Tasks runs a file that a test below runs"
@@ -101,8 +111,11 @@ def test_each_inline_script_is_its_file():
 
 def test_kustomization_applies_everything_but_the_examples():
     listed = set(yaml.safe_load((TEKTON / "kustomization.yaml").read_text())["resources"])
-    present = {str(path.relative_to(TEKTON)) for path in TEKTON.rglob("*.yaml")
-               if path.name != "kustomization.yaml" and "examples" not in path.parts}
+    present = {
+        str(path.relative_to(TEKTON))
+        for path in TEKTON.rglob("*.yaml")
+        if path.name != "kustomization.yaml" and "examples" not in path.parts
+    }
     assert listed == present
     if shutil.which("kubectl"):
         built = subprocess.run(["kubectl", "kustomize", str(TEKTON)], capture_output=True, text=True)
@@ -115,15 +128,17 @@ def test_promotion_waits_for_the_gate_and_its_figures():
     tasks = {t["name"]: t for t in pipeline()["spec"]["tasks"]}
     assert list(tasks) == ["fetch-source", "build", "qualify", "publish", "promote", "gate-failed"]
     assert tasks["fetch-source"]["taskRef"]["resolver"] == "git"
-    assert tasks["promote"]["when"] == [{"input": "$(tasks.qualify.results.passed)", "operator": "in",
-                                         "values": ["true"]}]
+    assert tasks["promote"]["when"] == [
+        {"input": "$(tasks.qualify.results.passed)", "operator": "in", "values": ["true"]}
+    ]
     assert tasks["gate-failed"]["when"][0]["operator"] == "notin"
     figures = {p["name"]: p["value"] for p in tasks["promote"]["params"]}
     for name in ("duration-error-ms", "offset-frames", "sync-correlation", "cases-passed", "cases-total"):
         assert figures[name] == f"$(tasks.qualify.results.{name})"
     assert figures["report-url"] == "$(tasks.publish.results.report-url)"
-    assert {p["name"]: p["value"] for p in tasks["qualify"]["params"]}["image"] == \
-        "$(tasks.build.results.IMAGE_URL)@$(tasks.build.results.IMAGE_DIGEST)"
+    assert {p["name"]: p["value"] for p in tasks["qualify"]["params"]}[
+        "image"
+    ] == "$(tasks.build.results.IMAGE_URL)@$(tasks.build.results.IMAGE_DIGEST)"
 
 
 def test_sonic_runs_on_a_gpu_and_builtin_on_cpu():
@@ -152,87 +167,152 @@ def copy_with(tmp_path: Path, file: str, old: str, new: str) -> Path:
 
 BREAKS = {
     "undeclared param": (
-        "pipeline.yaml", "value: $(params.backend)", "value: $(params.backnd)",
-        "$(params.backnd) names param 'backnd', which the pipeline does not declare"),
+        "pipeline.yaml",
+        "value: $(params.backend)",
+        "value: $(params.backnd)",
+        "$(params.backnd) names param 'backnd', which the pipeline does not declare",
+    ),
     "when input no task produces": (
-        "pipeline.yaml", "- input: $(tasks.qualify.results.passed)\n          operator: in",
+        "pipeline.yaml",
+        "- input: $(tasks.qualify.results.passed)\n          operator: in",
         "- input: $(tasks.qualify.results.pass)\n          operator: in",
         "task 'promote': when[0].input: $(tasks.qualify.results.pass): task 'qualify' (Task sonic-portal-qualify) "
-        "produces no result 'pass'"),
+        "produces no result 'pass'",
+    ),
     "when input from a task that does not exist": (
-        "pipeline.yaml", "- input: $(tasks.qualify.results.passed)\n          operator: notin",
+        "pipeline.yaml",
+        "- input: $(tasks.qualify.results.passed)\n          operator: notin",
         "- input: $(tasks.qualfy.results.passed)\n          operator: notin",
-        "task 'gate-failed': when[0].input: $(tasks.qualfy.results.passed) names task 'qualfy', which is no task"),
+        "task 'gate-failed': when[0].input: $(tasks.qualfy.results.passed) names task 'qualfy', which is no task",
+    ),
     "misspelled task in runAfter": (
-        "pipeline.yaml", "runAfter:\n        - qualify", "runAfter:\n        - qualfy",
-        "task 'publish': runAfter names 'qualfy', which is no task of the pipeline"),
+        "pipeline.yaml",
+        "runAfter:\n        - qualify",
+        "runAfter:\n        - qualfy",
+        "task 'publish': runAfter names 'qualfy', which is no task of the pipeline",
+    ),
     "task workspace not bound": (
-        "pipeline.yaml", "        - name: s3-credentials\n          workspace: s3-credentials\n", "",
-        "task 'publish': does not bind workspace 's3-credentials', which Task sonic-portal-publish requires"),
+        "pipeline.yaml",
+        "        - name: s3-credentials\n          workspace: s3-credentials\n",
+        "",
+        "task 'publish': does not bind workspace 's3-credentials', which Task sonic-portal-publish requires",
+    ),
     "pipeline workspace missing": (
-        "pipeline.yaml", "    - name: portal-credentials\n      description:",
+        "pipeline.yaml",
+        "    - name: portal-credentials\n      description:",
         "    - name: portal-creds\n      description:",
-        "workspace 'portal-credentials' is bound to 'portal-credentials', which the pipeline does not declare"),
+        "workspace 'portal-credentials' is bound to 'portal-credentials', which the pipeline does not declare",
+    ),
     "param the Task does not declare": (
-        "pipeline.yaml", "        - name: report-base-url\n          value: $(params.report-base-url)",
+        "pipeline.yaml",
+        "        - name: report-base-url\n          value: $(params.report-base-url)",
         "        - name: report-url\n          value: $(params.report-base-url)",
-        "task 'publish': passes param 'report-url', which Task sonic-portal-publish does not declare"),
+        "task 'publish': passes param 'report-url', which Task sonic-portal-publish does not declare",
+    ),
     "required Task param not passed": (
-        "pipeline.yaml", "        - name: bucket\n          value: $(params.report-bucket)\n", "",
-        "task 'publish': does not pass param 'bucket', which Task sonic-portal-publish requires"),
+        "pipeline.yaml",
+        "        - name: bucket\n          value: $(params.report-bucket)\n",
+        "",
+        "task 'publish': does not pass param 'bucket', which Task sonic-portal-publish requires",
+    ),
     "result the Task does not write": (
-        "tasks/publish.yaml", "value: $(results.report-url.path)", "value: /tmp/report-url",
-        "declares result 'report-url', but no step writes $(results.report-url.path)"),
+        "tasks/publish.yaml",
+        "value: $(results.report-url.path)",
+        "value: /tmp/report-url",
+        "declares result 'report-url', but no step writes $(results.report-url.path)",
+    ),
     "undeclared workspace in a step": (
-        "tasks/publish.yaml", "value: $(workspaces.s3-credentials.path)", "value: $(workspaces.s3.path)",
-        "uses $(workspaces.s3.path), but the Task declares no such workspace"),
+        "tasks/publish.yaml",
+        "value: $(workspaces.s3-credentials.path)",
+        "value: $(workspaces.s3.path)",
+        "uses $(workspaces.s3.path), but the Task declares no such workspace",
+    ),
     "unknown field": (
-        "tasks/qualify.yaml", "      workingDir: /app\n", "      workingDir: /app\n      resources: {}\n",
-        "spec.steps.0: Additional properties are not allowed ('resources' was unexpected)"),
+        "tasks/qualify.yaml",
+        "      workingDir: /app\n",
+        "      workingDir: /app\n      resources: {}\n",
+        "spec.steps.0: Additional properties are not allowed ('resources' was unexpected)",
+    ),
     "v1beta1": (
-        "pipeline.yaml", "apiVersion: tekton.dev/v1", "apiVersion: tekton.dev/v1beta1",
-        "apiVersion is 'tekton.dev/v1beta1'; this project writes Pipeline as 'tekton.dev/v1'"),
+        "pipeline.yaml",
+        "apiVersion: tekton.dev/v1",
+        "apiVersion: tekton.dev/v1beta1",
+        "apiVersion is 'tekton.dev/v1beta1'; this project writes Pipeline as 'tekton.dev/v1'",
+    ),
     "run without a required param": (
-        "examples/pipelinerun-builtin.yaml", "    - name: portal-url\n      value: https://portal.example.com\n", "",
-        "PipelineRun/qualify-builtin-: does not give param 'portal-url', which pipeline sonic-portal-qualify requires"),
+        "examples/pipelinerun-builtin.yaml",
+        "    - name: portal-url\n      value: https://portal.example.com\n",
+        "",
+        "PipelineRun/qualify-builtin-: does not give param 'portal-url', which pipeline sonic-portal-qualify requires",
+    ),
     "run without a workspace": (
-        "examples/pipelinerun-builtin.yaml", "    - name: s3-credentials\n      secret:\n        secretName: "
-        "sonic-portal-qualify-s3\n", "",
-        "does not bind workspace 's3-credentials', which pipeline sonic-portal-qualify requires"),
+        "examples/pipelinerun-builtin.yaml",
+        "    - name: s3-credentials\n      secret:\n        secretName: sonic-portal-qualify-s3\n",
+        "",
+        "does not bind workspace 's3-credentials', which pipeline sonic-portal-qualify requires",
+    ),
     "credentials not from a Secret": (
-        "examples/pipelinerun-builtin.yaml", "      secret:\n        secretName: sonic-portal-qualify-promoter",
-        "      emptyDir: {}", "workspace 'portal-credentials' holds credentials: bind it to a Kubernetes Secret"),
+        "examples/pipelinerun-builtin.yaml",
+        "      secret:\n        secretName: sonic-portal-qualify-promoter",
+        "      emptyDir: {}",
+        "workspace 'portal-credentials' holds credentials: bind it to a Kubernetes Secret",
+    ),
     "sonic without a GPU": (
-        "triggers/trigger.yaml", "                nvidia.com/gpu: 1\n", "",
-        "TriggerTemplate/sonic-portal-qualify-sonic resourcetemplates[0]: qualifies sonic without a GPU"),
+        "triggers/trigger.yaml",
+        "                nvidia.com/gpu: 1\n",
+        "",
+        "TriggerTemplate/sonic-portal-qualify-sonic resourcetemplates[0]: qualifies sonic without a GPU",
+    ),
     "sonic in the cpu image": (
-        "examples/pipelinerun-sonic.yaml", "    - name: variant\n      value: gpu\n", "",
-        "PipelineRun/qualify-sonic-: qualifies sonic in the cpu image: give param variant gpu"),
+        "examples/pipelinerun-sonic.yaml",
+        "    - name: variant\n      value: gpu\n",
+        "",
+        "PipelineRun/qualify-sonic-: qualifies sonic in the cpu image: give param variant gpu",
+    ),
     "sonic weights missing": (
-        "examples/pipelinerun-sonic.yaml", "          - name: sonic-model\n", "          - name: sonic-models\n",
-        "task 'qualify' mounts volume 'sonic-model', which neither its Task nor this run's pod template provides"),
+        "examples/pipelinerun-sonic.yaml",
+        "          - name: sonic-model\n",
+        "          - name: sonic-models\n",
+        "task 'qualify' mounts volume 'sonic-model', which neither its Task nor this run's pod template provides",
+    ),
     "two PVCs in one TaskRun": (
-        "examples/pipelinerun-builtin.yaml", "      secret:\n        secretName: sonic-portal-registry\n"
+        "examples/pipelinerun-builtin.yaml",
+        "      secret:\n        secretName: sonic-portal-registry\n"
         "        items:\n          - key: .dockerconfigjson\n            path: config.json",
         "      persistentVolumeClaim:\n        claimName: registry-cache",
-        "task 'build' would mount 2 PersistentVolumeClaims"),
+        "task 'build' would mount 2 PersistentVolumeClaims",
+    ),
     "undeclared trigger template param": (
-        "triggers/trigger.yaml", "value: $(tt.params.revision)", "value: $(tt.params.commit)",
-        "uses $(tt.params.commit), but the TriggerTemplate declares no such param"),
+        "triggers/trigger.yaml",
+        "value: $(tt.params.revision)",
+        "value: $(tt.params.commit)",
+        "uses $(tt.params.commit), but the TriggerTemplate declares no such param",
+    ),
     "binding misses a template param": (
-        "triggers/trigger.yaml", "    - name: repo-url\n      value: $(body.repository.clone_url)\n", "",
-        "no binding gives param 'repo-url', which template sonic-portal-qualify-sonic requires"),
+        "triggers/trigger.yaml",
+        "    - name: repo-url\n      value: $(body.repository.clone_url)\n",
+        "",
+        "no binding gives param 'repo-url', which template sonic-portal-qualify-sonic requires",
+    ),
     "webhook secret not checked": (
-        "triggers/trigger.yaml", "                secretName: sonic-portal-github-webhook\n", "",
-        "the github interceptor needs secretRef (secretName, secretKey)"),
+        "triggers/trigger.yaml",
+        "                secretName: sonic-portal-github-webhook\n",
+        "",
+        "the github interceptor needs secretRef (secretName, secretKey)",
+    ),
     "script out of sync": (
-        "scripts/promote.py", "TIMEOUT_SECONDS = 30", "TIMEOUT_SECONDS = 31",
+        "scripts/promote.py",
+        "TIMEOUT_SECONDS = 30",
+        "TIMEOUT_SECONDS = 31",
         "tasks/promote.yaml: its inline script differs from scripts/promote.py: run python "
-        "deploy/tekton/sync_scripts.py"),
+        "deploy/tekton/sync_scripts.py",
+    ),
     "cycle": (
-        "pipeline.yaml", "    - name: build\n      taskRef:",
+        "pipeline.yaml",
+        "    - name: build\n      taskRef:",
         "    - name: build\n      runAfter: [publish]\n      taskRef:",
-        "tasks depend on each other in a cycle"),
+        "tasks depend on each other in a cycle",
+    ),
 }
 
 
@@ -277,21 +357,36 @@ def run_step(task_name: str, tmp_path: Path, params: dict, workspaces: dict, ext
     step = spec["steps"][0]
     script = tmp_path / f"{task_name}-step"
     script.write_text(substitute(step["script"], values))
-    interpreter = {"#!/usr/bin/env python3": [sys.executable], "#!/bin/sh": ["sh"],
-                   "#!/usr/bin/env bash": ["bash"]}[step["script"].splitlines()[0]]
-    env = {**os.environ, **{item["name"]: substitute(item["value"], values) for item in step.get("env", [])},
-           **(extra_env or {})}
-    done = subprocess.run([*interpreter, str(script)], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    interpreter = {"#!/usr/bin/env python3": [sys.executable], "#!/bin/sh": ["sh"], "#!/usr/bin/env bash": ["bash"]}[
+        step["script"].splitlines()[0]
+    ]
+    env = {
+        **os.environ,
+        **{item["name"]: substitute(item["value"], values) for item in step.get("env", [])},
+        **(extra_env or {}),
+    }
+    done = subprocess.run(
+        [*interpreter, str(script)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
     written = {path.name: path.read_text() for path in results.iterdir()}
     return done, written
 
 
 def test_qualify_step_runs_the_gate_on_builtin_and_writes_its_results(tmp_path):
     reports = tmp_path / "reports"
-    done, results = run_step("qualify", tmp_path, {"image": "unused", "backend": "builtin", "resolution": "256",
-                                                   "cases": "fast_speech,very_short", "revision": "abc123",
-                                                   "pipeline-run": "qualify-builtin-x"}, {"reports": reports})
+    done, results = run_step(
+        "qualify",
+        tmp_path,
+        {
+            "image": "unused",
+            "backend": "builtin",
+            "resolution": "256",
+            "cases": "fast_speech,very_short",
+            "revision": "abc123",
+            "pipeline-run": "qualify-builtin-x",
+        },
+        {"reports": reports},
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     declared = [result["name"] for result in task("qualify")["spec"]["results"]]
     assert sorted(results) == sorted(declared), "every result the Task declares is written"
@@ -310,8 +405,13 @@ def test_qualify_step_runs_the_gate_on_builtin_and_writes_its_results(tmp_path):
 def test_qualify_step_refuses_sonic_without_its_weights(tmp_path):
     empty = tmp_path / "models"
     empty.mkdir()
-    done, results = run_step("qualify", tmp_path, {"image": "unused", "backend": "sonic"},
-                             {"reports": tmp_path / "reports"}, extra_env={"MODEL_DIR": str(empty)})
+    done, results = run_step(
+        "qualify",
+        tmp_path,
+        {"image": "unused", "backend": "sonic"},
+        {"reports": tmp_path / "reports"},
+        extra_env={"MODEL_DIR": str(empty)},
+    )
     assert done.returncode == 2 and results == {}
     assert f"the Sonic checkout is not at {empty}/Sonic" in done.stderr and "sonic-model" in done.stderr
 
@@ -322,8 +422,9 @@ def s3():
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"
-    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
-                          aws_secret_access_key="test")
+    client = boto3.client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test", aws_secret_access_key="test"
+    )
     client.create_bucket(Bucket="qualify-reports")
     yield endpoint, client
     server.stop()
@@ -331,11 +432,16 @@ def s3():
 
 def report_files(directory: Path) -> dict[str, str]:
     """A report as qualify leaves it, with the content type each file must be served with."""
-    files = {"report.html": "text/html; charset=utf-8", "results.json": "application/json",
-             "report.json": "application/json", "contact_sheet.png": "image/png",
-             "plots/normal_speech.png": "image/png",
-             "videos/normal_speech.mp4": "video/mp4", "videos/normal_speech.poster.jpg": "image/jpeg",
-             "inputs/normal_speech.wav": "audio/wav"}
+    files = {
+        "report.html": "text/html; charset=utf-8",
+        "results.json": "application/json",
+        "report.json": "application/json",
+        "contact_sheet.png": "image/png",
+        "plots/normal_speech.png": "image/png",
+        "videos/normal_speech.mp4": "video/mp4",
+        "videos/normal_speech.poster.jpg": "image/jpeg",
+        "inputs/normal_speech.wav": "audio/wav",
+    }
     for name in files:
         (directory / name).parent.mkdir(parents=True, exist_ok=True)
         (directory / name).write_bytes(b"<html>report</html>" if name == "report.html" else name.encode())
@@ -344,8 +450,12 @@ def report_files(directory: Path) -> dict[str, str]:
 
 def credentials(directory: Path, endpoint: str) -> Path:
     directory.mkdir()
-    for name, value in (("access-key-id", "test"), ("secret-access-key", "test"), ("endpoint-url", endpoint),
-                        ("region", "us-east-1")):
+    for name, value in (
+        ("access-key-id", "test"),
+        ("secret-access-key", "test"),
+        ("endpoint-url", endpoint),
+        ("region", "us-east-1"),
+    ):
         (directory / name).write_text(value + "\n")
     return directory
 
@@ -354,9 +464,12 @@ def test_publish_step_uploads_every_file_with_its_content_type(tmp_path, s3):
     endpoint, client = s3
     reports = tmp_path / "reports"
     files = report_files(reports / "report")
-    done, results = run_step("publish", tmp_path, {"image": "unused", "bucket": "qualify-reports",
-                                                   "prefix": f"qualify/{RUN_UID}"},
-                             {"reports": reports, "s3-credentials": credentials(tmp_path / "s3", endpoint)})
+    done, results = run_step(
+        "publish",
+        tmp_path,
+        {"image": "unused", "bucket": "qualify-reports", "prefix": f"qualify/{RUN_UID}"},
+        {"reports": reports, "s3-credentials": credentials(tmp_path / "s3", endpoint)},
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     for name, content_type in files.items():
         head = client.head_object(Bucket="qualify-reports", Key=f"qualify/{RUN_UID}/{name}")
@@ -373,8 +486,12 @@ def test_publish_step_names_the_public_url_and_refuses_an_empty_report(tmp_path,
     reports = tmp_path / "reports"
     report_files(reports / "report")
     secret = credentials(tmp_path / "s3", endpoint)
-    params = {"image": "unused", "bucket": "qualify-reports", "prefix": f"qualify/{RUN_UID}",
-              "report-base-url": "https://reports.example.com/"}
+    params = {
+        "image": "unused",
+        "bucket": "qualify-reports",
+        "prefix": f"qualify/{RUN_UID}",
+        "report-base-url": "https://reports.example.com/",
+    }
     done, results = run_step("publish", tmp_path, params, {"reports": reports, "s3-credentials": secret})
     assert done.returncode == 0, done.stderr
     assert results["report-url"] == f"https://reports.example.com/qualify/{RUN_UID}/report.html"
@@ -413,10 +530,19 @@ class Portal(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}"
 
 
-PROMOTION = {"image": "unused", "backend": "sonic", "version": "sonic-cvpr2025", "digest": "sha256:" + "ab" * 32,
-             "duration-error-ms": "12.5", "offset-frames": "1", "sync-correlation": "0.71", "cases-passed": "17",
-             "cases-total": "17", "report-url": f"https://reports.example.com/qualify/{RUN_UID}/report.html",
-             "pipeline-run": "qualify-sonic-push-x7k2p"}
+PROMOTION = {
+    "image": "unused",
+    "backend": "sonic",
+    "version": "sonic-cvpr2025",
+    "digest": "sha256:" + "ab" * 32,
+    "duration-error-ms": "12.5",
+    "offset-frames": "1",
+    "sync-correlation": "0.71",
+    "cases-passed": "17",
+    "cases-total": "17",
+    "report-url": f"https://reports.example.com/qualify/{RUN_UID}/report.html",
+    "pipeline-run": "qualify-sonic-push-x7k2p",
+}
 
 
 def promote(tmp_path: Path, portal_url: str, key: str = "staff-key-123"):
@@ -438,15 +564,26 @@ def test_promote_step_records_the_checkpoint(tmp_path, status, outcome):
     [(path, headers, body)] = portal.requests
     assert path == "/api/v1/checkpoints/"
     assert headers["Authorization"] == "Bearer staff-key-123" and headers["Content-Type"] == "application/json"
-    assert body == {"backend": "sonic", "version": "sonic-cvpr2025", "digest": "sha256:" + "ab" * 32,
-                    "figures": {"duration_error_ms": 12.5, "offset_frames": 1.0, "sync_correlation": 0.71,
-                                "cases_passed": 17, "cases_total": 17},
-                    "report_url": PROMOTION["report-url"], "pipeline_run": "qualify-sonic-push-x7k2p"}
+    assert body == {
+        "backend": "sonic",
+        "version": "sonic-cvpr2025",
+        "digest": "sha256:" + "ab" * 32,
+        "figures": {
+            "duration_error_ms": 12.5,
+            "offset_frames": 1.0,
+            "sync_correlation": 0.71,
+            "cases_passed": 17,
+            "cases_total": 17,
+        },
+        "report_url": PROMOTION["report-url"],
+        "pipeline_run": "qualify-sonic-push-x7k2p",
+    }
 
 
 def test_promote_step_fails_with_the_portals_message(tmp_path):
-    portal = Portal(400, {"error": {"code": "checkpoint_conflict",
-                                    "message": "sonic-cvpr2025 was promoted with other weights"}})
+    portal = Portal(
+        400, {"error": {"code": "checkpoint_conflict", "message": "sonic-cvpr2025 was promoted with other weights"}}
+    )
     try:
         done, results = promote(tmp_path, portal.url)
     finally:
@@ -485,8 +622,12 @@ def test_promote_step_against_the_portal_itself(tmp_path, live_server):
     assert done.returncode == 0, done.stdout + done.stderr
     assert results == {"outcome": "created"}
     checkpoint = Checkpoint.objects.get()
-    assert (checkpoint.backend, checkpoint.version, checkpoint.cases_passed, checkpoint.pipeline_run) == \
-        ("sonic", "sonic-cvpr2025", 17, "qualify-sonic-push-x7k2p")
+    assert (checkpoint.backend, checkpoint.version, checkpoint.cases_passed, checkpoint.pipeline_run) == (
+        "sonic",
+        "sonic-cvpr2025",
+        17,
+        "qualify-sonic-push-x7k2p",
+    )
     assert checkpoint.promoted_by == account and checkpoint.report_url == PROMOTION["report-url"]
     done, results = promote(tmp_path, live_server.url, key)
     assert done.returncode == 0 and results == {"outcome": "already-recorded"}
@@ -495,9 +636,19 @@ def test_promote_step_against_the_portal_itself(tmp_path, live_server):
 
 
 def test_gate_failed_step_fails_the_run_with_the_figures(tmp_path):
-    done, _ = run_step("gate-failed", tmp_path, {"image": "unused", "backend": "sonic", "version": "sonic-x",
-                                                 "cases-passed": "15", "cases-total": "17",
-                                                 "report-url": "https://reports.example.com/r.html"}, {})
+    done, _ = run_step(
+        "gate-failed",
+        tmp_path,
+        {
+            "image": "unused",
+            "backend": "sonic",
+            "version": "sonic-x",
+            "cases-passed": "15",
+            "cases-total": "17",
+            "report-url": "https://reports.example.com/r.html",
+        },
+        {},
+    )
     assert done.returncode == 1
     assert "quality gate FAILED for sonic sonic-x: 15/17 cases passed; not promoted." in done.stderr
     assert "report: https://reports.example.com/r.html" in done.stderr
@@ -534,21 +685,32 @@ def test_build_step_builds_the_containerfile_and_pushes_by_digest(tmp_path):
     (registry / "config.json").write_text('{"auths": {}}')
     image = "registry.example.com/sonic-portal:5e5aef8"
     done, results = run_step(
-        "build", tmp_path,
-        {"IMAGE": image, "BASE_IMAGE": "registry.example.com/sonic-portal-base@sha256:" + "1" * 64,
-         "WHEELS_IMAGE": "registry.example.com/sonic-portal-wheels@sha256:" + "2" * 64, "REVISION": "5e5aef8",
-         "SOURCE_URL": "https://github.com/example/sonic-portal.git"},
+        "build",
+        tmp_path,
+        {
+            "IMAGE": image,
+            "BASE_IMAGE": "registry.example.com/sonic-portal-base@sha256:" + "1" * 64,
+            "WHEELS_IMAGE": "registry.example.com/sonic-portal-wheels@sha256:" + "2" * 64,
+            "REVISION": "5e5aef8",
+            "SOURCE_URL": "https://github.com/example/sonic-portal.git",
+        },
         {"source": source, "cache": tmp_path / "cache", "dockerconfig": registry},
-        extra_env={"PATH": f"{bin_dir}:{os.environ['PATH']}", "BUILDAH_LOG": str(tmp_path / "buildah.log")})
+        extra_env={"PATH": f"{bin_dir}:{os.environ['PATH']}", "BUILDAH_LOG": str(tmp_path / "buildah.log")},
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert results == {"IMAGE_DIGEST": "sha256:" + "0" * 63 + "7", "IMAGE_URL": image}
     bud, push = (tmp_path / "buildah.log").read_text().splitlines()
     authfile = f"--authfile {registry}/config.json"
     assert bud.startswith("--storage-driver overlay bud ") and bud.endswith(f"-t {image} .")
-    for argument in ("-f deploy/image/Containerfile", "--layers", authfile,
-                     "--build-context wheels=container-image://registry.example.com/sonic-portal-wheels@sha256:",
-                     "--build-arg BASE_IMAGE=registry.example.com/sonic-portal-base@sha256:",
-                     "--build-arg VARIANT=cpu", "--build-arg REVISION=5e5aef8"):
+    for argument in (
+        "-f deploy/image/Containerfile",
+        "--layers",
+        authfile,
+        "--build-context wheels=container-image://registry.example.com/sonic-portal-wheels@sha256:",
+        "--build-arg BASE_IMAGE=registry.example.com/sonic-portal-base@sha256:",
+        "--build-arg VARIANT=cpu",
+        "--build-arg REVISION=5e5aef8",
+    ):
         assert argument in bud, argument
     assert push.startswith("--storage-driver overlay push ") and authfile in push
     assert push.endswith(f"{image} docker://{image}")

@@ -54,23 +54,51 @@ class Visitor(HttpUser):
     # --- Writes -----------------------------------------------------------------------------------------------
     @task(1)
     def upload_portrait(self):
-        headers = {"Tus-Resumable": "1.0.0", "X-CSRFToken": self.csrf, "Upload-Length": str(len(PORTRAIT)),
-                   "Upload-Metadata": "filename " + base64.b64encode(f"load-{random.randrange(10**6)}.jpg".encode())
-                   .decode() + ",kind " + base64.b64encode(b"portrait").decode()}
+        headers = {
+            "Tus-Resumable": "1.0.0",
+            "X-CSRFToken": self.csrf,
+            "Upload-Length": str(len(PORTRAIT)),
+            "Upload-Metadata": "filename "
+            + base64.b64encode(f"load-{random.randrange(10**6)}.jpg".encode()).decode()
+            + ",kind "
+            + base64.b64encode(b"portrait").decode(),
+        }
         created = self.client.post("/library/uploads/", headers=headers, name="POST /library/uploads/ (create)")
         if created.status_code != 201:
             return
-        self.client.patch(created.headers["Location"], data=PORTRAIT, name="PATCH /library/uploads/<id>/ (part)",
-                          headers={"Tus-Resumable": "1.0.0", "X-CSRFToken": self.csrf, "Upload-Offset": "0",
-                                   "Content-Type": "application/offset+octet-stream"})
+        self.client.patch(
+            created.headers["Location"],
+            data=PORTRAIT,
+            name="PATCH /library/uploads/<id>/ (part)",
+            headers={
+                "Tus-Resumable": "1.0.0",
+                "X-CSRFToken": self.csrf,
+                "Upload-Offset": "0",
+                "Content-Type": "application/offset+octet-stream",
+            },
+        )
 
     @task(2)
     def render(self):
-        form = {"csrfmiddlewaretoken": self.csrf, "portrait": self.portrait, "audio": self.audio, "resolution": 256,
-                "dynamic_scale": 1, "motion_scale": 1, "expand_ratio": 0.5, "crop_face": "on", "action": "submit"}
-        response = self.client.post("/jobs/new/", data=form, headers={"Accept": "application/json"},
-                                    name="POST /jobs/new/ (submit)")
+        form = {
+            "csrfmiddlewaretoken": self.csrf,
+            "portrait": self.portrait,
+            "audio": self.audio,
+            "resolution": 256,
+            "dynamic_scale": 1,
+            "motion_scale": 1,
+            "expand_ratio": 0.5,
+            "crop_face": "on",
+            "action": "submit",
+        }
+        response = self.client.post(
+            "/jobs/new/", data=form, headers={"Accept": "application/json"}, name="POST /jobs/new/ (submit)"
+        )
         if response.status_code == 201:
             job = response.json()["id"]
-            self.client.post(f"/jobs/{job}/cancel/", data={"csrfmiddlewaretoken": self.csrf},
-                             name="POST /jobs/<id>/cancel/", allow_redirects=False)
+            self.client.post(
+                f"/jobs/{job}/cancel/",
+                data={"csrfmiddlewaretoken": self.csrf},
+                name="POST /jobs/<id>/cancel/",
+                allow_redirects=False,
+            )

@@ -9,8 +9,9 @@ def rendered(tmp_path_factory):
     """The committed portrait speaking the committed speech, rendered once at 256 px for the whole run."""
     output = tmp_path_factory.mktemp("render") / "speech.mp4"
     stages = []
-    result = renderer.render(PORTRAIT, SPEECH, output, {"resolution": 256},
-                             progress=lambda fraction, stage: stages.append((fraction, stage)))
+    result = renderer.render(
+        PORTRAIT, SPEECH, output, {"resolution": 256}, progress=lambda fraction, stage: stages.append((fraction, stage))
+    )
     result.progress_reports = stages
     return result
 

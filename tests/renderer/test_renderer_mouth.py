@@ -64,8 +64,9 @@ def test_the_jaw_carries_chin_and_lower_lip_and_leaves_neck_and_face_above_still
     unchanged = np.ones(image.shape[:2], bool)
     unchanged[region.slices] = False
     assert np.array_equal(opened[unchanged], rest[unchanged]), "nothing outside the lower face moves"
-    assert np.abs(opened[region.y1 - 3 : region.y1].astype(int) - rest[region.y1 - 3 : region.y1]).max() <= 2, \
+    assert np.abs(opened[region.y1 - 3 : region.y1].astype(int) - rest[region.y1 - 3 : region.y1]).max() <= 2, (
         "the warp fades out into the neck"
+    )
 
 
 @pytest.mark.parametrize("portrait", ["astronaut", "grace_hopper"])

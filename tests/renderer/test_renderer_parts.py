@@ -94,8 +94,9 @@ def test_every_part_opens_the_mouth_against_the_whole_audios_loudness(tmp_path):
     quiet = plan.segments[1]
     shared = analyse_audio(load_audio(path, quiet.start, quiet.end), 25, plan.loudness_reference_db)
     first = shared.first_frame
-    np.testing.assert_allclose(shared.drivers.mouth_open,
-                               whole.drivers.mouth_open[first : first + shared.frame_count], atol=1e-5)
+    np.testing.assert_allclose(
+        shared.drivers.mouth_open, whole.drivers.mouth_open[first : first + shared.frame_count], atol=1e-5
+    )
     on_its_own = analyse_audio(load_audio(path, quiet.start, quiet.end), 25)
     assert on_its_own.drivers.mouth_open.mean() > 1.5 * shared.drivers.mouth_open.mean(), "the old behaviour"
 

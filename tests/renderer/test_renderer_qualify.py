@@ -24,8 +24,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def qualify(*args):
-    return subprocess.run([sys.executable, "-m", "renderer", "qualify", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "renderer", "qualify", *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.fixture
@@ -73,10 +78,14 @@ def test_a_broken_limit_fails_naming_case_and_metric(qualification_dir):
     result = qualify("--cases", "very_short", "--qualification-dir", qualification_dir)
     assert result.returncode == 1
     lines = result.stdout.splitlines()
-    assert any(line.startswith("FAIL very_short: correlation = 0.") and line.endswith("(limit >= 0.99)")
-               for line in lines), result.stdout
-    assert any(line.startswith("FAIL very_short: mouth_closed_in_silence = ")
-               and "(baseline 1.5, may drop at most 0.1)" in line for line in lines), result.stdout
+    assert any(
+        line.startswith("FAIL very_short: correlation = 0.") and line.endswith("(limit >= 0.99)") for line in lines
+    ), result.stdout
+    assert any(
+        line.startswith("FAIL very_short: mouth_closed_in_silence = ")
+        and "(baseline 1.5, may drop at most 0.1)" in line
+        for line in lines
+    ), result.stdout
     assert "FAILED: 0/1 cases passed" in result.stdout
 
 
@@ -91,9 +100,13 @@ def test_self_test_catches_a_two_frame_shift_and_a_truncation():
 
 def test_self_test_fails_when_the_gate_is_too_lax(qualification_dir, tmp_path, capsys):
     thresholds = json.loads((qualification_dir / "thresholds.json").read_text())
-    thresholds["limits"].update(offset_frames={"max_abs": 3}, correlation={"min": 0.0},
-                                duration_error_frames={"max_abs": 20}, audio_error_frames={"max_abs": 20},
-                                frame_count_error={"max_abs": 20})
+    thresholds["limits"].update(
+        offset_frames={"max_abs": 3},
+        correlation={"min": 0.0},
+        duration_error_frames={"max_abs": 20},
+        audio_error_frames={"max_abs": 20},
+        frame_count_error={"max_abs": 20},
+    )
     (qualification_dir / "thresholds.json").write_text(json.dumps(thresholds))
     gate, _ = Gate.load(qualification_dir, "builtin", 256)
     status = run_self_test(qualify_cases.CASES["normal_speech"], "builtin", 256, tmp_path, gate)
@@ -152,26 +165,45 @@ def test_rules_read_as_the_gate_prints_them():
     assert limits["correlation"] == thresholds["case_limits"]["very_short"]["correlation"]
     assert limits["rtf"] == thresholds["backend_limits"]["builtin"]["rtf"]
     assert "rtf" not in qualify_gate.limits_for(thresholds, "sonic", "normal_speech")
-    failures = qualify_gate.check_limits("fast_speech", {"offset_frames": 2, "correlation": 0.7, "blank_frames": 0},
-                                         {"offset_frames": {"max_abs": 1}, "correlation": {"min": 0.6},
-                                          "blank_frames": {"max": 0}, "faces_missing": {"max": 0}})
-    assert [str(f) for f in failures] == ["FAIL fast_speech: offset_frames = 2 (limit |x| <= 1)",
-                                          "FAIL fast_speech: faces_missing not measured"]
-    slower = qualify_gate.check_regression("x", {"rtf": 0.5, "correlation": 0.85}, {"rtf": 0.1, "correlation": 0.9},
-                                           thresholds["regression"])
+    failures = qualify_gate.check_limits(
+        "fast_speech",
+        {"offset_frames": 2, "correlation": 0.7, "blank_frames": 0},
+        {
+            "offset_frames": {"max_abs": 1},
+            "correlation": {"min": 0.6},
+            "blank_frames": {"max": 0},
+            "faces_missing": {"max": 0},
+        },
+    )
+    assert [str(f) for f in failures] == [
+        "FAIL fast_speech: offset_frames = 2 (limit |x| <= 1)",
+        "FAIL fast_speech: faces_missing not measured",
+    ]
+    slower = qualify_gate.check_regression(
+        "x", {"rtf": 0.5, "correlation": 0.85}, {"rtf": 0.1, "correlation": 0.9}, thresholds["regression"]
+    )
     assert [str(f) for f in slower] == ["FAIL x: rtf = 0.5 (baseline 0.1, at most 4x that or 0.25)"]
 
 
 def test_the_committed_record_says_which_version_passed(qualification_dir):
     record = renderer.qualification_for("builtin", builtin.VERSION)
-    assert record["result"] == "passed" and record["cases"] == len(qualify_cases.SUITE), \
+    assert record["result"] == "passed" and record["cases"] == len(qualify_cases.SUITE), (
         f"{builtin.VERSION} was not qualified: run `python -m renderer qualify --record` and commit the record"
+    )
     assert record["thresholds_version"] == qualify_gate.load_thresholds()["version"]
     assert renderer.qualification_for("builtin", "builtin-0") is None
     assert renderer.qualification_for("sonic", builtin.VERSION) is None
 
-    qualify_gate.record_result(qualification_dir, "sonic", "sonic-test", passed=False, resolution=512, cases=11,
-                               thresholds_version=1, failures=["FAIL x: offset_frames = 3 (limit |x| <= 1)"])
+    qualify_gate.record_result(
+        qualification_dir,
+        "sonic",
+        "sonic-test",
+        passed=False,
+        resolution=512,
+        cases=11,
+        thresholds_version=1,
+        failures=["FAIL x: offset_frames = 3 (limit |x| <= 1)"],
+    )
     stored = renderer.qualification_for("sonic", "sonic-test", directory=qualification_dir)
     assert stored["result"] == "failed" and stored["failures"] and stored["backend"] == "sonic"
     assert renderer.qualification_for("builtin", builtin.VERSION, directory=qualification_dir)["result"] == "passed"

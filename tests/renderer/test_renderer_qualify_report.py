@@ -18,8 +18,17 @@ from renderer.backends import builtin, sonic
 from renderer.errors import BackendUnavailableError, ParameterError, RenderError
 from renderer.qualify_selftest import SHIFT_FRAMES, shift_picture
 
-FIGURES = {"passed", "cases-passed", "cases-total", "duration-error-ms", "offset-frames", "sync-correlation",
-           "renderer-version", "checkpoint-digest", "backend"}
+FIGURES = {
+    "passed",
+    "cases-passed",
+    "cases-total",
+    "duration-error-ms",
+    "offset-frames",
+    "sync-correlation",
+    "renderer-version",
+    "checkpoint-digest",
+    "backend",
+}
 
 
 @pytest.fixture
@@ -31,8 +40,12 @@ def qualification_dir(tmp_path):
     baseline.pop("moments", None)
     (copy / "baseline-builtin.json").write_text(json.dumps(baseline))
     thresholds = json.loads((copy / "thresholds.json").read_text())
-    for rules in (thresholds["limits"], thresholds["regression"], *thresholds["backend_limits"].values(),
-                  *thresholds["case_limits"].values()):
+    for rules in (
+        thresholds["limits"],
+        thresholds["regression"],
+        *thresholds["backend_limits"].values(),
+        *thresholds["case_limits"].values(),
+    ):
         rules.pop("rtf", None)
     (copy / "thresholds.json").write_text(json.dumps(thresholds))
     return copy
@@ -81,8 +94,17 @@ class Page(HTMLParser):
 
 def test_results_files_and_a_report_to_read(tmp_path, capsys, qualification_dir):
     report, results = tmp_path / "report", tmp_path / "results"
-    passes(capsys, "--cases", "very_short,fast_speech", "--report", report, "--results-dir", results,
-           "--qualification-dir", qualification_dir)
+    passes(
+        capsys,
+        "--cases",
+        "very_short,fast_speech",
+        "--report",
+        report,
+        "--results-dir",
+        results,
+        "--qualification-dir",
+        qualification_dir,
+    )
 
     figures = read_figures(results)
     assert set(figures) == FIGURES
@@ -124,8 +146,17 @@ def test_a_failing_run_writes_its_figures_and_says_why(tmp_path, capsys, monkeyp
 
     monkeypatch.setattr(qualify, "render", late_picture)
     report, results = tmp_path / "report", tmp_path / "results"
-    status, output = run_qualify(capsys, "--cases", "fast_speech", "--report", report, "--results-dir", results,
-                                 "--qualification-dir", qualification_dir)
+    status, output = run_qualify(
+        capsys,
+        "--cases",
+        "fast_speech",
+        "--report",
+        report,
+        "--results-dir",
+        results,
+        "--qualification-dir",
+        qualification_dir,
+    )
     assert status == 1, output
     figures = read_figures(results)
     assert figures["passed"] == "false" and figures["cases-passed"] == "0" and figures["cases-total"] == "1"
@@ -135,13 +166,15 @@ def test_a_failing_run_writes_its_figures_and_says_why(tmp_path, capsys, monkeyp
     page = Page((report / "report.html").read_text())
     assert "FAILED" in page.text and "0 of 1 cases passed" in page.text
     assert f"FAIL fast_speech: offset_frames = {figures['offset-frames']} (limit |x| <= 1)" in page.text
-    offset = next(c for c in json.loads((report / "report.json").read_text())["cases"]["fast_speech"]["checks"]
-                  if c["metric"] == "offset_frames")
+    offset = next(
+        c
+        for c in json.loads((report / "report.json").read_text())["cases"]["fast_speech"]["checks"]
+        if c["metric"] == "offset_frames"
+    )
     assert offset["status"] == "fail" and offset["failures"] and offset["limit"] == "|x| <= 1"
 
 
-def test_a_case_that_raised_gives_nan_figures_and_the_run_goes_on(tmp_path, capsys, monkeypatch,
-                                                                  qualification_dir):
+def test_a_case_that_raised_gives_nan_figures_and_the_run_goes_on(tmp_path, capsys, monkeypatch, qualification_dir):
     real_render = qualify.render
 
     def broken(portrait, audio, output, params, **kwargs):
@@ -151,8 +184,17 @@ def test_a_case_that_raised_gives_nan_figures_and_the_run_goes_on(tmp_path, caps
 
     monkeypatch.setattr(qualify, "render", broken)
     report, results = tmp_path / "report", tmp_path / "results"
-    status, output = run_qualify(capsys, "--cases", "very_short,fast_speech", "--report", report,
-                                 "--results-dir", results, "--qualification-dir", qualification_dir)
+    status, output = run_qualify(
+        capsys,
+        "--cases",
+        "very_short,fast_speech",
+        "--report",
+        report,
+        "--results-dir",
+        results,
+        "--qualification-dir",
+        qualification_dir,
+    )
     assert status == 1 and "FAIL very_short: render failed [crashed] RuntimeError: CUDA error" in output
     figures = read_figures(results)
     assert figures["passed"] == "false" and figures["cases-passed"] == "1" and figures["cases-total"] == "2"
@@ -222,37 +264,64 @@ def test_record_keeps_the_digest_and_figures(tmp_path, capsys, monkeypatch, qual
     results["builtin"][builtin.VERSION]["digest"] = "sha256:" + "0" * 64
     (qualification_dir / "results.json").write_text(json.dumps(results))
     monkeypatch.setattr(qualify_cases, "SUITE", [qualify_cases.CASES["very_short"]])  # the "whole suite", fast
-    output = passes(capsys, "--record", "--results-dir", tmp_path / "results", "--qualification-dir",
-                    qualification_dir)
+    output = passes(capsys, "--record", "--results-dir", tmp_path / "results", "--qualification-dir", qualification_dir)
     assert f"judged checkpoint sha256:{'0' * 64}, this run renders with {digest}" in output
     record = renderer.qualification_for("builtin", builtin.VERSION, directory=qualification_dir)
     assert record["result"] == "passed" and record["cases"] == 1 and record["digest"] == digest
     figures = read_figures(tmp_path / "results")
-    assert record["figures"] == {"cases_passed": 1, "cases_total": 1,
-                                 "duration_error_ms": float(figures["duration-error-ms"]),
-                                 "offset_frames": int(figures["offset-frames"]),
-                                 "sync_correlation": float(figures["sync-correlation"])}
+    assert record["figures"] == {
+        "cases_passed": 1,
+        "cases_total": 1,
+        "duration_error_ms": float(figures["duration-error-ms"]),
+        "offset_frames": int(figures["offset-frames"]),
+        "sync_correlation": float(figures["sync-correlation"]),
+    }
 
 
 def test_figures_of_no_measurement_are_nan_and_json_null():
     values = qualify_results.figures([], backend="sonic", version="v", digest="unavailable", total=3, passed=False)
-    assert [qualify_results.text(name, values[name]) for name in qualify_results.NAMES] == \
-        ["false", "0", "3", "nan", "nan", "nan", "v", "unavailable", "sonic"]
+    assert [qualify_results.text(name, values[name]) for name in qualify_results.NAMES] == [
+        "false",
+        "0",
+        "3",
+        "nan",
+        "nan",
+        "nan",
+        "v",
+        "unavailable",
+        "sonic",
+    ]
     assert qualify_results.for_record(values)["sync_correlation"] is None
     assert math.isnan(values["offset-frames"])
 
 
 def test_the_page_escapes_what_it_shows():
     hostile = '<img src=x onerror="alert(1)">'
-    summary = {"backend": "builtin", "renderer_version": hostile, "checkpoint_digest": "sha256:<b>", "result": "failed",
-               "cases": {"x": {"description": hostile, "passed": False, "error": f"[crashed] {hostile}",
-                               "failures": [f"FAIL x: render failed {hostile}"], "checks": [], "moments": None,
-                               "video": None, "plot": None, "strip": None}}}
+    summary = {
+        "backend": "builtin",
+        "renderer_version": hostile,
+        "checkpoint_digest": "sha256:<b>",
+        "result": "failed",
+        "cases": {
+            "x": {
+                "description": hostile,
+                "passed": False,
+                "error": f"[crashed] {hostile}",
+                "failures": [f"FAIL x: render failed {hostile}"],
+                "checks": [],
+                "moments": None,
+                "video": None,
+                "plot": None,
+                "strip": None,
+            }
+        },
+    }
     page = qualify_html.render(summary)
     assert "<img" not in page and "<b>" not in page and "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in page
 
 
 # --- the checkpoint digest --------------------------------------------------------------------------------------
+
 
 def test_builtin_digest_covers_its_version_and_mediapipe_models(tmp_path, monkeypatch):
     digest = renderer.checkpoint_digest("builtin")

@@ -23,7 +23,10 @@ def test_browser_playable_mp4_with_faststart(rendered):
     with av.open(str(rendered.output_path)) as container:
         video, audio = container.streams.video[0], container.streams.audio[0]
         assert (video.codec_context.name, video.codec_context.pix_fmt, audio.codec_context.name) == (
-            "h264", "yuv420p", "aac")
+            "h264",
+            "yuv420p",
+            "aac",
+        )
         assert video.codec_context.width % 2 == 0 and video.codec_context.height % 2 == 0
     data = rendered.output_path.read_bytes()
     assert data.find(b"moov") < data.find(b"mdat"), "the index comes first so playback starts while downloading"
@@ -151,8 +154,7 @@ def test_unknown_and_unavailable_backends(tmp_path):
 def test_every_output_is_labelled_ai_generated_and_free_videos_are_marked(rendered, tmp_path):
     with av.open(str(rendered.output_path)) as container:
         assert "AI-generated" in container.metadata["comment"]
-    marked = renderer.render(PORTRAIT, SPEECH, tmp_path / "marked.mp4", {"resolution": 256}, end=1.0,
-                             watermark=True)
+    marked = renderer.render(PORTRAIT, SPEECH, tmp_path / "marked.mp4", {"resolution": 256}, end=1.0, watermark=True)
     plain_frame = next(iter_video_frames(rendered.output_path)).astype(np.int16)
     marked_frame = next(iter_video_frames(marked.output_path)).astype(np.int16)
     height, width = plain_frame.shape[:2]

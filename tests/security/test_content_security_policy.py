@@ -56,8 +56,21 @@ def test_no_page_trips_the_policy_in_a_browser(staff_with_a_shared_video, browse
     for path in ["/", "/accounts/login/", f"/watch/{link.token}/", "/api/v1/docs/"]:
         visit(path)
     log_in(None, live_server.url, job.owner.email, page=page)
-    for path in ["/", "/library/", "/jobs/", "/jobs/new/", f"/jobs/{job.id}/", "/billing/", "/accounts/preferences/",
-                 "/accounts/api-keys/", "/jobs/webhook/", "/accounts/2fa/", "/admin/", "/admin/jobs/job/",
-                 f"/admin/jobs/job/{job.id}/change/", "/admin/accounts/user/"]:
+    for path in [
+        "/",
+        "/library/",
+        "/jobs/",
+        "/jobs/new/",
+        f"/jobs/{job.id}/",
+        "/billing/",
+        "/accounts/preferences/",
+        "/accounts/api-keys/",
+        "/jobs/webhook/",
+        "/accounts/2fa/",
+        "/admin/",
+        "/admin/jobs/job/",
+        f"/admin/jobs/job/{job.id}/change/",
+        "/admin/accounts/user/",
+    ]:
         visit(path)
     assert tripped == {}

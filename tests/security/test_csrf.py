@@ -53,8 +53,13 @@ def test_tus_requests_need_the_token_too(owner):
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(owner)
     upload = receiving.start(owner, "audio", "b.wav", 5)
-    part = browser.patch(f"/library/uploads/{upload.id}/", b"12345", content_type="application/offset+octet-stream",
-                         HTTP_TUS_RESUMABLE="1.0.0", HTTP_UPLOAD_OFFSET="0")
+    part = browser.patch(
+        f"/library/uploads/{upload.id}/",
+        b"12345",
+        content_type="application/offset+octet-stream",
+        HTTP_TUS_RESUMABLE="1.0.0",
+        HTTP_UPLOAD_OFFSET="0",
+    )
     cancel = browser.delete(f"/library/uploads/{upload.id}/", HTTP_TUS_RESUMABLE="1.0.0")
     assert (part.status_code, cancel.status_code) == (403, 403)
     upload.refresh_from_db()

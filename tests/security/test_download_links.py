@@ -48,7 +48,7 @@ def test_a_tampered_link_is_refused(owner):
     job = finished_job(owner)
     token = token_of(services.download_path(job, job.output.name))
     for position in (10, len(token) // 2, len(token) - 5):
-        swapped = token[:position] + ("A" if token[position] != "A" else "B") + token[position + 1:]
+        swapped = token[:position] + ("A" if token[position] != "A" else "B") + token[position + 1 :]
         assert Client().get(reverse("jobs:download", args=[swapped])).status_code == 403
 
 

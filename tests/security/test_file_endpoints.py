@@ -47,13 +47,38 @@ def fetch(owner_client, files, name, **headers):
     return client.get(url, headers=headers)
 
 
-@pytest.mark.parametrize("header", [f"bytes={HUGE}-", f"bytes=0-{HUGE}", f"bytes=-{HUGE}", f"bytes={HUGE}-{HUGE}",
-                                    "bytes=00000000000000000000000001-2", "bytes=1-2,3-4", "bytes=a-b", "items=0-1"])
-@pytest.mark.parametrize("endpoint", ["portrait image", "thumbnail", "audio", "poster", "signed video link",
-                                      "signed poster link", "shared video", "shared poster", "API portrait image",
-                                      "API thumbnail", "API audio"])
-def test_a_range_header_no_one_could_mean_is_answered_with_the_whole_file(owner_client, files, endpoint, header,
-                                                                          caplog):
+@pytest.mark.parametrize(
+    "header",
+    [
+        f"bytes={HUGE}-",
+        f"bytes=0-{HUGE}",
+        f"bytes=-{HUGE}",
+        f"bytes={HUGE}-{HUGE}",
+        "bytes=00000000000000000000000001-2",
+        "bytes=1-2,3-4",
+        "bytes=a-b",
+        "items=0-1",
+    ],
+)
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "portrait image",
+        "thumbnail",
+        "audio",
+        "poster",
+        "signed video link",
+        "signed poster link",
+        "shared video",
+        "shared poster",
+        "API portrait image",
+        "API thumbnail",
+        "API audio",
+    ],
+)
+def test_a_range_header_no_one_could_mean_is_answered_with_the_whole_file(
+    owner_client, files, endpoint, header, caplog
+):
     with caplog.at_level(logging.WARNING):
         response = fetch(owner_client, files, endpoint, Range=header)
     assert response.status_code == 200, (endpoint, header[:40], response.status_code)

@@ -34,8 +34,9 @@ def constant_flac(seconds: float, rate: int = 8000) -> bytes:
 def test_audio_that_decodes_for_long_costs_the_request_nothing_and_the_worker_stops_at_the_limit(owner_client):
     content = constant_flac(seconds=1800)  # half an hour in a few hundred kB
     assert len(content) < 1_000_000
-    response = owner_client.post(reverse("library:upload_audio"), {"file": upload("loop.flac", content)},
-                                 headers={"Accept": "application/json"})
+    response = owner_client.post(
+        reverse("library:upload_audio"), {"file": upload("loop.flac", content)}, headers={"Accept": "application/json"}
+    )
     assert response.status_code == 202 and response.json()["status"] == "checking", "stored, not decoded, here"
     upload_id = response.json()["id"]
     run_check(upload_id)
@@ -53,8 +54,9 @@ def test_audio_that_decodes_for_long_sent_through_the_api_is_only_stored_in_the_
 
     BillingAccount.objects.create(user=owner, plan_override="pro")
     api = key_client(keys.create(owner, "script")[1])
-    response = api.post("/api/v1/audio/", {"file": upload("loop.flac", constant_flac(seconds=1800))},
-                        format="multipart")
+    response = api.post(
+        "/api/v1/audio/", {"file": upload("loop.flac", constant_flac(seconds=1800))}, format="multipart"
+    )
     assert response.status_code == 202 and response.json()["status"] == "checking", "stored, not decoded, here"
     run_check(response.json()["id"])
     state = api.get(response["Location"]).json()
@@ -80,8 +82,9 @@ def test_a_picture_that_is_also_a_web_page_is_stored_as_a_picture_only(owner_cli
 
 
 def test_a_web_page_named_like_audio_is_refused(owner_client):
-    sent = send_whole(owner_client, reverse("library:upload_audio"), "talk.mp3",
-                      b"<html><script>alert(1)</script></html>" * 50)
+    sent = send_whole(
+        owner_client, reverse("library:upload_audio"), "talk.mp3", b"<html><script>alert(1)</script></html>" * 50
+    )
     assert sent.status == "refused" and sent.error["code"] == "unreadable_audio"
 
 

@@ -21,6 +21,7 @@ from tests.media import audio_bytes, upload
 
 def dramatiq_processes(root: psutil.Process) -> tuple[list[psutil.Process], list[psutil.Process]]:
     """The Dramatiq main processes under `root`, and their worker processes."""
+
     def is_dramatiq(process):
         try:
             return any("dramatiq" in part for part in process.cmdline())
@@ -50,23 +51,34 @@ def eventually(condition, what: str, seconds: float, portal: subprocess.Popen, l
     raise AssertionError(f"{what} within {seconds} s; runportal's output: {log.read_text()[-3000:]}")
 
 
-def test_a_killed_worker_process_is_started_again_and_web_and_scheduler_keep_running(owner, transactional_db,
-                                                                                       tmp_path):
+def test_a_killed_worker_process_is_started_again_and_web_and_scheduler_keep_running(owner, transactional_db, tmp_path):
     namespace = settings.DRAMATIQ_BROKER["OPTIONS"]["namespace"]
     port, log = free_port(), tmp_path / "runportal.log"
-    env = {**os.environ, "DATABASE_URL": _database_url(), "REDIS_URL": settings.REDIS_URL,
-           "SONIC_TEST_NAMESPACE": namespace, "SONIC_TEST_MEDIA_ROOT": str(settings.MEDIA_ROOT)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "SONIC_TEST_NAMESPACE": namespace,
+        "SONIC_TEST_MEDIA_ROOT": str(settings.MEDIA_ROOT),
+    }
     with log.open("w") as output:
-        portal = subprocess.Popen([sys.executable, "manage.py", "runportal", "--addr", f"127.0.0.1:{port}"],
-                                  cwd=settings.BASE_DIR, env=env, stdout=output, stderr=subprocess.STDOUT,
-                                  start_new_session=True)
+        portal = subprocess.Popen(
+            [sys.executable, "manage.py", "runportal", "--addr", f"127.0.0.1:{port}"],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     tree = psutil.Process(portal.pid)
     try:
         eventually(lambda: healthy(port), "the portal answers", 120, portal, log)
-        (first_main,), workers = eventually(lambda: dramatiq_processes(tree)[1] and dramatiq_processes(tree),
-                                            "a worker runs", 120, portal, log)
-        scheduler = next(process for process in tree.children(recursive=True)
-                         if "jobs_maintenance" in " ".join(process.cmdline()))
+        (first_main,), workers = eventually(
+            lambda: dramatiq_processes(tree)[1] and dramatiq_processes(tree), "a worker runs", 120, portal, log
+        )
+        scheduler = next(
+            process for process in tree.children(recursive=True) if "jobs_maintenance" in " ".join(process.cmdline())
+        )
 
         os.kill(workers[0].pid, signal.SIGKILL)
 
@@ -80,8 +92,13 @@ def test_a_killed_worker_process_is_started_again_and_web_and_scheduler_keep_run
         assert "starting it again" in log.read_text()
 
         arrived = receiving.receive_whole(owner, "audio", upload("talk.wav", audio_bytes(".wav", seconds=1.0)))
-        eventually(lambda: Upload.objects.get(pk=arrived.pk).status == Upload.Status.READY,
-                   "the new worker checks an upload", 60, portal, log)
+        eventually(
+            lambda: Upload.objects.get(pk=arrived.pk).status == Upload.Status.READY,
+            "the new worker checks an upload",
+            60,
+            portal,
+            log,
+        )
     finally:
         everything = [tree, *tree.children(recursive=True)]
         os.killpg(portal.pid, signal.SIGINT)  # Ctrl-C, as a terminal sends it

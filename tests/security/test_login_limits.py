@@ -44,16 +44,16 @@ def test_behind_the_proxy_each_client_has_its_own_allowance(db):
     assert THROTTLED not in attacker[9].content and THROTTLED in attacker[10].content
     # ...while a user behind the same proxy, from another address, still signs in.
     client = Client(REMOTE_ADDR="10.0.0.1")
-    response = client.post(path, {"login": "someone@example.com", "password": PASSWORD},
-                           headers={"X-Forwarded-For": "198.51.100.23"})
+    response = client.post(
+        path, {"login": "someone@example.com", "password": PASSWORD}, headers={"X-Forwarded-For": "198.51.100.23"}
+    )
     assert response.status_code == 302
 
 
 @override_settings(ALLAUTH_TRUSTED_PROXY_COUNT=1)
 def test_an_address_the_attacker_writes_into_the_header_is_not_the_one_counted(db):
     # The proxy appends what it saw after whatever the client sent: the last entry is the real client.
-    pages = [guess(LOGIN, f"user{n}@example.com", n, forwarded_for=f"192.0.2.{n}, 203.0.113.7")
-             for n in range(11)]
+    pages = [guess(LOGIN, f"user{n}@example.com", n, forwarded_for=f"192.0.2.{n}, 203.0.113.7") for n in range(11)]
     assert THROTTLED in pages[10].content
 
 

@@ -22,8 +22,16 @@ from tests.library_helpers import add_audio, add_portrait
 # Routes with a parameter that are not an owner's object: allauth's emailed keys (their own checks, tested by
 # allauth), plan codes (public), the public tokens, tested in test_download_links.py and test_job_share.py, and the
 # staff's emailed second-factor setup link (test_staff_second_factor.py).
-NOT_OBJECTS = {"account_confirm_email", "account_reset_password_from_key", "checkout", "download", "shared_video",
-               "shared_video_file", "shared_video_poster", "second_factor_setup_link"}
+NOT_OBJECTS = {
+    "account_confirm_email",
+    "account_reset_password_from_key",
+    "checkout",
+    "download",
+    "shared_video",
+    "shared_video_file",
+    "shared_video_poster",
+    "second_factor_setup_link",
+}
 PARAMETERS = {"portrait_id", "audio_id", "job_id", "upload_id", "link_id", "key_id"}
 
 
@@ -35,6 +43,7 @@ def object_routes():
                     yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
             elif "<" in str(pattern.pattern) and pattern.name not in NOT_OBJECTS:
                 yield "/" + prefix + str(pattern.pattern), pattern.name
+
     return sorted(set(walk(get_resolver().url_patterns)))
 
 
@@ -54,8 +63,14 @@ def objects(owner):
     link = sharing.create(job, 7)
     upload = receiving.start(owner, "audio", "talk.wav", 1000)
     key = keys.create(owner, "mine")[0]
-    return {"portrait_id": portrait.id, "audio_id": clip.id, "job_id": job.id, "upload_id": upload.id,
-            "link_id": link.id, "key_id": key.id}
+    return {
+        "portrait_id": portrait.id,
+        "audio_id": clip.id,
+        "job_id": job.id,
+        "upload_id": upload.id,
+        "link_id": link.id,
+        "key_id": key.id,
+    }
 
 
 def fill(route: str, values: dict) -> str:

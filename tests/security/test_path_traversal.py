@@ -30,22 +30,32 @@ ESCAPES = [
 
 
 def sent_as_form(client, owner, name: str, content: bytes) -> str:
-    response = client.post(reverse("library:upload_audio"), {"file": upload(name, content)},
-                           headers={"Accept": "application/json"})
+    response = client.post(
+        reverse("library:upload_audio"), {"file": upload(name, content)}, headers={"Accept": "application/json"}
+    )
     assert response.status_code == 202, response.content
     return response.json()["id"]
 
 
 def sent_resumably(client, owner, name: str, content: bytes) -> str:
     metadata = {"filename": name, "kind": "audio"}
-    created = client.post(reverse("library:uploads"), headers={
-        "Tus-Resumable": "1.0.0", "Upload-Length": str(len(content)),
-        "Upload-Metadata": ",".join(f"{key} {base64.b64encode(value.encode()).decode()}"
-                                    for key, value in metadata.items()),
-    })
+    created = client.post(
+        reverse("library:uploads"),
+        headers={
+            "Tus-Resumable": "1.0.0",
+            "Upload-Length": str(len(content)),
+            "Upload-Metadata": ",".join(
+                f"{key} {base64.b64encode(value.encode()).decode()}" for key, value in metadata.items()
+            ),
+        },
+    )
     assert created.status_code == 201, created.content
-    sent = client.patch(created["Location"], content, content_type="application/offset+octet-stream",
-                        headers={"Tus-Resumable": "1.0.0", "Upload-Offset": "0"})
+    sent = client.patch(
+        created["Location"],
+        content,
+        content_type="application/offset+octet-stream",
+        headers={"Tus-Resumable": "1.0.0", "Upload-Offset": "0"},
+    )
     assert sent.status_code == 204
     return created.json()["id"]
 
@@ -53,20 +63,24 @@ def sent_resumably(client, owner, name: str, content: bytes) -> str:
 def sent_through_the_api(client, owner, name: str, content: bytes) -> str:
     BillingAccount.objects.update_or_create(user=owner, defaults={"plan_override": "pro"})
     response = key_client(keys.create(owner, "script")[1]).post(
-        "/api/v1/audio/", {"file": upload(name, content)}, format="multipart")
+        "/api/v1/audio/", {"file": upload(name, content)}, format="multipart"
+    )
     assert response.status_code == 202, response.content
     return response.json()["id"]
 
 
 def outside_media_root() -> list[Path]:
     media = Path(settings.MEDIA_ROOT).resolve()
-    candidates = [Path("/tmp/sonic-escape.wav"), media.parent / "sonic-escape.wav", media / "sonic-escape.wav",
-                  media.parent.parent / "sonic-escape.wav"]
+    candidates = [
+        Path("/tmp/sonic-escape.wav"),
+        media.parent / "sonic-escape.wav",
+        media / "sonic-escape.wav",
+        media.parent.parent / "sonic-escape.wav",
+    ]
     return [path for path in candidates if path.exists()]
 
 
-@pytest.mark.parametrize("send", [sent_as_form, sent_resumably, sent_through_the_api],
-                         ids=["form", "resumable", "api"])
+@pytest.mark.parametrize("send", [sent_as_form, sent_resumably, sent_through_the_api], ids=["form", "resumable", "api"])
 @pytest.mark.parametrize("name", ESCAPES)
 def test_an_uploaded_files_name_never_chooses_where_it_is_stored(owner_client, owner, send, name):
     upload_id = send(owner_client, owner, name, audio_bytes(".wav"))
@@ -98,13 +112,31 @@ def _token(job) -> str:
     return services.download_path(job, job.output.name).rstrip("/").rsplit("/", 1)[1]
 
 
-@pytest.mark.parametrize("route", [
-    "/library/audio/{escape}/file/", "/library/portraits/{escape}/image/", "/library/portraits/{escape}/thumbnail/",
-    "/jobs/{escape}/poster/", "/jobs/download/{escape}/", "/watch/{escape}/video.mp4", "/watch/{escape}/poster.jpg",
-    "/api/v1/audio/{escape}/file/", "/api/v1/portraits/{escape}/image/", "/api/v1/uploads/{escape}/",
-])
-@pytest.mark.parametrize("escape", ["..%2f..%2f..%2fetc%2fpasswd", "%2e%2e%2f%2e%2e%2fsettings.py", "..%5c..%5cwin.ini",
-                                    "%252e%252e%252fetc%252fpasswd", "....%2f%2f"])
+@pytest.mark.parametrize(
+    "route",
+    [
+        "/library/audio/{escape}/file/",
+        "/library/portraits/{escape}/image/",
+        "/library/portraits/{escape}/thumbnail/",
+        "/jobs/{escape}/poster/",
+        "/jobs/download/{escape}/",
+        "/watch/{escape}/video.mp4",
+        "/watch/{escape}/poster.jpg",
+        "/api/v1/audio/{escape}/file/",
+        "/api/v1/portraits/{escape}/image/",
+        "/api/v1/uploads/{escape}/",
+    ],
+)
+@pytest.mark.parametrize(
+    "escape",
+    [
+        "..%2f..%2f..%2fetc%2fpasswd",
+        "%2e%2e%2f%2e%2e%2fsettings.py",
+        "..%5c..%5cwin.ini",
+        "%252e%252e%252fetc%252fpasswd",
+        "....%2f%2f",
+    ],
+)
 def test_ids_and_tokens_that_walk_up_the_tree_find_nothing(owner_client, owner, route, escape):
     job = finished_job(owner)
     sharing.create(job, 7)

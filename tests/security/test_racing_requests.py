@@ -36,13 +36,15 @@ def test_cancels_racing_deletes_of_one_job_are_never_a_500_and_refund_once(marke
     before = quota.usage_summary(marketer)
     clients = api_clients(marketer, 60)
     cancel, delete = f"/api/v1/jobs/{job.id}/cancel/", f"/api/v1/jobs/{job.id}/"
-    answers = at_once([lambda c=c: c.post(cancel) for c in clients[:30]] +
-                      [lambda c=c: c.delete(delete) for c in clients[30:]])
+    answers = at_once(
+        [lambda c=c: c.post(cancel) for c in clients[:30]] + [lambda c=c: c.delete(delete) for c in clients[30:]]
+    )
 
     failures = [answer for answer in answers if isinstance(answer, Exception) or answer.status_code >= 500]
     assert failures == []
-    statuses = Counter((method, answer.status_code) for method, answer in zip(["cancel"] * 30 + ["delete"] * 30,
-                                                                              answers, strict=True))
+    statuses = Counter(
+        (method, answer.status_code) for method, answer in zip(["cancel"] * 30 + ["delete"] * 30, answers, strict=True)
+    )
     assert statuses[("delete", 204)] == 1, statuses
     assert set(statuses) <= {("cancel", 200), ("cancel", 404), ("delete", 204), ("delete", 404)}, statuses
     assert {answer.json()["error"]["code"] for answer in answers if answer.status_code == 404} == {"not_found"}
@@ -59,8 +61,9 @@ def test_the_same_races_on_the_pages_end_in_a_redirect_or_404(marketer):
     for client in clients:
         client.force_login(marketer)
     cancel, delete = reverse("jobs:cancel", args=[job.id]), reverse("jobs:delete", args=[job.id])
-    answers = at_once([lambda c=c: c.post(cancel) for c in clients[:10]] +
-                      [lambda c=c: c.post(delete) for c in clients[10:]])
+    answers = at_once(
+        [lambda c=c: c.post(cancel) for c in clients[:10]] + [lambda c=c: c.post(delete) for c in clients[10:]]
+    )
     assert [answer for answer in answers if isinstance(answer, Exception)] == []
     assert {answer.status_code for answer in answers} <= {302, 404}
     assert not Job.objects.exists()
@@ -73,8 +76,10 @@ def test_deletes_racing_each_other_give_the_storage_back_once(marketer):
     marketer.refresh_from_db()
     held = marketer.storage_used_bytes
     clients = api_clients(marketer, 40)
-    answers = at_once([lambda c=c: c.delete(f"/api/v1/portraits/{portrait.id}/") for c in clients[:20]] +
-                      [lambda c=c: c.delete(f"/api/v1/jobs/{video.id}/") for c in clients[20:]])
+    answers = at_once(
+        [lambda c=c: c.delete(f"/api/v1/portraits/{portrait.id}/") for c in clients[:20]]
+        + [lambda c=c: c.delete(f"/api/v1/jobs/{video.id}/") for c in clients[20:]]
+    )
     assert [answer for answer in answers if isinstance(answer, Exception)] == []
     assert Counter(answer.status_code for answer in answers) == {204: 2, 404: 38}
     assert not Portrait.objects.exists() and not Job.objects.exists()

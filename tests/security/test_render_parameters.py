@@ -13,10 +13,15 @@ from tests.api.conftest import key_client
 from tests.jobs_helpers import fixture_inputs
 
 HOSTILE = [
-    ({"dynamic_scale": "nan"}, "dynamic_scale"), ({"dynamic_scale": "inf"}, "dynamic_scale"),
-    ({"dynamic_scale": "1e308"}, "dynamic_scale"), ({"motion_scale": "-1"}, "motion_scale"),
-    ({"expand_ratio": "7"}, "expand_ratio"), ({"seed": str(2 ** 70)}, "seed"), ({"seed": "-5"}, "seed"),
-    ({"resolution": "99999"}, "resolution"), ({"resolution": "0x200"}, "resolution"),
+    ({"dynamic_scale": "nan"}, "dynamic_scale"),
+    ({"dynamic_scale": "inf"}, "dynamic_scale"),
+    ({"dynamic_scale": "1e308"}, "dynamic_scale"),
+    ({"motion_scale": "-1"}, "motion_scale"),
+    ({"expand_ratio": "7"}, "expand_ratio"),
+    ({"seed": str(2**70)}, "seed"),
+    ({"seed": "-5"}, "seed"),
+    ({"resolution": "99999"}, "resolution"),
+    ({"resolution": "0x200"}, "resolution"),
 ]
 
 
@@ -29,20 +34,31 @@ def inputs(owner):
 @pytest.mark.parametrize("options, field", HOSTILE)
 def test_the_page_refuses_hostile_options(owner_client, inputs, options, field):
     portrait, audio = inputs
-    data = {"portrait": portrait.id, "audio": audio.id, "resolution": 512, "dynamic_scale": 1, "motion_scale": 1,
-            "expand_ratio": 0.5, "action": "submit", **options}
+    data = {
+        "portrait": portrait.id,
+        "audio": audio.id,
+        "resolution": 512,
+        "dynamic_scale": 1,
+        "motion_scale": 1,
+        "expand_ratio": 0.5,
+        "action": "submit",
+        **options,
+    }
     response = owner_client.post(reverse("jobs:new"), data, headers={"Accept": "application/json"})
     assert response.status_code == 400, (options, response.status_code)
     assert not Job.objects.exists()
 
 
-@pytest.mark.parametrize("options, field", [*HOSTILE, ({"fps": 240}, "fps"), ({"__class__": 1}, "__class__"),
-                                            ({"inference_steps": 10 ** 6}, "inference_steps")])
+@pytest.mark.parametrize(
+    "options, field",
+    [*HOSTILE, ({"fps": 240}, "fps"), ({"__class__": 1}, "__class__"), ({"inference_steps": 10**6}, "inference_steps")],
+)
 def test_the_api_refuses_hostile_options(owner, inputs, options, field):
     portrait, audio = inputs
     api = key_client(keys.create(owner, "attack")[1])
     # Written by hand: NaN, Infinity and 1e308 as bare JSON numbers (Python's json module reads them all).
     literal = {"nan": "NaN", "inf": "Infinity"}
+
     def written(value):
         return literal.get(value, value) if isinstance(value, str) and value != "0x200" else json.dumps(value)
 

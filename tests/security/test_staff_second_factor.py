@@ -31,13 +31,18 @@ ACTIVATE = reverse("mfa_activate_totp")
 HARMLESS = {
     "library.delete_portrait": "removes a user's upload (abuse); its storage is given back",
     "library.delete_audioclip": "removes a user's upload (abuse); its storage is given back",
-    "library.change_portrait": "every field is read-only", "library.change_audioclip": "every field is read-only",
+    "library.change_portrait": "every field is read-only",
+    "library.change_audioclip": "every field is read-only",
     "jobs.change_job": "every field is read-only; the job page's actions have permissions of their own",
     "jobs.renew_download_link": "a fresh link to a video support may already view",
-    "jobs.change_webhookdelivery": "read-only", "jobs.delete_webhookdelivery": "a delivery's record only",
-    "django_dramatiq.change_task": "queue bookkeeping", "django_dramatiq.delete_task": "queue bookkeeping",
-    "admin.change_logentry": "read-only", "admin.delete_logentry": "read-only",
-    "support.change_auditevent": "read-only", "support.delete_auditevent": "read-only",
+    "jobs.change_webhookdelivery": "read-only",
+    "jobs.delete_webhookdelivery": "a delivery's record only",
+    "django_dramatiq.change_task": "queue bookkeeping",
+    "django_dramatiq.delete_task": "queue bookkeeping",
+    "admin.change_logentry": "read-only",
+    "admin.delete_logentry": "read-only",
+    "support.change_auditevent": "read-only",
+    "support.delete_auditevent": "read-only",
 }
 
 
@@ -79,13 +84,23 @@ def test_every_admin_power_is_classified(db):
     assert unclassified == [], "say whether each needs a second factor (SENSITIVE_* or HARMLESS here)"
 
 
-@pytest.mark.parametrize("permission", [
-    "billing.change_billingaccount",  # extra_seconds, plan_override
-    "billing.change_usageperiod", "accounts.change_user", "accounts.add_user",  # is_superuser, is_staff
-    "auth.change_group", "account.change_emailaddress",  # a changed email address takes the account over
-    "mfa.delete_authenticator", "api.delete_apikey", "jobs.refund_job", "jobs.retry_job", "jobs.cancel_job",
-    "jobs.delete_job",
-])
+@pytest.mark.parametrize(
+    "permission",
+    [
+        "billing.change_billingaccount",  # extra_seconds, plan_override
+        "billing.change_usageperiod",
+        "accounts.change_user",
+        "accounts.add_user",  # is_superuser, is_staff
+        "auth.change_group",
+        "account.change_emailaddress",  # a changed email address takes the account over
+        "mfa.delete_authenticator",
+        "api.delete_apikey",
+        "jobs.refund_job",
+        "jobs.retry_job",
+        "jobs.cancel_job",
+        "jobs.delete_job",
+    ],
+)
 def test_staff_who_can_change_money_quota_plans_or_accounts_need_a_second_factor(db, permission):
     staff = staff_with("jobs.view_job", permission)
     assert needs_second_factor(staff)
@@ -166,8 +181,9 @@ def test_an_expired_link_is_refused_and_a_new_one_can_be_asked_for(db):
     client.post(SETUP)
     path = "/" + emailed_link(staff.email).split("://", 1)[1].split("/", 1)[1]
     assert client.post(SETUP).status_code == 200 and len(mail.outbox) == 1, "not twice within a minute"
-    SecondFactorSetupLink.objects.update(expires_at=timezone.now() - timedelta(seconds=1),
-                                         created_at=timezone.now() - timedelta(minutes=31))
+    SecondFactorSetupLink.objects.update(
+        expires_at=timezone.now() - timedelta(seconds=1), created_at=timezone.now() - timedelta(minutes=31)
+    )
     refused = client.get(path)
     assert refused.status_code == 400 and 'data-code="setup_link_invalid"' in refused.content.decode()
     assert client.get(ACTIVATE).url.startswith(SETUP)
@@ -179,8 +195,9 @@ def test_staff_with_an_app_enter_a_code_in_each_session(db):
     staff = staff_with("billing.change_billingaccount")
     secret = with_second_factor(Client(), staff)
     fresh = Client()
-    assert fresh.post(reverse("account_login"), {"login": staff.email, "password": PASSWORD}).url == \
-        reverse("mfa_authenticate")
+    assert fresh.post(reverse("account_login"), {"login": staff.email, "password": PASSWORD}).url == reverse(
+        "mfa_authenticate"
+    )
     assert fresh.get(ADMIN).status_code == 302
     assert fresh.post(reverse("mfa_authenticate"), {"code": totp_code(secret)}).status_code == 302
     assert fresh.get(ADMIN).status_code == 200

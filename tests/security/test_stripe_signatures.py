@@ -10,8 +10,9 @@ from tests.billing.billing_helpers import event, post_event
 from tests.billing.conftest import billing_on, fake_stripe  # noqa: F401 (fixtures)
 
 
-@pytest.mark.parametrize("offset, accepted", [(-301, False), (-60, True), (60, True), (301, False),
-                                              (86_400 * 365, False)])
+@pytest.mark.parametrize(
+    "offset, accepted", [(-301, False), (-60, True), (60, True), (301, False), (86_400 * 365, False)]
+)
 def test_a_signature_is_good_only_near_now(client, db, billing_on, offset, accepted):  # noqa: F811
     evt = event("customer.created", {"id": "cus_x", "object": "customer", "metadata": {}})
     response = post_event(client, evt, timestamp=time.time() + offset)

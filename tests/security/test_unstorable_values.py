@@ -23,6 +23,7 @@ PARAMETER = re.compile(r"<(?:\w+:)?\w+>")
 
 def every_route() -> list[str]:
     """Every URL pattern, admin's included, as a path."""
+
     def walk(patterns, prefix=""):
         for pattern in patterns:
             text = str(pattern.pattern)
@@ -30,6 +31,7 @@ def every_route() -> list[str]:
                 yield from walk(pattern.url_patterns, prefix + text)
             elif isinstance(pattern.pattern, RoutePattern):  # regex ones (admin's catch-all) name no parameter
                 yield "/" + prefix + text
+
     return sorted(set(walk(get_resolver().url_patterns)))
 
 
@@ -59,8 +61,18 @@ def test_the_watch_video_and_poster_paths_the_probe_named(client):
         assert client.get(path).status_code == 404, path
 
 
-@pytest.mark.parametrize("path", ["/", "/jobs/?status=%00", "/jobs/?page=%00", "/library/?%00=1",
-                                  "/accounts/login/?next=%00", "/api/v1/jobs/?status=%00", "/healthz?x=%00"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/",
+        "/jobs/?status=%00",
+        "/jobs/?page=%00",
+        "/library/?%00=1",
+        "/accounts/login/?next=%00",
+        "/api/v1/jobs/?status=%00",
+        "/healthz?x=%00",
+    ],
+)
 def test_a_nul_in_the_query_is_400(owner_client, api, path):
     if "?" not in path:
         path += "?q=a%00b"
@@ -89,8 +101,9 @@ def test_a_nul_in_a_cookie_is_400(client, db):
 def test_a_nul_in_a_form_field_is_400_and_nothing_is_saved(owner_client, owner):
     job = finished_job(owner)
     rename = reverse("jobs:rename", args=[job.id])
-    as_a_browser_sends_it = owner_client.post(rename, "title=Lesson%001",
-                                              content_type="application/x-www-form-urlencoded")
+    as_a_browser_sends_it = owner_client.post(
+        rename, "title=Lesson%001", content_type="application/x-www-form-urlencoded"
+    )
     assert as_a_browser_sends_it.status_code == 400
     assert owner_client.post(rename, {"title": "Lesson\x001"}).status_code == 400  # multipart, as a script may
     job.refresh_from_db()
@@ -108,15 +121,16 @@ def test_a_nul_or_a_lone_surrogate_in_json_is_400(api, value):
 
 
 def test_what_only_looks_like_a_nul_is_not_one(api):
-    for title in ("C:\\u0000 is a path", "Smile \U0001F600"):  # an escaped backslash; a surrogate pair
+    for title in ("C:\\u0000 is a path", "Smile \U0001f600"):  # an escaped backslash; a surrogate pair
         body = json.dumps({"title": title})
         assert "\\u0000" in body or "\\ud83d\\ude00" in body
         response = api.generic("POST", "/api/v1/jobs/", body, content_type="application/json")
         assert response.status_code == 400 and response.json()["error"]["code"] == "missing_parameter", title
 
 
-@pytest.mark.parametrize("path", ["/api/v1/jobs/", "/api/v1/webhook/", "/billing/stripe/webhook/",
-                                  "/api/v1/preflight/"])
+@pytest.mark.parametrize(
+    "path", ["/api/v1/jobs/", "/api/v1/webhook/", "/billing/stripe/webhook/", "/api/v1/preflight/"]
+)
 def test_json_nested_five_thousand_deep_is_refused_before_it_is_parsed(api, path):
     body = "[" * 5000 + "]" * 5000  # about 10 KB (the probe's 35 KB held objects)
     method = "PUT" if path.endswith("webhook/") and path.startswith("/api/") else "POST"
@@ -130,7 +144,11 @@ def test_json_as_deep_as_the_limit_is_read(api):
     nested = "x"
     for _ in range(63):
         nested = {"a": nested}
-    response = api.generic("PUT", "/api/v1/webhook/", json.dumps({"url": "https://[::1]/", "deep": nested}),
-                           content_type="application/json")
+    response = api.generic(
+        "PUT",
+        "/api/v1/webhook/",
+        json.dumps({"url": "https://[::1]/", "deep": nested}),
+        content_type="application/json",
+    )
     assert response.status_code == 400 and response.json()["error"]["code"] != "invalid_json"
     assert not Job.objects.exists()

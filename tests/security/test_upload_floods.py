@@ -21,10 +21,13 @@ MiB = 1024 * 1024
 
 
 def create(client, name: str, length: int):
-    metadata = ",".join(f"{key} {base64.b64encode(value.encode()).decode()}"
-                        for key, value in {"filename": name, "kind": "audio"}.items())
-    return client.post(reverse("library:uploads"), headers={**TUS, "Upload-Length": str(length),
-                                                            "Upload-Metadata": metadata})
+    metadata = ",".join(
+        f"{key} {base64.b64encode(value.encode()).decode()}"
+        for key, value in {"filename": name, "kind": "audio"}.items()
+    )
+    return client.post(
+        reverse("library:uploads"), headers={**TUS, "Upload-Length": str(length), "Upload-Metadata": metadata}
+    )
 
 
 def send_part(client, location: str, offset: int, content: bytes):
@@ -88,4 +91,3 @@ def test_twenty_files_sent_at_once_stop_at_the_checking_limit(transactional_db, 
     assert sorted(answer.status_code for answer in answers) == [202] * 3 + [429] * 17
     assert Upload.objects.filter(status=Upload.Status.CHECKING).count() == 3
     assert len(stored_files()) == 3, "a refused file is not stored"
-

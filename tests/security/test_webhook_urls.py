@@ -24,34 +24,79 @@ NAMES = {
 }
 
 INWARD = [
-    "http://127.0.0.1/", "http://127.1/", "http://0177.0.0.1/", "http://0x7f.0.0.1/", "http://2130706433/",
-    "http://0.0.0.0/", "http://[::1]/", "http://[::]/", "http://[::ffff:127.0.0.1]/", "http://[::127.0.0.1]/",
-    "http://[0:0:0:0:0:ffff:7f00:1]/", "http://10.0.0.1/", "http://172.16.5.4/", "http://192.168.1.1/",
-    "http://100.64.0.1/", "http://[fd00::1]/", "http://169.254.1.1/", "http://[fe80::1]/",
-    "http://169.254.169.254/latest/meta-data/", "http://[fd00:ec2::254]/", "http://[64:ff9b::7f00:1]/",
-    "http://[64:ff9b::a9fe:a9fe]/", "http://[64:ff9b:1::a00:1]/", "http://[2002:7f00:1::1]/",
-    "http://[2002:a9fe:a9fe::1]/", "http://[::ffff:169.254.169.254]/", "https://localhost.example/",
-    "http://metadata.google.internal/computeMetadata/v1/", "http://intranet.example:8080/hook",
-    "http://rebind.example/", "http://v6-inward.example/", "http://198.18.0.1/", "http://240.0.0.1/",
-    "http://255.255.255.255/", " http://127.0.0.1/",
+    "http://127.0.0.1/",
+    "http://127.1/",
+    "http://0177.0.0.1/",
+    "http://0x7f.0.0.1/",
+    "http://2130706433/",
+    "http://0.0.0.0/",
+    "http://[::1]/",
+    "http://[::]/",
+    "http://[::ffff:127.0.0.1]/",
+    "http://[::127.0.0.1]/",
+    "http://[0:0:0:0:0:ffff:7f00:1]/",
+    "http://10.0.0.1/",
+    "http://172.16.5.4/",
+    "http://192.168.1.1/",
+    "http://100.64.0.1/",
+    "http://[fd00::1]/",
+    "http://169.254.1.1/",
+    "http://[fe80::1]/",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://[fd00:ec2::254]/",
+    "http://[64:ff9b::7f00:1]/",
+    "http://[64:ff9b::a9fe:a9fe]/",
+    "http://[64:ff9b:1::a00:1]/",
+    "http://[2002:7f00:1::1]/",
+    "http://[2002:a9fe:a9fe::1]/",
+    "http://[::ffff:169.254.169.254]/",
+    "https://localhost.example/",
+    "http://metadata.google.internal/computeMetadata/v1/",
+    "http://intranet.example:8080/hook",
+    "http://rebind.example/",
+    "http://v6-inward.example/",
+    "http://198.18.0.1/",
+    "http://240.0.0.1/",
+    "http://255.255.255.255/",
+    " http://127.0.0.1/",
     # IPv4 inside IPv6, in every form a translator or tunnel reads (the outside probe's first four passed once):
-    "http://[::ffff:0:127.0.0.1]:8799/", "http://[::ffff:0:10.0.0.1]/", "http://[::ffff:0:169.254.169.254]/",
+    "http://[::ffff:0:127.0.0.1]:8799/",
+    "http://[::ffff:0:10.0.0.1]/",
+    "http://[::ffff:0:169.254.169.254]/",
     "http://[::ffff:0:0:127.0.0.1]/",  # IPv4-translated (SIIT)
     "http://[::8.8.8.8]/",  # IPv4-compatible, even of a public address: not global unicast
     "http://[2002:a00:1::1]/",  # 6to4 of 10.0.0.1
     "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",  # Teredo, client 127.0.0.1
-    "http://[64:ff9b::808:808]/", "http://[64:ff9b:1::808:808]/",  # NAT64, well-known and local-use prefixes
+    "http://[64:ff9b::808:808]/",
+    "http://[64:ff9b:1::808:808]/",  # NAT64, well-known and local-use prefixes
     "http://[2606:4700:1::5efe:a00:1]/",  # ISATAP interface id carrying 10.0.0.1
     # Not unicast, or not for the internet:
-    "http://224.0.0.1/", "http://233.252.0.1/", "http://[ff0e::1]/", "http://[2001:db8::1]/", "http://[fc00::1]/",
+    "http://224.0.0.1/",
+    "http://233.252.0.1/",
+    "http://[ff0e::1]/",
+    "http://[2001:db8::1]/",
+    "http://[fc00::1]/",
 ]
 AMBIGUOUS_OR_MALFORMED = [
-    "http://127.0.0.1:18080\\@1.1.1.1/x", "http://1.1.1.1\\@127.0.0.1/", "http://user:pass@hooks.example/",
-    "http://hooks.example@127.0.0.1/", "http://127.0.0.1%2f@hooks.example/",
-    "http://hooks.example/\nHost: 127.0.0.1", "http://hooks .example/", "http://hooks.example:99999/",
-    "http://hooks.example:abc/", "http://hooks.example:0/", "http://[::1/", "http://" + "a" * 70 + ".example/",
-    "http:///path", "ftp://hooks.example/", "javascript:alert(1)", "file:///etc/passwd", "gopher://127.0.0.1:6379/_",
-    "//hooks.example/", "",
+    "http://127.0.0.1:18080\\@1.1.1.1/x",
+    "http://1.1.1.1\\@127.0.0.1/",
+    "http://user:pass@hooks.example/",
+    "http://hooks.example@127.0.0.1/",
+    "http://127.0.0.1%2f@hooks.example/",
+    "http://hooks.example/\nHost: 127.0.0.1",
+    "http://hooks .example/",
+    "http://hooks.example:99999/",
+    "http://hooks.example:abc/",
+    "http://hooks.example:0/",
+    "http://[::1/",
+    "http://" + "a" * 70 + ".example/",
+    "http:///path",
+    "ftp://hooks.example/",
+    "javascript:alert(1)",
+    "file:///etc/passwd",
+    "gopher://127.0.0.1:6379/_",
+    "//hooks.example/",
+    "",
 ]
 
 
@@ -63,8 +108,10 @@ def resolver(monkeypatch):
     def getaddrinfo(host, port, *args, **kwargs):
         looked_up.append(host)
         if host in NAMES:
-            return [(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port))
-                    for ip in NAMES[host]]
+            return [
+                (socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port))
+                for ip in NAMES[host]
+            ]
         return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
 
     monkeypatch.setattr(webhooks, "lookup", getaddrinfo)
@@ -87,8 +134,9 @@ def save_on_the_page(client, url):
 def test_inward_addresses_are_refused_on_the_page(owner_client, url):
     response = save_on_the_page(owner_client, url)
     assert response.status_code == 400
-    assert b'data-code="private_webhook_url"' in response.content or \
-        b'data-code="invalid_webhook_url"' in response.content
+    assert (
+        b'data-code="private_webhook_url"' in response.content or b'data-code="invalid_webhook_url"' in response.content
+    )
     assert not WebhookEndpoint.objects.exists()
 
 

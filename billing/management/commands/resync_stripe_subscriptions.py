@@ -25,7 +25,9 @@ class Command(BaseCommand):
         accounts = BillingAccount.objects.exclude(stripe_subscription_id="")
         if not options["all"]:
             accounts = accounts.filter(
-                Q(current_period_end__lte=now) | Q(subscription_status="past_due") | Q(synced_at__isnull=True)
+                Q(current_period_end__lte=now)
+                | Q(subscription_status="past_due")
+                | Q(synced_at__isnull=True)
                 | Q(synced_at__lt=now - timedelta(days=1))
             )
         synced, failed = 0, []

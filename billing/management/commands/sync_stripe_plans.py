@@ -27,14 +27,18 @@ class Command(BaseCommand):
         metadata = {"plan": plan.code}
         product = stripe_api.retrieve_product(product_id)
         if product is None:
-            stripe_api.create_product(product_id=product_id, name=f"Sonic Portal {plan.name}",
-                                      description=plan.summary, metadata=metadata)
+            stripe_api.create_product(
+                product_id=product_id, name=f"Sonic Portal {plan.name}", description=plan.summary, metadata=metadata
+            )
             product_note = "product created"
         elif (product.get("name"), product.get("description"), product.get("active")) != (
-            f"Sonic Portal {plan.name}", plan.summary, True
+            f"Sonic Portal {plan.name}",
+            plan.summary,
+            True,
         ):
-            stripe_api.update_product(product_id, name=f"Sonic Portal {plan.name}", description=plan.summary,
-                                      metadata=metadata)
+            stripe_api.update_product(
+                product_id, name=f"Sonic Portal {plan.name}", description=plan.summary, metadata=metadata
+            )
             product_note = "product updated"
         else:
             product_note = "product unchanged"
@@ -44,15 +48,26 @@ class Command(BaseCommand):
             price_note = "price unchanged"
         else:
             old = price
-            price = stripe_api.create_price(product_id=product_id, lookup_key=plan.lookup_key,
-                                            unit_amount=plan.monthly_price_cents, currency=CURRENCY, metadata=metadata)
+            price = stripe_api.create_price(
+                product_id=product_id,
+                lookup_key=plan.lookup_key,
+                unit_amount=plan.monthly_price_cents,
+                currency=CURRENCY,
+                metadata=metadata,
+            )
             if old:
                 stripe_api.deactivate_price(old["id"])
             price_note = "price created" + (f", {old['id']} retired" if old else "")
         StripePrice.objects.update_or_create(
             plan_code=plan.code,
-            defaults={"lookup_key": plan.lookup_key, "product_id": product_id, "price_id": price["id"],
-                      "unit_amount": plan.monthly_price_cents, "currency": CURRENCY, "synced_at": timezone.now()},
+            defaults={
+                "lookup_key": plan.lookup_key,
+                "product_id": product_id,
+                "price_id": price["id"],
+                "unit_amount": plan.monthly_price_cents,
+                "currency": CURRENCY,
+                "synced_at": timezone.now(),
+            },
         )
         self.stdout.write(f"{plan.code}: {product_note}; {price_note} ({price['id']}, {plan.lookup_key})")
 

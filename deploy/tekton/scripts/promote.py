@@ -72,14 +72,22 @@ def main() -> int:
         return 2
     key_file = Path(os.environ["PORTAL_CREDENTIALS_DIR"]) / "api-key"
     if not key_file.is_file() or not key_file.read_text().strip():
-        print(f"promote: no API key at {key_file} (bind the workspace to a Secret with the key api-key)",
-              file=sys.stderr)
+        print(
+            f"promote: no API key at {key_file} (bind the workspace to a Secret with the key api-key)", file=sys.stderr
+        )
         return 2
     payload = body()
     request = urllib.request.Request(
-        f"{portal}/api/v1/checkpoints/", data=json.dumps(payload).encode(), method="POST",
-        headers={"Authorization": f"Bearer {key_file.read_text().strip()}", "Content-Type": "application/json",
-                 "Accept": "application/json", "User-Agent": "sonic-portal-qualify-pipeline"})
+        f"{portal}/api/v1/checkpoints/",
+        data=json.dumps(payload).encode(),
+        method="POST",
+        headers={
+            "Authorization": f"Bearer {key_file.read_text().strip()}",
+            "Content-Type": "application/json",
+            "Accept": "application/json",
+            "User-Agent": "sonic-portal-qualify-pipeline",
+        },
+    )
     opener = urllib.request.build_opener(NoRedirects)
     what = f"{payload['backend']} {payload['version']} {payload['digest']}"
     try:
@@ -87,9 +95,12 @@ def main() -> int:
             status = response.status
     except urllib.error.HTTPError as error:
         if 300 <= error.code < 400:
-            print(f"promote: {portal} answered HTTP {error.code}, redirected to {error.headers.get('Location')}: "
-                  f"no redirect is followed (the key stays with the URL given); set portal-url to the portal's own "
-                  f"https URL", file=sys.stderr)
+            print(
+                f"promote: {portal} answered HTTP {error.code}, redirected to {error.headers.get('Location')}: "
+                f"no redirect is followed (the key stays with the URL given); set portal-url to the portal's own "
+                f"https URL",
+                file=sys.stderr,
+            )
         else:
             print(f"promote: the portal refused {what}: {refusal(error.code, error.read())}", file=sys.stderr)
         return 1

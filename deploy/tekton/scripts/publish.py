@@ -16,9 +16,17 @@ import boto3
 
 # Browsers must show these, not download them; mimetypes' table differs between systems (wav, mp4 on old ones).
 CONTENT_TYPES = {
-    ".html": "text/html; charset=utf-8", ".json": "application/json", ".png": "image/png", ".jpg": "image/jpeg",
-    ".jpeg": "image/jpeg", ".mp4": "video/mp4", ".wav": "audio/wav", ".txt": "text/plain; charset=utf-8",
-    ".css": "text/css", ".js": "text/javascript", ".svg": "image/svg+xml",
+    ".html": "text/html; charset=utf-8",
+    ".json": "application/json",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".mp4": "video/mp4",
+    ".wav": "audio/wav",
+    ".txt": "text/plain; charset=utf-8",
+    ".css": "text/css",
+    ".js": "text/javascript",
+    ".svg": "image/svg+xml",
 }
 REQUIRED = ("report.html", "results.json")
 
@@ -31,8 +39,11 @@ def secret(directory: Path, name: str, required: bool = True) -> str | None:
     path = directory / name
     if not path.is_file():
         if required:
-            print(f"publish: the S3 credentials workspace has no {name} (bind it to a Secret with keys "
-                  f"access-key-id, secret-access-key and optionally endpoint-url, region)", file=sys.stderr)
+            print(
+                f"publish: the S3 credentials workspace has no {name} (bind it to a Secret with keys "
+                f"access-key-id, secret-access-key and optionally endpoint-url, region)",
+                file=sys.stderr,
+            )
             raise SystemExit(2)
         return None
     return path.read_text().strip() or None
@@ -48,10 +59,12 @@ def main() -> int:
         print(f"publish: {report} has no {', '.join(missing)}: nothing to publish", file=sys.stderr)
         return 2
     client = boto3.client(
-        "s3", aws_access_key_id=secret(credentials, "access-key-id"),
+        "s3",
+        aws_access_key_id=secret(credentials, "access-key-id"),
         aws_secret_access_key=secret(credentials, "secret-access-key"),
         endpoint_url=secret(credentials, "endpoint-url", required=False),
-        region_name=secret(credentials, "region", required=False))
+        region_name=secret(credentials, "region", required=False),
+    )
     files = sorted(path for path in report.rglob("*") if path.is_file())
     for path in files:
         key = f"{prefix}/{path.relative_to(report).as_posix()}"

@@ -16,8 +16,17 @@ import sys
 from pathlib import Path
 
 # The files `renderer qualify --results-dir` writes, each the value of the Task result of the same name.
-RESULTS = ("passed", "cases-passed", "cases-total", "duration-error-ms", "offset-frames", "sync-correlation",
-           "renderer-version", "checkpoint-digest", "backend")
+RESULTS = (
+    "passed",
+    "cases-passed",
+    "cases-total",
+    "duration-error-ms",
+    "offset-frames",
+    "sync-correlation",
+    "renderer-version",
+    "checkpoint-digest",
+    "backend",
+)
 
 
 def result_path(name: str) -> Path:
@@ -42,9 +51,12 @@ def sonic_environment(env: dict) -> dict:
     checkpoints = model / env.get("CHECKPOINT", "checkpoints")
     for what, path in (("the Sonic checkout", home), ("the checkpoint", checkpoints)):
         if not path.is_dir():
-            print(f"qualify: {what} is not at {path}: the PipelineRun must mount the volume with the Sonic checkout "
-                  f"and its weights as the pod template volume `sonic-model` (deploy/tekton/examples/"
-                  f"pipelinerun-sonic.yaml), and the `checkpoint` param names a directory in it", file=sys.stderr)
+            print(
+                f"qualify: {what} is not at {path}: the PipelineRun must mount the volume with the Sonic checkout "
+                f"and its weights as the pod template volume `sonic-model` (deploy/tekton/examples/"
+                f"pipelinerun-sonic.yaml), and the `checkpoint` param names a directory in it",
+                file=sys.stderr,
+            )
             raise SystemExit(2)
     return {**env, "SONIC_HOME": str(home), "SONIC_CHECKPOINTS": str(checkpoints)}
 
@@ -56,9 +68,20 @@ def main() -> int:
     report, gate_results = reports / "report", reports / "results"
     if backend == "sonic":
         env = sonic_environment(env)
-    command = [sys.executable, "-m", "renderer", "qualify", "--backend", backend,
-               "--resolution", env.get("RESOLUTION", "256"), "--report", str(report),
-               "--results-dir", str(gate_results)]
+    command = [
+        sys.executable,
+        "-m",
+        "renderer",
+        "qualify",
+        "--backend",
+        backend,
+        "--resolution",
+        env.get("RESOLUTION", "256"),
+        "--report",
+        str(report),
+        "--results-dir",
+        str(gate_results),
+    ]
     if env.get("CASES"):
         command += ["--cases", env["CASES"]]
     print("qualify:", " ".join(command), flush=True)
@@ -82,8 +105,10 @@ def main() -> int:
         "backend": values["backend"],
         "renderer_version": values["renderer-version"],
         "checkpoint_digest": values["checkpoint-digest"],
-        "figures": {key.replace("-", "_"): number(values[key]) for key in
-                    ("duration-error-ms", "offset-frames", "sync-correlation", "cases-passed", "cases-total")},
+        "figures": {
+            key.replace("-", "_"): number(values[key])
+            for key in ("duration-error-ms", "offset-frames", "sync-correlation", "cases-passed", "cases-total")
+        },
         "resolution": int(env.get("RESOLUTION", "256")),
         "cases": env.get("CASES") or "all",
         "pipeline_run": env.get("PIPELINE_RUN", ""),
@@ -91,9 +116,11 @@ def main() -> int:
     }
     report.mkdir(parents=True, exist_ok=True)
     (report / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
-    print(f"qualify: {'PASSED' if summary['passed'] else 'FAILED'} {values['cases-passed']}/{values['cases-total']} "
-          f"cases; duration error {values['duration-error-ms']} ms, offset {values['offset-frames']} frames, "
-          f"sync correlation {values['sync-correlation']}")
+    print(
+        f"qualify: {'PASSED' if summary['passed'] else 'FAILED'} {values['cases-passed']}/{values['cases-total']} "
+        f"cases; duration error {values['duration-error-ms']} ms, offset {values['offset-frames']} frames, "
+        f"sync correlation {values['sync-correlation']}"
+    )
     return 0
 
 

@@ -93,8 +93,9 @@ class Command(BaseCommand):
 
     def _inputs(self, user, seconds: float, workdir: Path):
         speech = looped_speech(seconds, workdir / f"talk-{seconds:g}s.wav")
-        portrait = uploads.add_portrait(user, SimpleUploadedFile("portrait.jpg", (FIXTURES / "portrait.jpg")
-                                                                  .read_bytes()))
+        portrait = uploads.add_portrait(
+            user, SimpleUploadedFile("portrait.jpg", (FIXTURES / "portrait.jpg").read_bytes())
+        )
         audio = uploads.add_audio(user, SimpleUploadedFile(speech.name, speech.read_bytes()))
         return portrait, audio
 
@@ -104,22 +105,33 @@ class Command(BaseCommand):
         namespace = settings.DRAMATIQ_BROKER["OPTIONS"]["namespace"]
         return {
             **os.environ,
-            "DATABASE_URL": _database_url(), "REDIS_URL": settings.REDIS_URL,
-            "DRAMATIQ_NAMESPACE": namespace, "SONIC_TEST_NAMESPACE": namespace,
-            "MEDIA_ROOT": str(settings.MEDIA_ROOT), "SONIC_TEST_MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "DATABASE_URL": _database_url(),
+            "REDIS_URL": settings.REDIS_URL,
+            "DRAMATIQ_NAMESPACE": namespace,
+            "SONIC_TEST_NAMESPACE": namespace,
+            "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+            "SONIC_TEST_MEDIA_ROOT": str(settings.MEDIA_ROOT),
             "SEGMENT_SECONDS": str(self.options["segment_seconds"]),
             "JOB_HEARTBEAT_TIMEOUT": str(self.options["heartbeat_timeout"]),
             # Dramatiq gives a dead worker's prefetched messages back after this long (checked on 20 % of fetches).
-            "DRAMATIQ_HEARTBEAT_TIMEOUT_MS": "5000", "DRAMATIQ_MAINTENANCE_CHANCE": "200000",
+            "DRAMATIQ_HEARTBEAT_TIMEOUT_MS": "5000",
+            "DRAMATIQ_MAINTENANCE_CHANCE": "200000",
             "TMPDIR": str(folder),  # each worker renders in its own folder
-            "dramatiq_prom_db": str(folder / "metrics"), "dramatiq_prom_port": "0", "dramatiq_prom_host": "127.0.0.1",
+            "dramatiq_prom_db": str(folder / "metrics"),
+            "dramatiq_prom_port": "0",
+            "dramatiq_prom_host": "127.0.0.1",
         }
 
     def _start(self, name: str, command: list[str], workdir: Path) -> subprocess.Popen:
         log = (workdir / f"{name}.log").open("w")
-        process = subprocess.Popen([sys.executable, "manage.py", *command], cwd=settings.BASE_DIR,
-                                   env=self._env(name, workdir), stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", *command],
+            cwd=settings.BASE_DIR,
+            env=self._env(name, workdir),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.processes.append(process)
         return process
 
@@ -128,8 +140,10 @@ class Command(BaseCommand):
     def _run(self, users: list[User], workdir: Path) -> list[str]:
         options = self.options
         queues = ["--queues", *dispatch.queue_names()]
-        workers = [self._start(f"worker{n}", ["rundramatiq", "--processes", "1", "--threads", "1", *queues],
-                               workdir) for n in (1, 2)]
+        workers = [
+            self._start(f"worker{n}", ["rundramatiq", "--processes", "1", "--threads", "1", *queues], workdir)
+            for n in (1, 2)
+        ]
         self._start("scheduler", ["jobs_maintenance", "--every", "1"], workdir)
         lecturer, others = users[0], users[1:]
         lecture_seconds = options["parts"] * options["segment_seconds"] - 1
@@ -146,8 +160,11 @@ class Command(BaseCommand):
         killed_at = time.monotonic()
         workers[0].wait()
         jobs = [lecture, *shorts]
-        self._wait(lambda: not Job.objects.filter(pk__in=[j.pk for j in jobs]).exclude(status__in=Job.FINISHED)
-                   .exists(), "every job to finish", timeout=options["timeout"])
+        self._wait(
+            lambda: not Job.objects.filter(pk__in=[j.pk for j in jobs]).exclude(status__in=Job.FINISHED).exists(),
+            "every job to finish",
+            timeout=options["timeout"],
+        )
         return self._report(lecture, shorts, victim, started, killed_at)
 
     def _part_running_on(self, worker: subprocess.Popen):
@@ -163,8 +180,7 @@ class Command(BaseCommand):
                 return found
             for process in self.processes:
                 if process.poll() not in (None, -signal.SIGKILL):
-                    raise CommandError(f"{process.args[2]} exited ({process.returncode}); its log is in "
-                                       f"{self.workdir}")
+                    raise CommandError(f"{process.args[2]} exited ({process.returncode}); its log is in {self.workdir}")
             time.sleep(poll)
         raise CommandError(f"timed out after {timeout:.0f} s waiting for {what}")
 
@@ -179,27 +195,36 @@ class Command(BaseCommand):
         def at(moment) -> str:
             return f"{(moment - t0).total_seconds():7.1f}" if moment else "      -"
 
-        lines = [f"busy farm: 2 workers, heartbeat timeout {self.options['heartbeat_timeout']:g} s, "
-                 f"parts of {self.options['segment_seconds']:g} s, {self.options['resolution']} px, plan "
-                 f"{self.options['plan']}; seconds since the lecture was submitted",
-                 f"{'job':<22} {'audio s':>8} {'submitted':>9} {'started':>7} {'finished':>8} status     attempts"]
+        lines = [
+            f"busy farm: 2 workers, heartbeat timeout {self.options['heartbeat_timeout']:g} s, "
+            f"parts of {self.options['segment_seconds']:g} s, {self.options['resolution']} px, plan "
+            f"{self.options['plan']}; seconds since the lecture was submitted",
+            f"{'job':<22} {'audio s':>8} {'submitted':>9} {'started':>7} {'finished':>8} status     attempts",
+        ]
         for name, job in [("lecture", lecture)] + [(f"short {n}", job) for n, job in enumerate(shorts, 1)]:
-            lines.append(f"{name:<22} {job.audio_duration_seconds:8.1f} {at(job.created_at):>9} {at(job.started_at)} "
-                         f"{at(job.finished_at):>8} {job.status:<10} {job.attempts}")
+            lines.append(
+                f"{name:<22} {job.audio_duration_seconds:8.1f} {at(job.created_at):>9} {at(job.started_at)} "
+                f"{at(job.finished_at):>8} {job.status:<10} {job.attempts}"
+            )
         parts = list(lecture.segments.order_by("index"))
         twice = [part.index for part in parts if part.attempts > 1]
-        lines.append(f"lecture: {len(parts)} parts; killed worker 1 {killed_at - started:.1f} s in, while it rendered "
-                     f"part {victim.index}; parts claimed more than once: {twice or 'none'}")
+        lines.append(
+            f"lecture: {len(parts)} parts; killed worker 1 {killed_at - started:.1f} s in, while it rendered "
+            f"part {victim.index}; parts claimed more than once: {twice or 'none'}"
+        )
         jobs = [lecture, *shorts]
-        charges = {job.pk: UsageEntry.objects.filter(reservation_id=job.reservation_id, kind="charge").count()
-                   for job in jobs}
+        charges = {
+            job.pk: UsageEntry.objects.filter(reservation_id=job.reservation_id, kind="charge").count() for job in jobs
+        }
         checks = [
             ("every job succeeded", all(job.status == Job.Status.SUCCEEDED for job in jobs)),
             (f"the lecture has at least {self.options['parts']} parts", len(parts) >= self.options["parts"]),
             ("each job charged exactly once", set(charges.values()) == {1}),
             (f"no part rendered twice except part {victim.index}, the killed one", set(twice) <= {victim.index}),
-            ("every short job started before the lecture ended",
-             all(job.started_at and lecture.finished_at and job.started_at < lecture.finished_at for job in shorts)),
+            (
+                "every short job started before the lecture ended",
+                all(job.started_at and lecture.finished_at and job.started_at < lecture.finished_at for job in shorts),
+            ),
         ]
         lines += [f"{'PASS' if ok else 'FAIL'} {what}" for what, ok in checks]
         return lines

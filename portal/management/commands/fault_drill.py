@@ -102,8 +102,7 @@ class OutageProxy:
                 except OSError:
                     client.close()
                     continue
-                threading.Thread(target=self._forward, args=(client, server), name="proxy-forward",
-                                 daemon=True).start()
+                threading.Thread(target=self._forward, args=(client, server), name="proxy-forward", daemon=True).start()
 
     def _connect(self) -> socket.socket:
         if isinstance(self.target, str):
@@ -178,8 +177,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("scenario", choices=["redis-restart", "disk-full", "two-machines", "db-outage"])
-        parser.add_argument("--outage", type=float, default=None,
-                            help="Seconds Redis (redis-restart, 4 by default) or PostgreSQL (db-outage, 6) is away.")
+        parser.add_argument(
+            "--outage",
+            type=float,
+            default=None,
+            help="Seconds Redis (redis-restart, 4 by default) or PostgreSQL (db-outage, 6) is away.",
+        )
         parser.add_argument("--timeout", type=float, default=400)
 
     def handle(self, *args, scenario, outage, timeout, **options):
@@ -218,8 +221,11 @@ class Command(BaseCommand):
                 subprocess.run(["umount", str(mount)], check=False)
             User.objects.filter(pk__in=[user.pk for user in users]).delete()
         scheduler = self.workdir / "scheduler.log"
-        recovered = [line.strip() for line in scheduler.read_text().splitlines()
-                     if re.match(r"^[a-z][a-z_ ]+: \d+", line)] if scheduler.exists() else []
+        recovered = (
+            [line.strip() for line in scheduler.read_text().splitlines() if re.match(r"^[a-z][a-z_ ]+: \d+", line)]
+            if scheduler.exists()
+            else []
+        )
         report.insert(1, "maintenance loop: " + ("; ".join(recovered) or "nothing to recover"))
         for line in report:
             self.stdout.write(line)
@@ -245,22 +251,37 @@ class Command(BaseCommand):
         folder.mkdir(exist_ok=True)
         return {
             **os.environ,
-            "DATABASE_URL": _database_url() if direct else self.database_url, "REDIS_URL": self.redis_url,
+            "DATABASE_URL": _database_url() if direct else self.database_url,
+            "REDIS_URL": self.redis_url,
             "DRAMATIQ_NAMESPACE": settings.DRAMATIQ_BROKER["OPTIONS"]["namespace"],
             "SONIC_TEST_NAMESPACE": settings.DRAMATIQ_BROKER["OPTIONS"]["namespace"],
-            "MEDIA_ROOT": str(self.media_root), "SONIC_TEST_MEDIA_ROOT": str(self.media_root),
-            "SEGMENT_SECONDS": "10", "JOB_HEARTBEAT_TIMEOUT": "5", "JOB_SEND_GRACE_SECONDS": "3",
-            "DRAMATIQ_HEARTBEAT_TIMEOUT_MS": "5000", "DRAMATIQ_MAINTENANCE_CHANCE": "200000",
-            "TMPDIR": str(folder), "dramatiq_prom_db": str(folder / "metrics"), "dramatiq_prom_port": "0",
-            "dramatiq_prom_host": "127.0.0.1", **self.s3.get("env", {}),
+            "MEDIA_ROOT": str(self.media_root),
+            "SONIC_TEST_MEDIA_ROOT": str(self.media_root),
+            "SEGMENT_SECONDS": "10",
+            "JOB_HEARTBEAT_TIMEOUT": "5",
+            "JOB_SEND_GRACE_SECONDS": "3",
+            "DRAMATIQ_HEARTBEAT_TIMEOUT_MS": "5000",
+            "DRAMATIQ_MAINTENANCE_CHANCE": "200000",
+            "TMPDIR": str(folder),
+            "dramatiq_prom_db": str(folder / "metrics"),
+            "dramatiq_prom_port": "0",
+            "dramatiq_prom_host": "127.0.0.1",
+            **self.s3.get("env", {}),
             # The emails the processes send, one file per connection, whatever the settings (local or test).
-            "EMAIL_URL": f"filemail:///{self.mail}", "SONIC_TEST_EMAIL_DIR": str(self.mail),
+            "EMAIL_URL": f"filemail:///{self.mail}",
+            "SONIC_TEST_EMAIL_DIR": str(self.mail),
         }
 
     def _start(self, name: str, command: list[str], wait: bool = False) -> subprocess.Popen:
         log = (self.workdir / f"{name}.log").open("w")
-        process = subprocess.Popen([sys.executable, "manage.py", *command], cwd=settings.BASE_DIR, env=self._env(name),
-                                   stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", *command],
+            cwd=settings.BASE_DIR,
+            env=self._env(name),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         if wait:
             if process.wait(timeout=120) != 0:
                 raise CommandError(f"{name} failed; see {self.workdir / (name + '.log')}")
@@ -270,8 +291,21 @@ class Command(BaseCommand):
 
     def _submit(self, user: User, seconds: float, name: str) -> None:
         speech = looped_speech(seconds, self.workdir / f"{name}.wav")
-        self._start(name, ["submit_job", "--user", user.email, "--portrait", str(FIXTURES / "portrait.jpg"),
-                           "--audio", str(speech), "--option", "resolution=256"], wait=True)
+        self._start(
+            name,
+            [
+                "submit_job",
+                "--user",
+                user.email,
+                "--portrait",
+                str(FIXTURES / "portrait.jpg"),
+                "--audio",
+                str(speech),
+                "--option",
+                "resolution=256",
+            ],
+            wait=True,
+        )
 
     def _wait(self, condition, what: str, timeout: float, poll: float = 0.1):
         deadline = time.monotonic() + timeout
@@ -293,18 +327,28 @@ class Command(BaseCommand):
         queues = ["--queues", *dispatch.queue_names()]
         worker = self._start("worker", ["rundramatiq", "--processes", "1", "--threads", "1", *queues])
         self._start("scheduler", ["jobs_maintenance", "--every", "1"])
-        self._wait(lambda: JobSegment.objects.filter(job__owner__in=users, status="running").exists(),
-                   "a part to render", timeout=120)
+        self._wait(
+            lambda: JobSegment.objects.filter(job__owner__in=users, status="running").exists(),
+            "a part to render",
+            timeout=120,
+        )
         self.valkey.stop()
         stopped = time.monotonic()
         time.sleep(outage)
         self.valkey = ValkeyServer(port=self.port)  # empty: every queued message is gone
         self.valkey.start()
-        self._wait(lambda: not Job.objects.filter(pk__in=[job.pk for job in jobs]).exclude(
-            status__in=Job.FINISHED).exists(), "every job to finish", timeout=timeout, poll=0.5)
+        self._wait(
+            lambda: not Job.objects.filter(pk__in=[job.pk for job in jobs]).exclude(status__in=Job.FINISHED).exists(),
+            "every job to finish",
+            timeout=timeout,
+            poll=0.5,
+        )
         finished = time.monotonic()
-        return self._checks(jobs, worker, f"redis down {outage:g} s while a part rendered; all finished "
-                                          f"{finished - stopped:.1f} s after it stopped")
+        return self._checks(
+            jobs,
+            worker,
+            f"redis down {outage:g} s while a part rendered; all finished {finished - stopped:.1f} s after it stopped",
+        )
 
     def _db_outage(self, users: list[User], outage: float, timeout: float) -> list[str]:
         self._submit(users[0], 99.0, "lecture")
@@ -314,18 +358,30 @@ class Command(BaseCommand):
         self.proxy = OutageProxy(_database_target(self.database_url))
         self.proxy.start()
         self.database_url = _at_local_port(self.database_url, self.proxy.port)
-        worker = self._start("worker", ["rundramatiq", "--processes", "1", "--threads", "1", "--queues",
-                                        *dispatch.queue_names()])
+        worker = self._start(
+            "worker", ["rundramatiq", "--processes", "1", "--threads", "1", "--queues", *dispatch.queue_names()]
+        )
         self._start("scheduler", ["jobs_maintenance", "--every", "1"])
-        self._wait(lambda: JobSegment.objects.filter(job__owner__in=users, status="running").exists(),
-                   "a part to render", timeout=120)
+        self._wait(
+            lambda: JobSegment.objects.filter(job__owner__in=users, status="running").exists(),
+            "a part to render",
+            timeout=120,
+        )
         started = time.monotonic()
         self.proxy.outage(outage)
-        self._wait(lambda: not Job.objects.filter(pk__in=[job.pk for job in jobs]).exclude(
-            status__in=Job.FINISHED).exists(), "every job to finish", timeout=timeout, poll=0.5)
+        self._wait(
+            lambda: not Job.objects.filter(pk__in=[job.pk for job in jobs]).exclude(status__in=Job.FINISHED).exists(),
+            "every job to finish",
+            timeout=timeout,
+            poll=0.5,
+        )
         finished = time.monotonic()
-        report = self._checks(jobs, worker, f"db refused connections {outage:g} s while a part rendered; all "
-                                            f"finished {finished - started:.1f} s after it started")
+        report = self._checks(
+            jobs,
+            worker,
+            f"db refused connections {outage:g} s while a part rendered; all "
+            f"finished {finished - started:.1f} s after it started",
+        )
         parts = JobSegment.objects.filter(job__in=jobs).order_by("index")
         again = [part.index for part in parts if part.attempts > 1]
         report.insert(len(jobs) + 1, f"  parts claimed more than once: {again or 'none'}")
@@ -345,8 +401,12 @@ class Command(BaseCommand):
     def _disk_full(self, users: list[User], timeout: float) -> list[str]:
         media = self.workdir / "media"
         media.mkdir()
-        if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(media)],
-                          capture_output=True).returncode != 0:
+        if (
+            subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(media)], capture_output=True
+            ).returncode
+            != 0
+        ):
             raise CommandError("disk-full mounts a 3 MB tmpfs as media storage, which needs root")
         self.mounts.append(media)
         self.media_root = media
@@ -360,15 +420,24 @@ class Command(BaseCommand):
                     filler.flush()
             except OSError:
                 pass
-        worker = self._start("worker", ["rundramatiq", "--processes", "1", "--threads", "1", "--queues",
-                                        *dispatch.queue_names()])
+        worker = self._start(
+            "worker", ["rundramatiq", "--processes", "1", "--threads", "1", "--queues", *dispatch.queue_names()]
+        )
         self._start("scheduler", ["jobs_maintenance", "--every", "1"])
         started = time.monotonic()
-        self._wait(lambda: not Job.objects.filter(pk__in=[job.pk for job in jobs]).exclude(
-            status__in=Job.FINISHED).exists(), "every job to finish", timeout=timeout, poll=0.5)
-        return self._checks(jobs, worker, f"media storage full while {len(jobs)} jobs rendered; all ended "
-                                          f"{time.monotonic() - started:.1f} s after the worker started",
-                            expect_success=False)
+        self._wait(
+            lambda: not Job.objects.filter(pk__in=[job.pk for job in jobs]).exclude(status__in=Job.FINISHED).exists(),
+            "every job to finish",
+            timeout=timeout,
+            poll=0.5,
+        )
+        return self._checks(
+            jobs,
+            worker,
+            f"media storage full while {len(jobs)} jobs rendered; all ended "
+            f"{time.monotonic() - started:.1f} s after the worker started",
+            expect_success=False,
+        )
 
     def _two_machines(self, users: list[User], timeout: float) -> list[str]:
         import boto3
@@ -381,30 +450,56 @@ class Command(BaseCommand):
         endpoint = f"http://{host}:{port}"
         credentials = {"aws_access_key_id": "drill", "aws_secret_access_key": "drill", "region_name": "us-east-1"}
         boto3.client("s3", endpoint_url=endpoint, **credentials).create_bucket(Bucket="drill-media")
-        self.s3 = {"server": server, "env": {
-            "MEDIA_STORAGE": "s3", "AWS_STORAGE_BUCKET_NAME": "drill-media", "AWS_S3_ENDPOINT_URL": endpoint,
-            "AWS_ACCESS_KEY_ID": "drill", "AWS_SECRET_ACCESS_KEY": "drill", "AWS_S3_REGION_NAME": "us-east-1"}}
+        self.s3 = {
+            "server": server,
+            "env": {
+                "MEDIA_STORAGE": "s3",
+                "AWS_STORAGE_BUCKET_NAME": "drill-media",
+                "AWS_S3_ENDPOINT_URL": endpoint,
+                "AWS_ACCESS_KEY_ID": "drill",
+                "AWS_SECRET_ACCESS_KEY": "drill",
+                "AWS_S3_REGION_NAME": "us-east-1",
+            },
+        }
         self._submit(users[0], 99.0, "lecture")
         self._submit(users[1], 6.0, "short")
         jobs = list(Job.objects.filter(owner__in=users))
         queues = ["--queues", *dispatch.queue_names()]
-        workers = [self._start(f"machine{n}", ["rundramatiq", "--processes", "1", "--threads", "1", *queues])
-                   for n in (1, 2)]
+        workers = [
+            self._start(f"machine{n}", ["rundramatiq", "--processes", "1", "--threads", "1", *queues]) for n in (1, 2)
+        ]
         self._start("scheduler", ["jobs_maintenance", "--every", "1"])
         # Killed once it has finished a part of its own and is in the middle of the next one.
-        victim = self._wait(lambda: self._part_running_on(workers[0], users, after_one_done=True),
-                            "a second part on machine 1", timeout=180, poll=0.05)
+        victim = self._wait(
+            lambda: self._part_running_on(workers[0], users, after_one_done=True),
+            "a second part on machine 1",
+            timeout=180,
+            poll=0.05,
+        )
         os.killpg(workers[0].pid, signal.SIGKILL)
         workers[0].wait()
-        self._wait(lambda: not Job.objects.filter(pk__in=[job.pk for job in jobs]).exclude(
-            status__in=Job.FINISHED).exists(), "every job to finish", timeout=timeout, poll=0.5)
-        hosts = set(JobSegment.objects.filter(job__owner__in=users, status=JobSegment.Status.DONE)
-                    .values_list("worker_host", flat=True))
+        self._wait(
+            lambda: not Job.objects.filter(pk__in=[job.pk for job in jobs]).exclude(status__in=Job.FINISHED).exists(),
+            "every job to finish",
+            timeout=timeout,
+            poll=0.5,
+        )
+        hosts = set(
+            JobSegment.objects.filter(job__owner__in=users, status=JobSegment.Status.DONE).values_list(
+                "worker_host", flat=True
+            )
+        )
         victim.refresh_from_db()
-        report = self._checks(jobs, workers[1], f"machine 1 killed while it rendered part {victim.index}; part "
-                                                f"{victim.index} then rendered on {victim.worker_host}")
-        return report + [f"{'PASS' if len(hosts) >= 2 else 'FAIL'} the lecture's parts were finished on both "
-                         f"machines ({len(hosts)} worker processes)"]
+        report = self._checks(
+            jobs,
+            workers[1],
+            f"machine 1 killed while it rendered part {victim.index}; part "
+            f"{victim.index} then rendered on {victim.worker_host}",
+        )
+        return report + [
+            f"{'PASS' if len(hosts) >= 2 else 'FAIL'} the lecture's parts were finished on both "
+            f"machines ({len(hosts)} worker processes)"
+        ]
 
     def _part_running_on(self, worker: subprocess.Popen, users, after_one_done=False):
         processes = [worker.pid, *(child.pid for child in psutil.Process(worker.pid).children(recursive=True))]
@@ -417,22 +512,38 @@ class Command(BaseCommand):
     def _checks(self, jobs: list[Job], worker: subprocess.Popen, summary: str, expect_success=True) -> list[str]:
         for job in jobs:
             job.refresh_from_db()
-        lines = [summary] + [f"  {job.audio_duration_seconds:5.1f} s audio, {job.segment_count} part(s): {job.status} "
-                             f"after {job.attempts} attempt(s) {job.error_code}" for job in jobs]
-        charges = {job.pk: UsageEntry.objects.filter(reservation_id=job.reservation_id, kind="charge").count()
-                   for job in jobs}
+        lines = [summary] + [
+            f"  {job.audio_duration_seconds:5.1f} s audio, {job.segment_count} part(s): {job.status} "
+            f"after {job.attempts} attempt(s) {job.error_code}"
+            for job in jobs
+        ]
+        charges = {
+            job.pk: UsageEntry.objects.filter(reservation_id=job.reservation_id, kind="charge").count() for job in jobs
+        }
         settled = all(
             (job.status == Job.Status.SUCCEEDED and charges[job.pk] == 1)
-            or (job.status == Job.Status.FAILED and charges[job.pk] == 0
-                and Reservation.objects.get(pk=job.reservation_id).state == Reservation.REFUNDED)
-            for job in jobs)
-        audit = subprocess.run([sys.executable, "manage.py", "storage_audit", "--grace-minutes", "0"],
-                               cwd=settings.BASE_DIR, env=self._env("audit", direct=True), capture_output=True,
-                               text=True)
-        expected = (("every job succeeded", all(job.status == Job.Status.SUCCEEDED for job in jobs))
-                    if expect_success else
-                    ("every job failed with a reason its owner reads",
-                     all(job.status == Job.Status.FAILED and job.error_message for job in jobs)))
+            or (
+                job.status == Job.Status.FAILED
+                and charges[job.pk] == 0
+                and Reservation.objects.get(pk=job.reservation_id).state == Reservation.REFUNDED
+            )
+            for job in jobs
+        )
+        audit = subprocess.run(
+            [sys.executable, "manage.py", "storage_audit", "--grace-minutes", "0"],
+            cwd=settings.BASE_DIR,
+            env=self._env("audit", direct=True),
+            capture_output=True,
+            text=True,
+        )
+        expected = (
+            ("every job succeeded", all(job.status == Job.Status.SUCCEEDED for job in jobs))
+            if expect_success
+            else (
+                "every job failed with a reason its owner reads",
+                all(job.status == Job.Status.FAILED and job.error_message for job in jobs),
+            )
+        )
         checks = [
             ("every job succeeded, or failed with its reservation refunded", settled),
             ("no job charged twice", max(charges.values()) <= 1),
@@ -440,5 +551,8 @@ class Command(BaseCommand):
             ("no file without a row, no row without its file (storage_audit)", audit.returncode == 0),
             ("the worker kept running through the fault", worker.poll() is None),
         ]
-        return lines + [f"{'PASS' if ok else 'FAIL'} {what}" for what, ok in checks] + \
-            ([] if audit.returncode == 0 else [audit.stdout[-2000:]])
+        return (
+            lines
+            + [f"{'PASS' if ok else 'FAIL'} {what}" for what, ok in checks]
+            + ([] if audit.returncode == 0 else [audit.stdout[-2000:]])
+        )

@@ -54,8 +54,11 @@ class Command(BaseCommand):
                 logger.exception("jobs_maintenance: this pass failed; the next one runs in %s s", every)
                 away = not _database_answers()
                 if away and not self.database_away:
-                    logger.warning("jobs_maintenance: the database is away; no work is taken for dead until it has "
-                                   "answered again for %s s", settings.JOB_HEARTBEAT_TIMEOUT)
+                    logger.warning(
+                        "jobs_maintenance: the database is away; no work is taken for dead until it has "
+                        "answered again for %s s",
+                        settings.JOB_HEARTBEAT_TIMEOUT,
+                    )
                 self.database_away = away
             if not every:
                 return

@@ -36,7 +36,6 @@ def _fixture(name: str) -> SimpleUploadedFile:
     return SimpleUploadedFile(name, (FIXTURES / name).read_bytes())
 
 
-
 class Command(BaseCommand):
     help = "Load-test the portal under gunicorn with locust: 100 users for 60 s; prints per-endpoint numbers."
 
@@ -44,8 +43,12 @@ class Command(BaseCommand):
         parser.add_argument("--users", type=int, default=100)
         parser.add_argument("--seconds", type=int, default=60)
         parser.add_argument("--accounts", type=int, default=20, help="Signed-in accounts the users share.")
-        parser.add_argument("--workers", type=int, default=2 * (os.cpu_count() or 1) + 1,
-                            help="gunicorn processes (default 2 x cores + 1)")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=2 * (os.cpu_count() or 1) + 1,
+            help="gunicorn processes (default 2 x cores + 1)",
+        )
         parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per process")
 
     def handle(self, users, seconds, accounts, workers, threads, **options):
@@ -58,10 +61,14 @@ class Command(BaseCommand):
                 BillingAccount.objects.create(user=user, plan_override="business")
                 client = Client()
                 client.force_login(user)
-                sessions.append({"session": client.cookies[settings.SESSION_COOKIE_NAME].value,
-                                 "csrf": _get_new_csrf_string(),
-                                 "portrait": str(uploads.add_portrait(user, _fixture("portrait.jpg")).id),
-                                 "audio": str(uploads.add_audio(user, _fixture("speech.wav")).id)})
+                sessions.append(
+                    {
+                        "session": client.cookies[settings.SESSION_COOKIE_NAME].value,
+                        "csrf": _get_new_csrf_string(),
+                        "portrait": str(uploads.add_portrait(user, _fixture("portrait.jpg")).id),
+                        "audio": str(uploads.add_audio(user, _fixture("speech.wav")).id),
+                    }
+                )
             with tempfile.TemporaryDirectory(prefix="load-test-") as workdir:
                 stats = self._run(sessions, Path(workdir), users, seconds, workers, threads)
             self._report(stats, users, seconds, workers, threads)
@@ -72,21 +79,61 @@ class Command(BaseCommand):
     def _run(self, sessions, workdir: Path, users, seconds, workers, threads) -> list[dict]:
         port = free_port()
         server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "portal.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-             # Keep-alive longer than a simulated user's pause (1-3 s), as a proxy in front would: with gunicorn's 2 s
-             # default a connection closed while idle resets the next request the client sends on it.
-             "--threads", str(threads), "--keep-alive", "75", "--log-level", "warning"],
-            cwd=settings.BASE_DIR, env=os.environ.copy(), start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "portal.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                # Keep-alive longer than a simulated user's pause (1-3 s), as a proxy in front would: with gunicorn's
+                # 2 s default a connection closed while idle resets the next request the client sends on it.
+                "--threads",
+                str(threads),
+                "--keep-alive",
+                "75",
+                "--log-level",
+                "warning",
+            ],
+            cwd=settings.BASE_DIR,
+            env=os.environ.copy(),
+            start_new_session=True,
         )
         try:
             self._wait_for(port)
-            env = {**os.environ, "LOAD_TEST_SESSIONS": json.dumps(sessions),
-                   "LOAD_TEST_PORTRAIT": base64.b64encode(PORTRAIT.read_bytes()).decode()}
+            env = {
+                **os.environ,
+                "LOAD_TEST_SESSIONS": json.dumps(sessions),
+                "LOAD_TEST_PORTRAIT": base64.b64encode(PORTRAIT.read_bytes()).decode(),
+            }
             locust = subprocess.run(
-                [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--host",
-                 f"http://127.0.0.1:{port}", "-u", str(users), "-r", str(max(users // 5, 1)), "-t", f"{seconds}s",
-                 "--csv", str(workdir / "load"), "--only-summary", "--loglevel", "WARNING"],
-                env=env, capture_output=True, text=True, timeout=seconds + 120,
+                [
+                    sys.executable,
+                    "-m",
+                    "locust",
+                    "-f",
+                    str(LOCUSTFILE),
+                    "--headless",
+                    "--host",
+                    f"http://127.0.0.1:{port}",
+                    "-u",
+                    str(users),
+                    "-r",
+                    str(max(users // 5, 1)),
+                    "-t",
+                    f"{seconds}s",
+                    "--csv",
+                    str(workdir / "load"),
+                    "--only-summary",
+                    "--loglevel",
+                    "WARNING",
+                ],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=seconds + 120,
             )
             if not (workdir / "load_stats.csv").exists():
                 raise CommandError(f"locust did not run:\n{locust.stderr[-3000:]}")
@@ -108,21 +155,28 @@ class Command(BaseCommand):
         raise CommandError("gunicorn did not start")
 
     def _report(self, stats, users, seconds, workers, threads) -> None:
-        self.stdout.write(f"{users} users for {seconds} s against gunicorn ({workers} processes x {threads} threads) "
-                          f"on {os.cpu_count()} cores")
+        self.stdout.write(
+            f"{users} users for {seconds} s against gunicorn ({workers} processes x {threads} threads) "
+            f"on {os.cpu_count()} cores"
+        )
         columns = ("requests", "req/s", "p50", "p95", "p99", "errors")
-        self.stdout.write(f"{'endpoint':<42} " + " ".join(f"{name:>{8 if name == 'requests' else 7}}"
-                                                          for name in columns))
+        self.stdout.write(
+            f"{'endpoint':<42} " + " ".join(f"{name:>{8 if name == 'requests' else 7}}" for name in columns)
+        )
         for row in stats:
             self.stdout.write(
                 f"{row['Name']:<42} {row['Request Count']:>8} {float(row['Requests/s']):>7.1f} {row['50%']:>7} "
-                f"{row['95%']:>7} {row['99%']:>7} {row['Failure Count']:>7}")
+                f"{row['95%']:>7} {row['99%']:>7} {row['Failure Count']:>7}"
+            )
         for failure in self.failures:
-            self.stdout.write(f"error: {failure['Method']} {failure['Name']}: {failure['Error']} "
-                              f"(x{failure['Occurrences']})")
+            self.stdout.write(
+                f"error: {failure['Method']} {failure['Name']}: {failure['Error']} (x{failure['Occurrences']})"
+            )
         by_name = {row["Name"]: row for row in stats}
         submit, trivial = by_name.get("POST /jobs/new/ (submit)"), by_name.get("GET /healthz (trivial)")
         if submit and trivial:
-            self.stdout.write(f"submit {float(submit['Requests/s']):.1f} req/s (p95 {submit['95%']} ms) next to "
-                              f"/healthz {float(trivial['Requests/s']):.1f} req/s (p95 {trivial['95%']} ms); times "
-                              "in ms")
+            self.stdout.write(
+                f"submit {float(submit['Requests/s']):.1f} req/s (p95 {submit['95%']} ms) next to "
+                f"/healthz {float(trivial['Requests/s']):.1f} req/s (p95 {trivial['95%']} ms); times "
+                "in ms"
+            )

@@ -33,24 +33,51 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--tier", choices=["all", *dispatch.TIERS], default="all",
-                            help="'paid' keeps this worker's capacity for paid plans.")
-        parser.add_argument("--backends", type=_backend_list, default=None, help=(
-            "Render only these backends (comma-separated, or 'none' for a worker that only checks uploads or sends "
-            "webhooks); each must render on this machine. Default: every backend that renders here."))
+        parser.add_argument(
+            "--tier",
+            choices=["all", *dispatch.TIERS],
+            default="all",
+            help="'paid' keeps this worker's capacity for paid plans.",
+        )
+        parser.add_argument(
+            "--backends",
+            type=_backend_list,
+            default=None,
+            help=(
+                "Render only these backends (comma-separated, or 'none' for a worker that only checks uploads or sends "
+                "webhooks); each must render on this machine. Default: every backend that renders here."
+            ),
+        )
         parser.add_argument("--processes", type=int, default=1)
         parser.add_argument("--threads", type=int, default=2)
         parser.add_argument("--no-webhooks", action="store_true", help="Do not deliver webhooks on this worker.")
-        parser.add_argument("--no-upload-checks", action="store_true",
-                            help="Do not check arrived uploads (decode, measure, face search) on this worker.")
-        parser.add_argument("--restart", action="store_true", help=(
-            "Start the worker again whenever it stops without being told to (when one of its processes dies, Dramatiq "
-            "stops them all): for running without a process manager that restarts it, as `make run` does."))
+        parser.add_argument(
+            "--no-upload-checks",
+            action="store_true",
+            help="Do not check arrived uploads (decode, measure, face search) on this worker.",
+        )
+        parser.add_argument(
+            "--restart",
+            action="store_true",
+            help=(
+                "Start the worker again whenever it stops without being told to (when one of its processes dies, "
+                "Dramatiq stops them all): for running without a process manager that restarts it, as `make run` does."
+            ),
+        )
 
     def handle(self, *args, tier, backends, processes, threads, no_webhooks, no_upload_checks, restart, **options):
         if restart:
-            command = [sys.executable, str(settings.BASE_DIR / "manage.py"), "render_worker", "--tier", tier,
-                       "--processes", str(processes), "--threads", str(threads)]
+            command = [
+                sys.executable,
+                str(settings.BASE_DIR / "manage.py"),
+                "render_worker",
+                "--tier",
+                tier,
+                "--processes",
+                str(processes),
+                "--threads",
+                str(threads),
+            ]
             command += ["--backends", ",".join(backends) or "none"] if backends is not None else []
             command += ["--no-webhooks"] * no_webhooks + ["--no-upload-checks"] * no_upload_checks
             raise SystemExit(keep_running(command))
@@ -68,9 +95,13 @@ class Command(BaseCommand):
             raise SystemExit("No backend renders on this machine and webhooks are off: nothing to do.")
         self.stdout.write(f"Queues: {' '.join(queues)}")
         self.stdout.flush()
-        call_command("rundramatiq", processes=processes, threads=threads, queues=queues,
-                     worker_shutdown_timeout=int((settings.WORKER_SHUTDOWN_SECONDS + HAND_BACK_SECONDS) * 1000))
-
+        call_command(
+            "rundramatiq",
+            processes=processes,
+            threads=threads,
+            queues=queues,
+            worker_shutdown_timeout=int((settings.WORKER_SHUTDOWN_SECONDS + HAND_BACK_SECONDS) * 1000),
+        )
 
     def _qualified(self, backends: list[str], *, asked: bool) -> list[str]:
         """The backends whose weights here passed the quality gate; a backend asked for by name must have passed."""
@@ -83,8 +114,10 @@ class Command(BaseCommand):
                     raise SystemExit(f"Refusing to render: {refused.message}") from None
                 self.stderr.write(f"  {name:<8} not served: {refused.message}")
                 continue
-            self.stdout.write(f"  {name:<8} serves checkpoint {checkpoint.short_digest} ({checkpoint.version}, "
-                              f"{checkpoint.cases_passed}/{checkpoint.cases_total} cases passed)")
+            self.stdout.write(
+                f"  {name:<8} serves checkpoint {checkpoint.short_digest} ({checkpoint.version}, "
+                f"{checkpoint.cases_passed}/{checkpoint.cases_total} cases passed)"
+            )
             serving.append(name)
         return serving
 
@@ -101,7 +134,8 @@ def _backend_list(value: str) -> list[str]:
     unknown = [name for name in names if name not in renderer.BACKEND_NAMES]
     if unknown or not names and value.strip() != "none":
         raise argparse.ArgumentTypeError(
-            f"{value!r}: name backends among {', '.join(renderer.BACKEND_NAMES)}, or 'none'")
+            f"{value!r}: name backends among {', '.join(renderer.BACKEND_NAMES)}, or 'none'"
+        )
     return names
 
 
@@ -136,8 +170,12 @@ def keep_running(command: list[str]) -> int:
             break
         if time.monotonic() - started >= RESTART_HEALTHY_AFTER_SECONDS:
             delay = RESTART_FIRST_DELAY_SECONDS
-        logger.error("the worker stopped on its own (exit status %s: a worker process died or could not start); "
-                     "starting it again in %.0f s", code, delay)
+        logger.error(
+            "the worker stopped on its own (exit status %s: a worker process died or could not start); "
+            "starting it again in %.0f s",
+            code,
+            delay,
+        )
         restart_at = time.monotonic() + delay
         while time.monotonic() < restart_at and not stopping:
             time.sleep(0.1)

@@ -51,7 +51,8 @@ class Command(BaseCommand):
         manager.add_process(
             # --restart: a worker process that dies (Dramatiq then stops the worker) is started again, instead of
             # honcho stopping web and scheduler with it.
-            "worker", f"{python} {manage} render_worker --processes 1 --threads 2 --restart",
+            "worker",
+            f"{python} {manage} render_worker --processes 1 --threads 2 --restart",
             cwd=str(settings.BASE_DIR),
             # Dramatiq's metrics port has no token: on a developer's machine it answers only locally.
             env={"dramatiq_prom_host": "127.0.0.1", **os.environ},

@@ -30,8 +30,12 @@ def stored_files(directory: str = "users") -> list[str]:
 def referenced_files() -> set[str]:
     """Every file name a row points at."""
     names = set()
-    for model, fields in ((Portrait, ("file", "thumbnail")), (AudioClip, ("file",)), (Job, ("output", "poster")),
-                          (JobSegment, ("output",))):
+    for model, fields in (
+        (Portrait, ("file", "thumbnail")),
+        (AudioClip, ("file",)),
+        (Job, ("output", "poster")),
+        (JobSegment, ("output",)),
+    ):
         for values in model.objects.values_list(*fields):
             names.update(name for name in values if name)
     names.update(UploadPart.objects.values_list("name", flat=True))
@@ -69,23 +73,32 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--grace-minutes", type=float, default=60,
-                            help="Ignore files younger than this: an upload or a render may be writing them now.")
+        parser.add_argument(
+            "--grace-minutes",
+            type=float,
+            default=60,
+            help="Ignore files younger than this: an upload or a render may be writing them now.",
+        )
         parser.add_argument("--delete-orphans", action="store_true", help="Delete the files no row points at.")
 
     def handle(self, *args, grace_minutes, delete_orphans, **options):
         referenced = referenced_files()
         on_disk = stored_files()
         young_after = timezone.now() - timedelta(minutes=grace_minutes)
-        orphans = sorted(name for name in set(on_disk) - referenced
-                         if grace_minutes <= 0 or default_storage.get_modified_time(name) < young_after)
+        orphans = sorted(
+            name
+            for name in set(on_disk) - referenced
+            if grace_minutes <= 0 or default_storage.get_modified_time(name) < young_after
+        )
         missing = sorted(referenced - set(on_disk))
         for name in orphans:
             self.stdout.write(f"no row:  {name}")
         for name in missing:
             self.stdout.write(f"no file: {name}")
-        self.stdout.write(f"{len(on_disk)} files, {len(referenced)} referenced; {len(orphans)} with no row, "
-                          f"{len(missing)} rows with no file")
+        self.stdout.write(
+            f"{len(on_disk)} files, {len(referenced)} referenced; {len(orphans)} with no row, "
+            f"{len(missing)} rows with no file"
+        )
         if delete_orphans and orphans:
             for name in orphans:
                 default_storage.delete(name)
@@ -94,14 +107,24 @@ class Command(BaseCommand):
         ledger = quota_ledger_mismatches()
         holding = finished_jobs_holding_quota()
         for period in ledger:
-            self.stdout.write(f"ledger:  usage period {period.pk} (user {period.user_id}): {period.used_seconds} s "
-                              f"used, {period.charged} s charged; {period.reserved_seconds} s reserved, "
-                              f"{period.held} s held")
+            self.stdout.write(
+                f"ledger:  usage period {period.pk} (user {period.user_id}): {period.used_seconds} s "
+                f"used, {period.charged} s charged; {period.reserved_seconds} s reserved, "
+                f"{period.held} s held"
+            )
         for job in holding:
             self.stdout.write(f"held:    job {job.pk} is {job.status} but still holds {job.quota_seconds} s")
-        self.stdout.write(f"{len(ledger)} usage periods disagree with their reservations, {len(holding)} finished "
-                          f"jobs hold render time")
-        record(len(on_disk), len(referenced), file_without_row=len(orphans), row_without_file=len(missing),
-               quota_ledger_mismatch=len(ledger), quota_held_by_finished_job=len(holding))
+        self.stdout.write(
+            f"{len(ledger)} usage periods disagree with their reservations, {len(holding)} finished "
+            f"jobs hold render time"
+        )
+        record(
+            len(on_disk),
+            len(referenced),
+            file_without_row=len(orphans),
+            row_without_file=len(missing),
+            quota_ledger_mismatch=len(ledger),
+            quota_held_by_finished_job=len(holding),
+        )
         if orphans or missing or ledger or holding:
             raise CommandError("storage and database disagree", returncode=1)

@@ -28,8 +28,14 @@ class Command(BaseCommand):
         parser.add_argument("--user", required=True, help="The account's email address.")
         parser.add_argument("--portrait", required=True, type=Path, help="An image file (added to their library).")
         parser.add_argument("--audio", required=True, type=Path, help="An audio file (added to their library).")
-        parser.add_argument("--option", action="append", default=[], type=_option, metavar="NAME=VALUE",
-                            help="A render option, e.g. resolution=512, dynamic_scale=1.2; repeatable.")
+        parser.add_argument(
+            "--option",
+            action="append",
+            default=[],
+            type=_option,
+            metavar="NAME=VALUE",
+            help="A render option, e.g. resolution=512, dynamic_scale=1.2; repeatable.",
+        )
         parser.add_argument("--backend", default=services.DEFAULT_BACKEND, help="builtin (default) or sonic.")
         parser.add_argument("--wait", action="store_true", help="Follow progress and print the download URL.")
 
@@ -46,8 +52,10 @@ class Command(BaseCommand):
             raise CommandError(f"{refusal.code}: {refusal.message}") from None
         except OSError as error:
             raise CommandError(str(error)) from None
-        self.stdout.write(f"job {job.id} queued on {job.queue_name} ({job.quota_seconds} s of quota); "
-                          f"support code {job.support_code}, trace {job.trace_id}")
+        self.stdout.write(
+            f"job {job.id} queued on {job.queue_name} ({job.quota_seconds} s of quota); "
+            f"support code {job.support_code}, trace {job.trace_id}"
+        )
         if not wait:
             return
         last = None

@@ -48,7 +48,6 @@ def _lecture(path: Path, size: int) -> None:
             start, frames_left = start + count, frames_left - count
 
 
-
 class MemorySampler(threading.Thread):
     def __init__(self, pid: int):
         super().__init__(daemon=True)
@@ -82,8 +81,10 @@ class Command(BaseCommand):
             with tempfile.TemporaryDirectory(prefix="upload-bench-") as workdir:
                 lecture = Path(workdir) / "lecture.wav"
                 _lecture(lecture, size)
-                self.stdout.write(f"lecture: {lecture.stat().st_size / 1e6:.1f} MB WAV, "
-                                  f"{(lecture.stat().st_size - 44) / 2 / SAMPLE_RATE / 60:.1f} min")
+                self.stdout.write(
+                    f"lecture: {lecture.stat().st_size / 1e6:.1f} MB WAV, "
+                    f"{(lecture.stat().st_size - 44) / 2 / SAMPLE_RATE / 60:.1f} min"
+                )
                 upload_id = self._send(user, lecture)
             if not no_check:
                 self._check(upload_id)
@@ -93,9 +94,23 @@ class Command(BaseCommand):
     def _send(self, user, lecture: Path) -> str:
         port = free_port()
         server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "portal.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-             "--timeout", "30", "--log-level", "warning"],
-            cwd=settings.BASE_DIR, env=os.environ.copy(), start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "portal.wsgi",
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                "1",
+                "--timeout",
+                "30",
+                "--log-level",
+                "warning",
+            ],
+            cwd=settings.BASE_DIR,
+            env=os.environ.copy(),
+            start_new_session=True,
         )
         try:
             self.cookies = self._log_in(user, port)
@@ -113,11 +128,15 @@ class Command(BaseCommand):
             server.wait(timeout=30)
         size = lecture.stat().st_size
         peak = max(sampler.samples)
-        self.stdout.write(f"sent {size / 1e6:.1f} MB in {elapsed:.1f} s ({size / 1e6 / elapsed:.1f} MB/s, limit "
-                          f"{self.rate / 1e6:g} MB/s); connection cut at {cut_at / 1e6:.1f} MB and resumed there")
-        self.stdout.write(f"web process RSS: {idle / 2**20:.1f} MiB idle, {min(sampler.samples) / 2**20:.1f}-"
-                          f"{peak / 2**20:.1f} MiB during the upload ({len(sampler.samples)} samples), "
-                          f"{(peak - idle) / 2**20:+.1f} MiB at most over idle")
+        self.stdout.write(
+            f"sent {size / 1e6:.1f} MB in {elapsed:.1f} s ({size / 1e6 / elapsed:.1f} MB/s, limit "
+            f"{self.rate / 1e6:g} MB/s); connection cut at {cut_at / 1e6:.1f} MB and resumed there"
+        )
+        self.stdout.write(
+            f"web process RSS: {idle / 2**20:.1f} MiB idle, {min(sampler.samples) / 2**20:.1f}-"
+            f"{peak / 2**20:.1f} MiB during the upload ({len(sampler.samples)} samples), "
+            f"{(peak - idle) / 2**20:+.1f} MiB at most over idle"
+        )
         return upload_id
 
     def _log_in(self, user, port: int) -> dict:
@@ -135,8 +154,11 @@ class Command(BaseCommand):
         response = connection.getresponse()
         response.read()
         csrf = response.headers["Set-Cookie"].split(f"{settings.CSRF_COOKIE_NAME}=", 1)[1].split(";", 1)[0]
-        return {"Cookie": f"{settings.SESSION_COOKIE_NAME}={session}; {settings.CSRF_COOKIE_NAME}={csrf}",
-                "X-CSRFToken": csrf, "Tus-Resumable": "1.0.0"}
+        return {
+            "Cookie": f"{settings.SESSION_COOKIE_NAME}={session}; {settings.CSRF_COOKIE_NAME}={csrf}",
+            "X-CSRFToken": csrf,
+            "Tus-Resumable": "1.0.0",
+        }
 
     def _request(self, port, method, path, headers=None):
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
@@ -148,10 +170,13 @@ class Command(BaseCommand):
 
     def _upload(self, port: int, lecture: Path) -> tuple[str, int]:
         size = lecture.stat().st_size
-        metadata = ",".join(f"{key} {base64.b64encode(value).decode()}"
-                            for key, value in (("filename", b"lecture.wav"), ("kind", b"audio")))
-        created = self._request(port, "POST", "/library/uploads/", {"Upload-Length": str(size),
-                                                                      "Upload-Metadata": metadata})
+        metadata = ",".join(
+            f"{key} {base64.b64encode(value).decode()}"
+            for key, value in (("filename", b"lecture.wav"), ("kind", b"audio"))
+        )
+        created = self._request(
+            port, "POST", "/library/uploads/", {"Upload-Length": str(size), "Upload-Metadata": metadata}
+        )
         if created.status != 201:
             raise CommandError(f"creating the upload answered {created.status}")
         location = created.headers["Location"]
@@ -177,8 +202,12 @@ class Command(BaseCommand):
         """Send one part at the rate limit; with cut_after, close the connection after that many bytes."""
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         connection.putrequest("PATCH", location)
-        for header, value in {**self.cookies, "Content-Type": "application/offset+octet-stream",
-                              "Upload-Offset": str(offset), "Content-Length": str(length)}.items():
+        for header, value in {
+            **self.cookies,
+            "Content-Type": "application/offset+octet-stream",
+            "Upload-Offset": str(offset),
+            "Content-Length": str(length),
+        }.items():
             connection.putheader(header, value)
         connection.endheaders()
         sent, block, started = 0, 256 * 1024, time.monotonic()
@@ -209,8 +238,13 @@ class Command(BaseCommand):
         sampler.stopping.set()
         sampler.join()
         upload = Upload.objects.select_related("audio").get(pk=upload_id)
-        result = (f"{upload.audio.duration_seconds / 60:.1f} min, waveform of {len(upload.audio.waveform)} points"
-                  if upload.audio else f"{upload.error_code}: {upload.error_message}")
-        self.stdout.write(f"worker's check: {status} in {elapsed:.1f} s ({result}); its RSS "
-                          f"{max(sampler.samples + [before]) / 2**20:.1f} MiB at most, "
-                          f"{(max(sampler.samples + [before]) - before) / 2**20:+.1f} MiB over before")
+        result = (
+            f"{upload.audio.duration_seconds / 60:.1f} min, waveform of {len(upload.audio.waveform)} points"
+            if upload.audio
+            else f"{upload.error_code}: {upload.error_message}"
+        )
+        self.stdout.write(
+            f"worker's check: {status} in {elapsed:.1f} s ({result}); its RSS "
+            f"{max(sampler.samples + [before]) / 2**20:.1f} MiB at most, "
+            f"{(max(sampler.samples + [before]) - before) / 2**20:+.1f} MiB over before"
+        )

@@ -26,6 +26,8 @@ class Command(BaseCommand):
         api_key, key = keys.create(user, name, expires_at=expires_at)
         plan = plan_for(user)
         if not plan.api_access:
-            self.stderr.write(f"Note: the {plan.name} plan has no API access; the key answers 403 api_not_in_plan "
-                              "until the user's plan includes the API.")
+            self.stderr.write(
+                f"Note: the {plan.name} plan has no API access; the key answers 403 api_not_in_plan "
+                "until the user's plan includes the API."
+            )
         self.stdout.write(key)

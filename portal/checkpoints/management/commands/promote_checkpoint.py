@@ -15,8 +15,12 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--results-dir", type=Path, required=True,
-                            help="The qualify run's --results-dir: backend, version, digest and figures.")
+        parser.add_argument(
+            "--results-dir",
+            type=Path,
+            required=True,
+            help="The qualify run's --results-dir: backend, version, digest and figures.",
+        )
         parser.add_argument("--report-url", default="", help="Where the run's HTML report was published.")
         parser.add_argument("--pipeline-run", default="", help="The run that qualified it (a PipelineRun's name).")
 
@@ -30,14 +34,21 @@ class Command(BaseCommand):
 
         try:
             checkpoint, recorded = promote(
-                backend=figure("backend"), version=figure("renderer-version"), digest=figure("checkpoint-digest"),
-                cases_passed=figure("cases-passed", int), cases_total=figure("cases-total", int),
-                duration_error_ms=figure("duration-error-ms", float), offset_frames=figure("offset-frames", float),
-                sync_correlation=figure("sync-correlation", float), report_url=report_url,
+                backend=figure("backend"),
+                version=figure("renderer-version"),
+                digest=figure("checkpoint-digest"),
+                cases_passed=figure("cases-passed", int),
+                cases_total=figure("cases-total", int),
+                duration_error_ms=figure("duration-error-ms", float),
+                offset_frames=figure("offset-frames", float),
+                sync_correlation=figure("sync-correlation", float),
+                report_url=report_url,
                 pipeline_run=pipeline_run,
             )
         except Refusal as refusal:
             raise CommandError(f"{refusal.code}: {refusal.message}") from None
         what = "recorded" if recorded else "was already recorded"
-        self.stdout.write(f"{checkpoint.backend} {checkpoint.version} {checkpoint.digest} {what}: "
-                          f"{checkpoint.cases_passed}/{checkpoint.cases_total} cases passed")
+        self.stdout.write(
+            f"{checkpoint.backend} {checkpoint.version} {checkpoint.digest} {what}: "
+            f"{checkpoint.cases_passed}/{checkpoint.cases_total} cases passed"
+        )
