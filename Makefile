@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test lint install browser deploy-tools qualify
+.PHONY: run test test-fast lint install browser deploy-tools qualify
 
 # Re-installs only when pyproject.toml changed since the last install.
 $(INSTALLED): pyproject.toml
@@ -42,11 +42,19 @@ deploy-tools: $(KEDA_SCHEMA)/node_modules/.installed
 test: install browser deploy-tools
 	$(BIN)/pytest
 
+# The quick loop while working: everything but browser walks, slow renders and drills (make test runs them all).
+test-fast: install deploy-tools
+	$(BIN)/pytest -m "not browser and not slow and not drill" -q
+
 # The model quality gate (README "Model quality gate"): renders the reference suite with the builtin backend at
 # CI resolution and fails on any broken limit; the report (report.html, JSON, contact sheet, plots, strips, videos)
 # lands in var/qualify.
 qualify: install
 	$(BIN)/python -m renderer qualify --report var/qualify
 
+# ruff (lint and format), the import layers and cycles (pyproject.toml [tool.importlinter]), mypy (mypy.ini).
 lint: install
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from billing.plans import FREE, PLAN_CHOICES, billing_enabled
+from billing.plans import FREE, PLAN_CHOICES, Plan, billing_enabled, get_plan
 
 # Stripe subscription statuses that keep the paid plan (past_due only during the grace period).
 ACTIVE_STATUSES = {"active", "trialing"}
@@ -216,3 +216,11 @@ class UsageEntry(models.Model):
 
     def __str__(self):
         return f"{self.kind} {self.seconds}s"
+
+
+def plan_for(user) -> Plan:
+    """The plan whose limits apply to this user right now, from the local database only."""
+    account = BillingAccount.objects.filter(user_id=user.pk).first()
+    if account is None:
+        return get_plan(FREE)
+    return get_plan(account.effective_plan_code())

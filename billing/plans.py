@@ -152,13 +152,3 @@ def plan_for_lookup_key(lookup_key: str | None) -> Plan | None:
 def billing_enabled() -> bool:
     """Stripe billing is on only when a secret key is configured; otherwise everyone is on Free (or a staff plan)."""
     return bool(settings.STRIPE_SECRET_KEY)
-
-
-def plan_for(user) -> Plan:
-    """The plan whose limits apply to this user right now, from the local database only."""
-    from billing.models import BillingAccount
-
-    account = BillingAccount.objects.filter(user_id=user.pk).first()
-    if account is None:
-        return get_plan(FREE)
-    return get_plan(account.effective_plan_code())

@@ -18,8 +18,7 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 
-from billing.models import BillingAccount, Reservation, UsageEntry, UsagePeriod
-from billing.plans import plan_for
+from billing.models import BillingAccount, Reservation, UsageEntry, UsagePeriod, plan_for
 from portal.errors import Refusal
 
 

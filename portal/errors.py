@@ -4,6 +4,33 @@ from django.utils import translation
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+# The one JSON error shape, for the API and every web view that answers JSON:
+# {"error": {"code", "message", "field"?, ...extra, "request_id"}}.
+NOT_FOUND_MESSAGE = _("No such object: it does not exist or is not yours.")
+
+
+def request_id_of(request) -> str:
+    return getattr(getattr(request, "_request", request), "request_id", "")
+
+
+def error_body(request, code: str, message: str, field: str | None = None, **extra) -> dict:
+    error = {"code": code, "message": str(message)}
+    if field:
+        error["field"] = field
+    error.update(extra)
+    error["request_id"] = request_id_of(request)
+    return {"error": error}
+
+
+def server_error_body(request, support_code: str) -> dict:
+    return error_body(
+        request,
+        "internal_error",
+        gettext("Something went wrong on our side. Quote support code %(support_code)s if it happens again.")
+        % {"support_code": support_code},
+        support_code=support_code,
+    )
+
 
 class Refusal(Exception):
     """A request we refuse: `code` is stable (clients branch on it), `message` is for people, `status` is HTTP's.

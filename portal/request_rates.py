@@ -1,6 +1,6 @@
 """Requests counted per bucket in fixed one-minute windows, in Redis (the broker's, under its namespace, as the
 workers' presence is), so every web process shares the counts: one INCR per request. The API's plan limits
-(portal/api/rate_limits.py) and the parts of an upload (portal/library/receiving.py) are counted here."""
+(portal/api/rate_limits.py) and the parts of an upload (portal/library/upload/receive.py) are counted here."""
 
 import time
 from dataclasses import dataclass

@@ -10,6 +10,8 @@ import re
 from django.http import Http404, HttpResponse, JsonResponse
 from django.utils.translation import gettext as _
 
+from portal.errors import NOT_FOUND_MESSAGE, error_body
+
 # Deeper than any body the portal takes (a job request is 3 levels, a Stripe event about 8).
 JSON_MAX_DEPTH = 64
 _FORM = "application/x-www-form-urlencoded"
@@ -75,8 +77,6 @@ def _refused(request, code: str, message: str):
         or _json_body(request)
         or "application/json" in request.headers.get("Accept", "")
     ):
-        from portal.api.errors import error_body
-
         return JsonResponse(error_body(request, code, message), status=400)
     return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
 
@@ -87,8 +87,6 @@ def refuse_unstorable_values(get_response):
     def middleware(request):
         if unstorable(request.path_info):
             if request.path_info.startswith("/api/"):
-                from portal.api.errors import NOT_FOUND_MESSAGE, error_body
-
                 return JsonResponse(error_body(request, "not_found", NOT_FOUND_MESSAGE), status=404)
             raise Http404("no object has such a name")
         if (

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.urls import reverse
 from django.utils.crypto import salted_hmac
 from django.utils.http import content_disposition_header
 
@@ -88,6 +89,16 @@ def _download_keys() -> MultiFernet:
 
 def sign_download(job_id, name: str) -> str:
     return _download_keys().encrypt(f"{job_id}\n{name}".encode()).decode()
+
+
+def download_path(job, name: str) -> str:
+    """A signed link to one of the job's files, relative to the site (for pages)."""
+    return reverse("jobs:download", args=[sign_download(job.id, name)])
+
+
+def download_link(job, name: str) -> str:
+    """The same, absolute on SITE_URL (for webhooks, emails, the API and the command line)."""
+    return settings.SITE_URL + download_path(job, name)
 
 
 def verify_download(token: str) -> DownloadGrant:

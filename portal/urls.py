@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import cache_control
 from django.views.i18n import JavaScriptCatalog
 
-from portal import metrics, views
+from portal import metrics_endpoint, views
 from portal.accounts import views as account_views
 from portal.api import pages
 from portal.jobs import views as job_views
@@ -20,7 +20,7 @@ admin.site.login = secure_admin_login(admin.site.login)
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
-    path("metrics", metrics.scrape, name="metrics"),
+    path("metrics", metrics_endpoint.scrape, name="metrics"),
     path("accounts/preferences/", account_views.preferences, name="account_preferences"),
     path("accounts/api-keys/", pages.api_keys, name="api_keys"),
     path("accounts/api-keys/<uuid:key_id>/revoke/", pages.revoke_api_key, name="revoke_api_key"),

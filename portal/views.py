@@ -8,7 +8,7 @@ from redis.exceptions import RedisError
 from billing.plans import all_plans
 from billing.quota import usage_summary
 from portal import tracing
-from portal.api.errors import server_error_body
+from portal.errors import server_error_body
 from portal.jobs.models import Job
 
 RECENT_VIDEOS = 6

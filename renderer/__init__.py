@@ -44,7 +44,7 @@ _WHERE = {
     "RESOLUTIONS": ".params",
     "MAX_RESOLUTION": ".params",
     "validate_params": ".params",
-    "qualification_for": ".qualify_gate",
+    "qualification_for": ".qualify.gate",
     "JoinedVideo": ".segments",
     "PartPlan": ".segments",
     "plan_parts": ".segments",

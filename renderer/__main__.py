@@ -13,11 +13,9 @@ from pathlib import Path
 
 from .engine import available_backends, render
 from .errors import RenderError
-from .qualify import CI_RESOLUTION, cmd_qualify
-from .qualify_cases import looped_speech
-from .qualify_gate import QUALIFICATION_DIR
-
-FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
+from .qualify.cases import FIXTURES, looped_speech
+from .qualify.command import CI_RESOLUTION, cmd_qualify
+from .qualify.gate import QUALIFICATION_DIR
 
 
 def _peak_rss_mb() -> float:

@@ -205,7 +205,8 @@ class MouthRig:
         self.lips_parted = float(np.abs(self.close_field).max()) > 0.25  # else pressing them changes no pixel
 
         self.source = np.ascontiguousarray(image[r.slices])
-        self.texture = self._texture(self.source.shape[:2])
+        source_height, source_width = self.source.shape[:2]
+        self.texture = self._texture((source_height, source_width))
         self._map_x = np.empty_like(self.grid_x)
         self._map_y = np.empty_like(self.grid_y)
         self.xs = xs
@@ -225,7 +226,7 @@ class MouthRig:
     @staticmethod
     def _texture(shape: tuple[int, int]) -> np.ndarray:
         """Fixed soft mottling for the cavity, so it never reads as one flat colour (the same in every frame)."""
-        noise = np.random.default_rng(11).standard_normal(shape).astype(np.float32)
+        noise: np.ndarray = np.random.default_rng(11).standard_normal(shape).astype(np.float32)
         noise = cv2.GaussianBlur(noise, (0, 0), 2.5)
         return noise / max(1e-6, float(noise.std()))
 
@@ -462,7 +463,8 @@ class PortraitAnimator:
         points = portrait.face.points
         self.mouth = MouthRig(self.image, points)
         self.eyes = [EyeRig(self.image, points[upper], points[lower]) for upper, lower in EYES]
-        self.head = HeadRig(self.image.shape[:2], points)
+        image_height, image_width = self.image.shape[:2]
+        self.head = HeadRig((image_height, image_width), points)
         self.seed = seed
         self.dynamic_scale = dynamic_scale
         self.motion_scale = motion_scale

@@ -97,7 +97,7 @@ class AudioReader:
             if self.rate != self.info.sample_rate
             else None
         )
-        position = 0  # index of the next source sample
+        position: int | None = 0  # index of the next source sample (None after a seek, until a frame says)
         try:
             container = av.open(str(self.path))
         except av.FFmpegError as error:
@@ -107,7 +107,7 @@ class AudioReader:
             if seek:
                 target = self.start_sample / self.info.sample_rate - SEEK_MARGIN_SECONDS
                 try:
-                    container.seek(int(target / stream.time_base), stream=stream, backward=True)
+                    container.seek(int(target / stream_time_base(stream)), stream=stream, backward=True)
                 except av.FFmpegError:
                     raise _SeekMissed() from None
                 position = None
@@ -116,7 +116,7 @@ class AudioReader:
                     if position is None:
                         if frame.pts is None:
                             raise _SeekMissed()
-                        since_start = (frame.pts - (stream.start_time or 0)) * stream.time_base
+                        since_start = (frame.pts - (stream.start_time or 0)) * stream_time_base(stream)
                         position = round(float(since_start) * self.info.sample_rate)
                         if position > self.start_sample:
                             raise _SeekMissed()
@@ -250,6 +250,21 @@ class VideoProbe:
     audio_rate: int | None
 
 
+def stream_time_base(stream: av.AudioStream | av.VideoStream) -> Fraction:
+    """The stream's time base (FFmpeg gives every stream of an opened file one; PyAV types it as optional)."""
+    if stream.time_base is None:
+        raise ValueError(f"stream #{stream.index} has no time base")
+    return stream.time_base
+
+
+def stream_fps(stream: av.VideoStream) -> float:
+    """Frames per second: the stream's average rate, else FFmpeg's guess."""
+    rate = stream.average_rate or stream.guessed_rate
+    if rate is None:
+        raise ValueError(f"video stream #{stream.index} has no frame rate")
+    return float(rate)
+
+
 def iter_video_frames(path: str | Path, *, format: str = "bgr24") -> Iterator[np.ndarray]:
     with av.open(str(path)) as container:
         for frame in container.decode(container.streams.video[0]):
@@ -260,7 +275,7 @@ def probe_output(path: str | Path) -> VideoProbe:
     """Measure an MP4 by decoding it: counted frames and samples, not header claims."""
     with av.open(str(path)) as container:
         vstream = container.streams.video[0]
-        fps = float(vstream.average_rate or vstream.guessed_rate)
+        fps = stream_fps(vstream)
         width, height = vstream.codec_context.width, vstream.codec_context.height
         frames = sum(1 for _ in container.decode(vstream))
     samples, rate = 0, None
@@ -315,6 +330,8 @@ def _interleave(
     audio_written, last = 0, None
     for index in range(count):
         last = next(frames, last)  # a source that ends early holds its last frame: the audio is never cut
+        if last is None:
+            raise ValueError("the video source gave no frames")  # mux_with_audio's source always starts with one
         writer.write_frame(last)
         while audio_written < (index + 1) * writer.audio_rate / fps:
             chunk = next(audio, None)

@@ -8,6 +8,7 @@ animator.py), so nothing jumps at a join.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -17,7 +18,7 @@ import numpy as np
 
 from .audio_features import ANALYSIS_RATE, HOP, hop_features, loudness_reference, pool_into_frames
 from .errors import ConcatError, EmptyAudioError
-from .media import AudioReader
+from .media import AudioReader, stream_fps, stream_time_base
 
 PAUSE_SECONDS = 0.3  # the quietest span this long is where a cut goes
 EARLIEST_CUT = 0.5  # of max_seconds: parts are never shorter than this, unless the audio is
@@ -82,7 +83,7 @@ def _cuts(levels: np.ndarray, duration: float, max_seconds: float, fps: int) -> 
     return [Segment(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
 
 
-def concat(parts: list[str | Path], output_path: str | Path) -> JoinedVideo:
+def concat(parts: Sequence[str | Path], output_path: str | Path) -> JoinedVideo:
     """Join rendered parts: video packets are copied, the audio is decoded and encoded once (AAC priming and
     padding of each part would otherwise add silence at every join). Returns the joined file's facts."""
     if not parts:
@@ -109,7 +110,7 @@ def concat(parts: list[str | Path], output_path: str | Path) -> JoinedVideo:
             frames, samples = _join(inputs, parts, output, out_video, out_audio, resampler)
             for packet in out_audio.encode(None):
                 output.mux(packet)
-        fps = float(first_video.average_rate or first_video.guessed_rate)
+        fps = stream_fps(first_video)
         return JoinedVideo(Path(output_path), frames, shape[0], shape[1], frames / fps, samples / rate)
     finally:
         for container in inputs:
@@ -173,7 +174,7 @@ def _trimmed_audio(path, resampler):
                 if limit is not None and frame.pts is not None:
                     data = data[:, : max(0, min(data.shape[1], limit - frame.pts))]
                 if data.shape[1]:
-                    yield data, float(frame.pts * stream.time_base) if frame.pts is not None else 0.0
+                    yield data, float(frame.pts * stream_time_base(stream)) if frame.pts is not None else 0.0
 
 
 def _encode(output, stream, data: np.ndarray, position: int) -> int:

@@ -191,13 +191,14 @@ def preprocess_image(path: str | Path, params: RenderParams) -> PreparedPortrait
     )
     scale_x, scale_y = out_w / crop.shape[1], out_h / crop.shape[0]
     points = (face.points - np.array([cx0, cy0], np.float32)) * np.array([scale_x, scale_y], np.float32)
+    fx0, fy0, fx1, fy1 = face.box
     return PreparedPortrait(
         image=np.ascontiguousarray(scaled),
         face=Face(points.astype(np.float32)),
         faces_found=len(faces),
         face_index=index,
         crop_box=box,
-        face_box=tuple(round(v) for v in face.box),
+        face_box=(round(fx0), round(fy0), round(fx1), round(fy1)),
     )
 
 

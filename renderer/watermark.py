@@ -19,7 +19,9 @@ class Watermark:
         box_w, box_h = text_w + 2 * margin, text_h + baseline + 2 * margin
         self.x0, self.y0 = max(0, width - box_w), max(0, height - box_h)
         mask = np.zeros((height - self.y0, width - self.x0), np.uint8)
-        cv2.putText(mask, text, (margin, margin + text_h), cv2.FONT_HERSHEY_SIMPLEX, scale, 255, thickness, cv2.LINE_AA)
+        cv2.putText(
+            mask, text, (margin, margin + text_h), cv2.FONT_HERSHEY_SIMPLEX, scale, (255,), thickness, cv2.LINE_AA
+        )
         shadow = cv2.GaussianBlur(cv2.dilate(mask, np.ones((3, 3), np.uint8)), (0, 0), 1.5)
         self.white = (mask.astype(np.float32) / 255 * 0.85)[..., None]
         self.dark = (shadow.astype(np.float32) / 255 * 0.5)[..., None]

@@ -13,7 +13,7 @@ from django.utils import timezone, translation
 
 from portal.accounts.models import User
 
-FIXTURES = Path(__file__).parent / "fixtures"
+FIXTURES = Path(__file__).resolve().parents[1] / "renderer" / "qualify" / "fixtures"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 BROWSER_TESTS = [
     pytest.mark.browser,
@@ -253,6 +253,9 @@ def running_worker(threads: int = 2, queues=None):
     queue, or only on `queues`."""
     import dramatiq
 
+    from portal import queue
+
+    queue.declare_actors()  # as a worker process does when it starts
     broker = dramatiq.get_broker()
     worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100, queues=queues)
     worker.start()

@@ -6,7 +6,7 @@ from django.core.files.storage import default_storage
 from billing.models import BillingAccount, Reservation
 from portal import storage
 from portal.jobs.models import Job
-from portal.library import uploads
+from portal.library.upload import store
 from tests.conftest import FIXTURES
 from tests.media import upload
 
@@ -20,8 +20,8 @@ def give_plan(user, code: str) -> None:
 
 
 def fixture_inputs(user):
-    portrait = uploads.add_portrait(user, upload("portrait.jpg", (FIXTURES / "portrait.jpg").read_bytes()))
-    audio = uploads.add_audio(user, upload("speech.wav", (FIXTURES / "speech.wav").read_bytes()))
+    portrait = store.add_portrait(user, upload("portrait.jpg", (FIXTURES / "portrait.jpg").read_bytes()))
+    audio = store.add_audio(user, upload("speech.wav", (FIXTURES / "speech.wav").read_bytes()))
     return portrait, audio
 
 
@@ -30,13 +30,13 @@ def speech_inputs(user, seconds: float, portrait=None):
     import tempfile
     from pathlib import Path
 
-    from renderer.qualify_cases import looped_speech
+    from renderer.qualify.cases import looped_speech
 
     with tempfile.TemporaryDirectory() as workdir:
         speech = looped_speech(seconds, Path(workdir) / f"speech-{seconds:g}s.wav")
-        audio = uploads.add_audio(user, upload(speech.name, speech.read_bytes()))
+        audio = store.add_audio(user, upload(speech.name, speech.read_bytes()))
     if portrait is None:
-        portrait = uploads.add_portrait(user, upload("portrait.jpg", (FIXTURES / "portrait.jpg").read_bytes()))
+        portrait = store.add_portrait(user, upload("portrait.jpg", (FIXTURES / "portrait.jpg").read_bytes()))
     return portrait, audio
 
 

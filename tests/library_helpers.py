@@ -5,16 +5,16 @@ from dataclasses import dataclass
 
 from django.test import TestCase
 
-from portal.library import probing, uploads
+from portal.library.upload import check, store
 from tests.media import audio_bytes, image_bytes, upload
 
 
 def add_portrait(user, name="me.png", **image_options):
-    return uploads.add_portrait(user, upload(name, image_bytes("PNG", **image_options)))
+    return store.add_portrait(user, upload(name, image_bytes("PNG", **image_options)))
 
 
 def add_audio(user, name="talk.wav", seconds=2.0):
-    return uploads.add_audio(user, upload(name, audio_bytes(".wav", seconds=seconds)))
+    return store.add_audio(user, upload(name, audio_bytes(".wav", seconds=seconds)))
 
 
 @dataclass
@@ -46,4 +46,4 @@ def send_whole(client, url: str, name: str, content: bytes, **fields) -> Sent:
 def run_check(upload_id) -> None:
     """The worker's check, with what it does after its commit (deleting the parts) run too."""
     with TestCase.captureOnCommitCallbacks(execute=True):
-        probing.check(upload_id)
+        check.check(upload_id)

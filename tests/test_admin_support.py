@@ -13,7 +13,7 @@ from billing.models import BillingAccount, StripePrice
 from portal.accounts.models import User
 from portal.jobs import services
 from portal.jobs.models import Job, JobStage
-from portal.library import uploads
+from portal.library.upload import store
 from portal.support.models import AuditEvent
 from tests.conftest import make_user, running_worker, with_second_factor
 from tests.jobs_helpers import fixture_inputs, give_plan, reservation_state, wait_for
@@ -59,7 +59,7 @@ def run_action(client, action: str, job: Job, reason: str = "asked by the user")
 
 def test_support_finds_a_failed_job_by_its_support_code_and_sees_where_it_failed(support, teacher):
     _, audio = fixture_inputs(teacher)
-    faceless = uploads.add_portrait(teacher, upload("wall.png", image_bytes("PNG", (400, 400), noise=True)))
+    faceless = store.add_portrait(teacher, upload("wall.png", image_bytes("PNG", (400, 400), noise=True)))
     with running_worker():
         failed = wait_for(services.submit(teacher, faceless, audio, {"resolution": 256}))
     other_portrait, other_audio = fixture_inputs(teacher)

@@ -98,12 +98,12 @@ def test_render_share_and_watch_a_video(teacher_with_inputs, worker, browser, li
 
 @pytest.fixture
 def free_user_with_a_lecture(transactional_db):
-    from portal.library import uploads
+    from portal.library.upload import store
     from tests.media import audio_bytes, upload
 
     user = make_user("free@example.com")
     portrait, speech = fixture_inputs(user)
-    lecture = uploads.add_audio(user, upload("lecture.mp3", audio_bytes(".mp3", seconds=61)))
+    lecture = store.add_audio(user, upload("lecture.mp3", audio_bytes(".mp3", seconds=61)))
     return portrait, speech, lecture
 
 

@@ -3,10 +3,13 @@ of the same tier, a 3-second heartbeat timeout and one worker killed with SIGKIL
 
 from io import StringIO
 
+import pytest
 from django.core.management import call_command
 
 from portal.accounts.models import User
 from tests.conftest import stored_files
+
+pytestmark = pytest.mark.drill
 
 
 def test_a_busy_farm_loses_nothing_when_a_worker_is_killed(transactional_db):

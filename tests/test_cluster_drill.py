@@ -17,6 +17,8 @@ from django.core.management import call_command
 
 from portal import cluster_hosts
 
+pytestmark = pytest.mark.drill
+
 
 @pytest.fixture
 def can_run_drill():

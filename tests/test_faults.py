@@ -13,6 +13,8 @@ from django.core.management import call_command
 from portal.accounts.models import User
 from tests.conftest import stored_files
 
+pytestmark = pytest.mark.drill
+
 
 def drill(scenario: str) -> str:
     """The drill's report (printed for the log); call_command raises CommandError when a check fails."""

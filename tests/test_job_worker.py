@@ -12,8 +12,8 @@ from billing import quota
 from billing.models import UsageEntry
 from portal.jobs import services, transitions
 from portal.jobs.models import Job, JobSegment
-from portal.jobs.tasks import RENDER_JOB
-from portal.library import uploads
+from portal.jobs.rendering import RENDER_JOB
+from portal.library.upload import store
 from tests.conftest import running_worker, stored_files
 from tests.jobs_helpers import eventually, fixture_inputs, reservation_state, wait_for
 from tests.media import image_bytes, upload
@@ -49,7 +49,7 @@ def test_short_job_renders_and_is_charged_once(worker, teacher):
 
 def test_bad_input_fails_at_once_with_a_refund_and_no_retry(worker, teacher):
     _, audio = fixture_inputs(teacher)
-    faceless = uploads.add_portrait(teacher, upload("wall.png", image_bytes("PNG", (400, 400), noise=True)))
+    faceless = store.add_portrait(teacher, upload("wall.png", image_bytes("PNG", (400, 400), noise=True)))
     job = wait_for(services.submit(teacher, faceless, audio, FAST))
     assert (job.status, job.error_code, job.attempts) == (Job.Status.FAILED, "no_face", 1)
     assert "face" in job.error_message

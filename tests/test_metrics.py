@@ -16,7 +16,7 @@ from dramatiq.brokers.redis import RedisBroker
 from prometheus_client.parser import text_string_to_metric_families
 
 from portal import metrics
-from portal.jobs import services, tasks
+from portal.jobs import rendering, services, webhooks
 from portal.jobs.models import Job, JobSegment
 from tests.conftest import make_user, running_worker
 from tests.jobs_helpers import finished_job, fixture_inputs, give_plan, wait_for
@@ -131,10 +131,10 @@ def test_renders_running_per_worker_machine(scrape, owner):
 
 def test_queue_depth_follows_messages_in_redis(scrape):
     depth = "portal_queue_messages"
-    tasks.RENDER_JOB["builtin-free"].send(str(uuid.uuid4()))
-    tasks.RENDER_JOB["builtin-free"].send(str(uuid.uuid4()))
-    tasks.RENDER_JOB["builtin-paid"].send(str(uuid.uuid4()))
-    tasks.deliver_webhook.send_with_options(args=(1,), delay=60_000)
+    rendering.RENDER_JOB["builtin-free"].send(str(uuid.uuid4()))
+    rendering.RENDER_JOB["builtin-free"].send(str(uuid.uuid4()))
+    rendering.RENDER_JOB["builtin-paid"].send(str(uuid.uuid4()))
+    webhooks.deliver_webhook.send_with_options(args=(1,), delay=60_000)
 
     queued = series(scrape(), depth)
     assert queued[labels(queue="builtin-free", state="waiting")] == 2

@@ -9,7 +9,7 @@ from billing.models import UsagePeriod
 from portal.errors import Refusal
 from portal.jobs import services
 from portal.jobs.models import Job
-from portal.library import uploads
+from portal.library.upload import store
 from tests.conftest import make_user
 from tests.jobs_helpers import fixture_inputs, give_plan, messages_in_queue, reservation_state
 from tests.media import audio_bytes, image_bytes, upload
@@ -52,7 +52,7 @@ def test_preflight_is_free_and_reports_face_duration_and_cost(owner_client, owne
 
 def test_preflight_reports_a_missing_face(owner_client, owner):
     _, audio = fixture_inputs(owner)
-    wall = uploads.add_portrait(owner, upload("wall.png", image_bytes("PNG", (400, 400), noise=True)))
+    wall = store.add_portrait(owner, upload("wall.png", image_bytes("PNG", (400, 400), noise=True)))
     body = owner_client.post(
         URL, {**form_data(wall, audio), "action": "preflight"}, headers={"Accept": "application/json"}
     ).json()
@@ -95,7 +95,7 @@ def test_bad_options_are_refused_with_a_code(owner, options, code):
 
 def test_audio_longer_than_the_plan_allows(owner):
     portrait, _ = fixture_inputs(owner)
-    long_clip = uploads.add_audio(owner, upload("talk.mp3", audio_bytes(".mp3", seconds=61)))
+    long_clip = store.add_audio(owner, upload("talk.mp3", audio_bytes(".mp3", seconds=61)))
     with pytest.raises(Refusal) as refusal:
         services.submit(owner, portrait, long_clip, {"resolution": 256})
     assert refusal.value.code == "job_too_long"
@@ -103,7 +103,7 @@ def test_audio_longer_than_the_plan_allows(owner):
 
 def test_preflight_refuses_a_lecture_longer_than_the_plan_with_the_way_to_upgrade(owner_client, owner):
     portrait, _ = fixture_inputs(owner)
-    lecture = uploads.add_audio(owner, upload("lecture.mp3", audio_bytes(".mp3", seconds=61)))
+    lecture = store.add_audio(owner, upload("lecture.mp3", audio_bytes(".mp3", seconds=61)))
     body = owner_client.post(
         URL, {**form_data(portrait, lecture), "action": "preflight"}, headers={"Accept": "application/json"}
     ).json()
@@ -131,7 +131,7 @@ def test_a_library_of_one_portrait_and_one_audio_is_chosen_already(owner_client,
     portrait, audio = fixture_inputs(owner)
     form = owner_client.get(URL).context["form"]
     assert (form["portrait"].value(), form["audio"].value()) == (portrait.pk, audio.pk)
-    uploads.add_audio(owner, upload("second.wav", audio_bytes(".wav")))
+    store.add_audio(owner, upload("second.wav", audio_bytes(".wav")))
     form = owner_client.get(URL).context["form"]
     assert form["portrait"].value() == portrait.pk and not form["audio"].value()
 

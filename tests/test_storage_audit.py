@@ -18,7 +18,7 @@ from portal.accounts.models import User
 from portal.jobs import retention, services
 from portal.jobs.models import Job
 from portal.library.errors import UploadRejected
-from portal.library.uploads import add_audio
+from portal.library.upload.store import add_audio
 from tests.conftest import make_user, running_worker, stored_files, with_second_factor
 from tests.jobs_helpers import eventually, fixture_inputs, give_plan, reservation_state, speech_inputs, wait_for
 from tests.media import audio_bytes, upload

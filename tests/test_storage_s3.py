@@ -79,9 +79,9 @@ def test_upload_view_and_delete_through_s3(owner_client, owner, s3_storage, djan
 
 
 def test_outsider_gets_404_not_a_presigned_url(outsider_client, owner, s3_storage):
-    from portal.library import uploads
+    from portal.library.upload import store
 
-    portrait = uploads.add_portrait(owner, upload("me.png", image_bytes("PNG")))
+    portrait = store.add_portrait(owner, upload("me.png", image_bytes("PNG")))
     response = outsider_client.get(reverse("library:portrait_image", args=[portrait.id]))
     assert response.status_code == 404
 

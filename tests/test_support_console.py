@@ -20,7 +20,8 @@ from billing.models import BillingAccount
 from portal.accounts.models import User
 from portal.jobs import services
 from portal.jobs.models import Job, JobStage
-from portal.library import uploads
+from portal.library.upload import store
+from portal.support import timeline
 from portal.support.models import AuditEvent
 from tests.conftest import PASSWORD, make_user, running_worker, totp_code, with_second_factor
 from tests.jobs_helpers import finished_job, fixture_inputs, give_plan, wait_for
@@ -98,7 +99,7 @@ def test_the_job_page_offers_the_actions_its_state_allows(support, teacher):
 def test_attempts_count_across_a_retry_and_each_run_has_its_own_rows(support, teacher):
     client, _ = support
     _, audio = fixture_inputs(teacher)
-    faceless = uploads.add_portrait(teacher, upload("wall.png", image_bytes("PNG", (400, 400), noise=True)))
+    faceless = store.add_portrait(teacher, upload("wall.png", image_bytes("PNG", (400, 400), noise=True)))
     with running_worker():
         job = wait_for(services.submit(teacher, faceless, audio, {"resolution": 256}))
         client.post(reverse("admin:jobs_job_action", args=[job.pk, "retry"]), {"reason": "try once more"})
@@ -157,7 +158,7 @@ def test_plan_changes_are_in_the_audit_log_with_the_old_and_new_plan(support, te
     admin = change_plan(teacher, "pro")
     event = AuditEvent.objects.get(action="plan_changed")
     assert (event.actor, event.user, event.changes) == (admin, teacher, {"plan": ["teacher", "pro"]})
-    assert event.summary() == "Teacher → Pro"
+    assert timeline.audit_summary(event) == "Teacher → Pro"
     listing = client.get(reverse("admin:support_auditevent_changelist"), {"q": "teacher@example.com"})
     assert "Teacher → Pro" in listing.content.decode() and "admin@example.com" in listing.content.decode()
 

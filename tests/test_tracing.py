@@ -24,7 +24,7 @@ import renderer
 from portal import tracing
 from portal.jobs import dispatch, services
 from portal.jobs.models import Job, JobStage
-from portal.library import uploads
+from portal.library.upload import store
 from tests.conftest import FIXTURES
 from tests.jobs_helpers import fixture_inputs, wait_for
 from tests.media import image_bytes, upload
@@ -141,7 +141,7 @@ def test_one_trace_from_the_submitting_request_to_every_render_stage(worker, tea
 
 def test_a_failing_stage_is_an_error_span_and_a_failed_row(worker, teacher, finished_spans):
     _, audio = fixture_inputs(teacher)
-    faceless = uploads.add_portrait(teacher, upload("wall.png", image_bytes("PNG", (400, 400), noise=True)))
+    faceless = store.add_portrait(teacher, upload("wall.png", image_bytes("PNG", (400, 400), noise=True)))
     job = wait_for(services.submit(teacher, faceless, audio, {"resolution": 256}))
     assert job.error_code == "no_face"
     settle(worker)

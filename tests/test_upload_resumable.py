@@ -14,8 +14,8 @@ from django.test import Client, override_settings
 from django.urls import reverse
 from django.utils import timezone
 
-from portal.library import receiving
 from portal.library.models import AudioClip, Portrait, Upload
+from portal.library.upload import receive
 from tests.conftest import stored_files
 from tests.media import audio_bytes, image_bytes
 
@@ -309,7 +309,7 @@ def test_an_outsider_cannot_see_send_to_or_cancel_someone_elses_upload(owner_cli
 def test_a_part_without_the_csrf_token_is_refused(owner):
     client = Client(enforce_csrf_checks=True)
     client.force_login(owner)
-    location = reverse("library:upload", args=[receiving.start(owner, "audio", "a.wav", 10).id])
+    location = reverse("library:upload", args=[receive.start(owner, "audio", "a.wav", 10).id])
     assert send_part(client, location, 0, b"0123456789").status_code == 403
     assert create(client, "b.wav", 10).status_code == 403
 
@@ -321,11 +321,11 @@ def test_anonymous_is_sent_to_log_in(client):
 def test_upkeep_resends_lost_checks_gives_up_on_stuck_ones_and_forgets_abandoned_uploads(owner, transactional_db):
     import dramatiq
 
-    from portal.library.tasks import CHECK_QUEUE
+    from portal.queue import UPLOAD_CHECK_QUEUE as CHECK_QUEUE
 
-    abandoned = receiving.start(owner, "audio", "abandoned.wav", 1000)
-    stuck = receiving.start(owner, "audio", "stuck.wav", 1000)
-    lost = receiving.start(owner, "audio", "lost.wav", 1000)
+    abandoned = receive.start(owner, "audio", "abandoned.wav", 1000)
+    stuck = receive.start(owner, "audio", "stuck.wav", 1000)
+    lost = receive.start(owner, "audio", "lost.wav", 1000)
     now = timezone.now()
     Upload.objects.filter(pk=abandoned.pk).update(updated_at=now - timedelta(hours=25))
     Upload.objects.filter(pk=stuck.pk).update(status="checking", updated_at=now - timedelta(hours=2))

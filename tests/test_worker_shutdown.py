@@ -19,6 +19,8 @@ from portal.management.commands.busy_farm import _database_url
 from tests.conftest import running_worker
 from tests.jobs_helpers import eventually, messages_in_queue, speech_inputs, wait_for
 
+pytestmark = pytest.mark.drill
+
 
 @pytest.fixture
 def start_worker(tmp_path):

@@ -4,7 +4,8 @@ includes the API (a lost plan turns keys off; it does not delete them)."""
 from rest_framework.permissions import BasePermission
 
 from billing import quota
-from billing.plans import Plan, plan_for
+from billing.models import plan_for
+from billing.plans import Plan
 from portal.api.models import ApiKey
 
 

@@ -7,13 +7,12 @@ from django.conf import settings
 from django.http import Http404, JsonResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from billing.quota import QuotaError
-from portal.errors import Refusal
+from portal.errors import NOT_FOUND_MESSAGE, Refusal, error_body
 
 _CODES = {
     exceptions.NotAuthenticated: "not_authenticated",
@@ -23,20 +22,6 @@ _CODES = {
     exceptions.NotAcceptable: "not_acceptable",
     exceptions.PermissionDenied: "forbidden",
 }
-NOT_FOUND_MESSAGE = gettext_lazy("No such object: it does not exist or is not yours.")
-
-
-def request_id_of(request) -> str:
-    return getattr(getattr(request, "_request", request), "request_id", "")
-
-
-def error_body(request, code: str, message: str, field: str | None = None, **extra) -> dict:
-    error = {"code": code, "message": str(message)}
-    if field:
-        error["field"] = field
-    error.update(extra)
-    error["request_id"] = request_id_of(request)
-    return {"error": error}
 
 
 # DRF's validation codes that clients branch on get codes of their own; the rest are invalid_request.
@@ -104,14 +89,4 @@ def not_found(request, *args, **kwargs):
     """Unknown URLs under /api/v1/ answer in the API's shape, not with the portal's HTML page."""
     return JsonResponse(
         error_body(request, "not_found", _("No such endpoint; see /api/v1/docs/.")), status=status.HTTP_404_NOT_FOUND
-    )
-
-
-def server_error_body(request, support_code: str) -> dict:
-    return error_body(
-        request,
-        "internal_error",
-        _("Something went wrong on our side. Quote support code %(support_code)s if it happens again.")
-        % {"support_code": support_code},
-        support_code=support_code,
     )

@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from billing.plans import plan_for
+from billing.models import plan_for
 from portal.api import keys
 from portal.api.models import ApiKey
 

@@ -10,7 +10,8 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 import renderer
-from billing.plans import plan_for
+from billing.models import plan_for
+from portal import storage
 from portal.checkpoints.models import Checkpoint
 from portal.errors import shown_error
 from portal.jobs import retention, services
@@ -309,8 +310,8 @@ class JobSerializer(serializers.ModelSerializer):
             return None
         return DownloadSerializer(
             {
-                "url": services.download_link(job, job.output.name),
-                "poster_url": services.download_link(job, job.poster.name) if job.poster else None,
+                "url": storage.download_link(job, job.output.name),
+                "poster_url": storage.download_link(job, job.poster.name) if job.poster else None,
                 "expires_at": timezone.now() + timedelta(seconds=settings.DOWNLOAD_LINK_SECONDS),
             }
         ).data

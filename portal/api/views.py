@@ -17,7 +17,7 @@ from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
 from billing import quota
-from billing.plans import plan_for
+from billing.models import plan_for
 from portal import storage
 from portal.api import serializers as s
 from portal.api.idempotency import idempotent
@@ -27,9 +27,10 @@ from portal.errors import Refusal
 from portal.jobs import services, webhooks
 from portal.jobs.errors import JobRejected
 from portal.jobs.models import Job, WebhookEndpoint
-from portal.library import receiving, uploads, usage
+from portal.library import usage
 from portal.library.errors import UploadRejected
 from portal.library.models import AudioClip, Portrait, Upload
+from portal.library.upload import receive, store
 
 ERRORS = {
     code: OpenApiResponse(s.ErrorSerializer, description=text)
@@ -139,7 +140,7 @@ def _accepted_for_checking(request, kind: str) -> Response:
     file = request.FILES.get("file")
     if file is None:
         raise UploadRejected("no_file", _("Send the file as multipart/form-data in the field 'file'."), field="file")
-    upload = receiving.receive_whole(request.user, kind, file)
+    upload = receive.receive_whole(request.user, kind, file)
     return Response(
         s.UploadSerializer(upload).data,
         status=status.HTTP_202_ACCEPTED,
@@ -188,7 +189,7 @@ def portraits(request):
 def portrait(request, portrait_id):
     item = _get_portrait_for_user(request, portrait_id)
     if request.method == "DELETE":
-        uploads.delete_item(item)
+        store.delete_item(item)
         return Response(status=status.HTTP_204_NO_CONTENT)
     return Response(s.PortraitSerializer(item).data)
 
@@ -248,7 +249,7 @@ def audio_clips(request):
 def audio_clip(request, audio_id):
     clip = _get_audio_for_user(request, audio_id)
     if request.method == "DELETE":
-        uploads.delete_item(clip)
+        store.delete_item(clip)
         return Response(status=status.HTTP_204_NO_CONTENT)
     return Response(s.AudioSerializer(clip).data)
 
@@ -297,7 +298,7 @@ def uploads_list(request):
 def upload(request, upload_id):
     found = _get_upload_for_user(request, upload_id)
     if request.method == "DELETE":
-        if not receiving.cancel(found):
+        if not receive.cancel(found):
             raise UploadRejected(
                 "upload_arrived",
                 _("The whole file has arrived; delete the portrait or audio once it is in the library."),

@@ -4,7 +4,7 @@ A worker computes the digest of a backend's weights once per process (renderer.c
 gigabytes takes a while) and looks it up at every render, so a withdrawal stops the next render. The weights serve
 only as a checkpoint that was promoted (the qualification pipeline, `manage.py promote_checkpoint`) or that the
 repository's committed gate record vouches for (`renderer qualify --record` wrote the same version and digest into
-renderer/qualification/results.json: CI qualifies builtin that way), and that nobody withdrew. Anything else, new
+renderer/qualify/records/results.json: CI qualifies builtin that way), and that nobody withdrew. Anything else, new
 weights nobody qualified or weights changed under a version that was, is refused with a reason that says what to do.
 """
 

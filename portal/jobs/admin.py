@@ -19,11 +19,11 @@ from django.utils.translation import gettext_lazy as _
 
 from billing.admin import ReadOnlyAdmin
 from billing.models import Reservation
-from portal import tracing
+from portal import storage, tracing
 from portal.errors import Refusal
 from portal.jobs import services
 from portal.jobs.models import Job, JobSegment, JobStage, WebhookDelivery
-from portal.support import audit
+from portal.support import audit, timeline
 
 # Attributes worth a column in the stage timeline; the trace has the rest.
 TIMELINE_ATTRIBUTES = [
@@ -103,7 +103,7 @@ def _cancel(job):
 def _new_link(job):
     if job.status != Job.Status.SUCCEEDED or not job.output:
         raise Refusal("no_output", "The job has no video to download.")
-    return services.download_link(job, job.output.name)
+    return storage.download_link(job, job.output.name)
 
 
 def _offered(action: str, job: Job) -> bool:
@@ -455,7 +455,7 @@ class JobAdmin(admin.ModelAdmin):
             return "-"
         return format_html(
             '<a href="{}">video ({})</a>',
-            services.download_path(job, job.output.name),
+            storage.download_path(job, job.output.name),
             filesizeformat(job.output_size_bytes),
         )
 
@@ -463,7 +463,7 @@ class JobAdmin(admin.ModelAdmin):
     def poster_link(self, job):
         if not job.poster:
             return "-"
-        return format_html('<a href="{}">poster</a>', services.download_path(job, job.poster.name))
+        return format_html('<a href="{}">poster</a>', storage.download_path(job, job.poster.name))
 
     @admin.display(description="support actions")
     def support_actions(self, job):
@@ -477,7 +477,7 @@ class JobAdmin(admin.ModelAdmin):
                         f"{event.created_at:%Y-%m-%d %H:%M}",
                         event.actor.email if event.actor else event.source,
                         event.get_action_display(),
-                        event.summary(),
+                        timeline.audit_summary(event),
                         f": {event.reason}" if event.reason else "",
                     )
                     for event in events

@@ -1,4 +1,4 @@
-"""Sends the jobs app's queue messages: the one module that imports the Dramatiq actors.
+"""Sends the jobs app's queue messages (by actor name, through portal/queue.py), inside each job's trace.
 
 Every send happens after the transaction that made its row has committed. When the broker does not answer the send
 is logged and dropped: the row stays queued and the reconciler (portal/jobs/reconcile.py) sends it again, so a Redis
@@ -10,38 +10,18 @@ from contextlib import nullcontext
 
 from django.db import DatabaseError, connection
 from django.utils import timezone
-from dramatiq.errors import DramatiqError
 from opentelemetry import trace
-from redis.exceptions import RedisError
 
-from portal import tracing
-from portal.jobs import tasks
+from portal import queue, tracing
 from portal.jobs.models import Job, JobSegment
-from portal.library import tasks as library_tasks
 
 logger = logging.getLogger(__name__)
-BROKER_ERRORS = (RedisError, DramatiqError, OSError)
-
-
-TIERS = tasks.TIERS
-WEBHOOK_QUEUE = tasks.deliver_webhook.queue_name
-UPLOAD_CHECK_QUEUE = library_tasks.CHECK_QUEUE
-WEBHOOK_RETRIES = tasks.WEBHOOK_RETRIES
-
-
-def queue_names() -> list[str]:
-    """Every queue a worker takes from (render queues of every backend and tier, webhooks, upload checks)."""
-    return [*tasks.RENDER_QUEUES, WEBHOOK_QUEUE, UPLOAD_CHECK_QUEUE]
-
-
-def queue_for(backend: str, tier: str) -> str:
-    return tasks.render_queue(backend, tier)
 
 
 def send_job(job_id) -> bool:
     """Render (or split) a queued job. False when the broker did not take the message."""
     job = Job.objects.get(pk=job_id)
-    sent = _send(tasks.RENDER_JOB[job.queue_name], job, str(job.pk))
+    sent = _send(queue.RENDER_JOB, job, str(job.pk))
     if sent:
         _note_sent(Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED))
     return sent
@@ -49,14 +29,14 @@ def send_job(job_id) -> bool:
 
 def send_parts(job: Job, indexes) -> list[int]:
     """Render these queued parts of a lecture; returns the indexes the broker took."""
-    sent = [index for index in indexes if _send(tasks.RENDER_SEGMENT[job.queue_name], job, str(job.pk), index)]
+    sent = [index for index in indexes if _send(queue.RENDER_PART, job, str(job.pk), index)]
     _note_sent(JobSegment.objects.filter(job=job, index__in=sent, status=JobSegment.Status.QUEUED))
     return sent
 
 
 def send_join(job: Job) -> bool:
     """Join a lecture whose parts are all rendered."""
-    sent = _send(tasks.STITCH_JOB[job.queue_name], job, str(job.pk))
+    sent = _send(queue.JOIN_PARTS, job, str(job.pk))
     if sent:
         _note_sent(Job.objects.filter(pk=job.pk))
     return sent
@@ -76,8 +56,8 @@ def _note_sent(rows) -> None:
 
 def send_webhook(delivery_id: int) -> bool:
     try:
-        tasks.deliver_webhook.send(delivery_id)
-    except BROKER_ERRORS:
+        queue.send(queue.DELIVER_WEBHOOK, queue.WEBHOOK_QUEUE, delivery_id)
+    except queue.BROKER_ERRORS:
         logger.warning(
             "webhook delivery %s: the broker did not take the message; the maintenance loop sends it",
             delivery_id,
@@ -87,19 +67,20 @@ def send_webhook(delivery_id: int) -> bool:
     return True
 
 
-def _send(actor, job: Job, *args) -> bool:
+def _send(stem: str, job: Job, *args) -> bool:
     # Inside the job's own trace (a worker sending the next part) the message is a child of the current span;
     # anywhere else (the reconciler, support's retry in an admin request) it continues the job's trace.
+    actor_name = queue.render_actor_for_queue(stem, job.queue_name)
     current = trace.get_current_span().get_span_context()
     same_trace = current.is_valid and format(current.trace_id, "032x") == job.trace_id
     with nullcontext() if same_trace else tracing.continued_trace(job.trace_parent):
         try:
-            actor.send(*args)
-        except BROKER_ERRORS:
+            queue.send(actor_name, job.queue_name, *args)
+        except queue.BROKER_ERRORS:
             logger.warning(
                 "job %s: the broker did not take %s%r; the reconciler sends it again",
                 job.pk,
-                actor.actor_name,
+                actor_name,
                 args,
                 exc_info=True,
             )

@@ -10,9 +10,9 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext
 
 from portal.accounts.preferences import valid_time_zone
+from portal.durations import duration_clock
 from portal.errors import shown_error
 from portal.jobs.models import Job
-from portal.library.templatetags.library import duration_clock
 
 logger = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
+from portal import queue
 from portal.jobs import dispatch, transitions
 from portal.jobs.models import Job, JobSegment, WebhookDelivery
 from portal.jobs.transitions import MAX_ATTEMPTS
@@ -150,9 +151,9 @@ def resend_lost_deliveries(now) -> list:
     resent = []
     pending = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, created_at__lt=now - SEND_GRACE)
     for delivery in pending:
-        if _in_redis(dispatch.WEBHOOK_QUEUE, delivery.message_id):
+        if _in_redis(queue.WEBHOOK_QUEUE, delivery.message_id):
             continue
-        if delivery.attempts > dispatch.WEBHOOK_RETRIES:
+        if delivery.attempts > queue.WEBHOOK_RETRIES:
             WebhookDelivery.objects.filter(pk=delivery.pk, status=WebhookDelivery.Status.PENDING).update(
                 status=WebhookDelivery.Status.FAILED, finished_at=now
             )

@@ -1,4 +1,5 @@
-"""What a worker does with a render message: fetch inputs from storage, run the renderer, store outputs, end the job.
+"""What a worker does with a render message (the render actors, declared at the end): fetch inputs from storage, run
+the renderer, store outputs, end the job.
 
 A job whose audio is longer than SEGMENT_SECONDS is split at pauses into parts: each part is its own message that
 any worker may take, released to the queue a few at a time (portal/jobs/transitions.py), and the last part to
@@ -14,12 +15,13 @@ import threading
 import time
 from pathlib import Path
 
+import dramatiq
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection
 from opentelemetry import trace
 
 import renderer
-from portal import metrics, storage
+from portal import metrics, queue, storage
 from portal.checkpoints.serving import checkpoint_for
 from portal.jobs import shutdown, transitions
 from portal.jobs.models import Job, JobSegment, JobStage
@@ -511,3 +513,26 @@ def join_parts(job_id) -> None:
             _after_job_error(job, token, holding.why_stopped(error), retries_left=job.join_attempts < MAX_ATTEMPTS)
         finally:
             _keep_stages(job, stages, attempt=job.earlier_attempts + job.attempts)
+
+
+def _render_actors(function, stem: str) -> dict[str, dramatiq.Actor]:
+    """One actor per backend and tier, by queue name. Bad inputs end the job without raising, so only transient
+    failures (a lost worker, memory, storage hiccups) come back as retries."""
+    return {
+        queue.render_queue(backend, tier): dramatiq.actor(
+            function,
+            actor_name=queue.render_actor_name(stem, backend, tier),
+            queue_name=queue.render_queue(backend, tier),
+            priority=queue.PRIORITY[tier],
+            time_limit=queue.RENDER_TIME_LIMIT_MS,
+            max_retries=queue.RENDER_ATTEMPTS,
+            min_backoff=queue.RENDER_MIN_BACKOFF_MS,
+        )
+        for backend in renderer.BACKEND_NAMES
+        for tier in queue.TIERS
+    }
+
+
+RENDER_JOB = _render_actors(render_job, queue.RENDER_JOB)
+RENDER_PART = _render_actors(render_segment, queue.RENDER_PART)
+JOIN_PARTS = _render_actors(join_parts, queue.JOIN_PARTS)

@@ -15,7 +15,8 @@ from django.core.mail import send_mail
 from django.utils import timezone, translation
 from django.utils.translation import gettext, ngettext
 
-from billing.plans import all_plans, plan_for
+from billing.models import plan_for
+from billing.plans import all_plans
 from portal.accounts.preferences import valid_time_zone
 from portal.jobs.models import Job
 

@@ -14,9 +14,8 @@ from django.utils.translation import gettext as _
 
 import renderer
 from billing import quota
-from billing.models import Reservation
-from billing.plans import plan_for
-from portal import storage, tracing
+from billing.models import Reservation, plan_for
+from portal import queue, storage, tracing
 from portal.accounts.models import User
 from portal.errors import Refusal, shown_error, shown_warning
 from portal.jobs import dispatch, transitions, worker_presence
@@ -203,7 +202,7 @@ def submit(user, portrait, audio, options: dict, backend: str = DEFAULT_BACKEND,
             seed=params.seed,
             watermark=plan.watermark,
             plan=plan.code,
-            queue_name=dispatch.queue_for(backend, plan.queue_tier),
+            queue_name=queue.render_queue(backend, plan.queue_tier),
             trace_id=tracing.current_trace_id(),
             trace_parent=tracing.current_traceparent(),
             audio_duration_seconds=audio.duration_seconds,
@@ -314,15 +313,3 @@ def delete(job: Job) -> None:
         if job.status == Job.Status.RUNNING:
             raise JobRejected("job_running", _("The job is still rendering: cancel it, then delete it."), status=409)
         job.delete()  # files and storage go with it (portal/jobs/deletion.py)
-
-
-def download_path(job: Job, name: str) -> str:
-    """A signed link to one of the job's files, relative to the site (for pages)."""
-    from django.urls import reverse
-
-    return reverse("jobs:download", args=[storage.sign_download(job.id, name)])
-
-
-def download_link(job: Job, name: str) -> str:
-    """The same, absolute on SITE_URL (for webhooks, emails and the command line)."""
-    return settings.SITE_URL + download_path(job, name)

@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from billing import quota
-from billing.plans import plan_for
+from billing.models import plan_for
 from portal import storage
 from portal.jobs import dispatch
 from portal.jobs.models import Job, JobSegment

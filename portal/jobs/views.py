@@ -14,13 +14,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from billing import quota
 from portal import storage
+from portal.durations import duration_clock, time_left
 from portal.errors import Refusal, shown_error
 from portal.http import wants_json
 from portal.jobs import retention, services, sharing, webhooks
 from portal.jobs.forms import JobForm
 from portal.jobs.models import TITLE_MAX_LENGTH, Job, ShareLink, WebhookEndpoint
 from portal.library.models import AudioClip, Portrait
-from portal.library.templatetags.library import duration_clock, time_left
 from portal.support import audit
 
 PAGE_SIZE = 20
@@ -111,7 +111,7 @@ def job_detail(request, job_id):
     job = _get_job_for_user(request, job_id)
     links = {}
     if job.status == Job.Status.SUCCEEDED and job.output:
-        links = {"video": services.download_path(job, job.output.name)}
+        links = {"video": storage.download_path(job, job.output.name)}
         links["expires_at"] = timezone.now() + timedelta(seconds=settings.DOWNLOAD_LINK_SECONDS)
     notes = [audit.user_facing(event) for event in job.audit_events.order_by("created_at")]
     now = timezone.now()

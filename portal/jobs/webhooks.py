@@ -11,16 +11,18 @@ import time
 from urllib.parse import urlsplit
 
 import certifi
+import dramatiq
 import urllib3
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
+from dramatiq.middleware import CurrentMessage
 
+from portal import queue, storage
 from portal.jobs import dispatch
 from portal.jobs.errors import JobRejected
 from portal.jobs.models import Job, WebhookDelivery, WebhookEndpoint
-from portal.jobs.services import download_link
 
 SIGNATURE_HEADER = "Sonic-Signature"
 TIMEOUT_SECONDS = 10
@@ -171,7 +173,7 @@ def event_payload(job: Job) -> dict:
         "finished_at": job.finished_at.isoformat() if job.finished_at else None,
     }
     if job.status == Job.Status.SUCCEEDED:
-        data["download_url"] = download_link(job, job.output.name)
+        data["download_url"] = storage.download_link(job, job.output.name)
     if job.error_code:
         data["error"] = {"code": job.error_code, "message": job.error_message}
     return {"type": f"job.{job.status}", "created": int(time.time()), "data": data}
@@ -189,6 +191,20 @@ def on_job_finished(sender, job_id, **kwargs) -> None:
         owner_id=job.owner_id, job=job, event=payload["type"], url=endpoint.url, payload=payload
     )
     transaction.on_commit(lambda: dispatch.send_webhook(delivery.pk))
+
+
+@dramatiq.actor(
+    actor_name=queue.DELIVER_WEBHOOK,
+    queue_name=queue.WEBHOOK_QUEUE,
+    max_retries=queue.WEBHOOK_RETRIES,
+    min_backoff=10_000,
+    max_backoff=3_600_000,
+    time_limit=queue.WEBHOOK_TIME_LIMIT_MS,
+)
+def deliver_webhook(delivery_id: int) -> None:
+    message = CurrentMessage.get_current_message()
+    final_attempt = message is not None and message.options.get("retries", 0) >= queue.WEBHOOK_RETRIES
+    deliver(delivery_id, final_attempt=final_attempt)
 
 
 def deliver(delivery_id: int, final_attempt: bool) -> None:
@@ -231,7 +247,7 @@ def deliver(delivery_id: int, final_attempt: bool) -> None:
 def _with_fresh_link(payload: dict, job: Job | None) -> dict:
     if job is None or "download_url" not in payload.get("data", {}) or not job.output:
         return payload
-    return {**payload, "data": {**payload["data"], "download_url": download_link(job, job.output.name)}}
+    return {**payload, "data": {**payload["data"], "download_url": storage.download_link(job, job.output.name)}}
 
 
 def _post(url: str, body: bytes, headers: dict) -> int:

@@ -16,6 +16,8 @@ import dramatiq
 from dramatiq import Middleware
 from redis.exceptions import RedisError
 
+from portal import queue
+
 logger = logging.getLogger(__name__)
 ANNOUNCE_EVERY_SECONDS = 10
 # A worker not heard from for this long is taken for gone (it was killed, or its machine is off).
@@ -52,14 +54,13 @@ def offered_backends() -> set[str]:
 def backends_for_queues(queues) -> list[str]:
     """The backends whose render queues are among `queues` (None: every queue) and that run on this machine."""
     import renderer
-    from portal.jobs import dispatch
 
     available = {name for name, (ok, _) in renderer.available_backends().items() if ok}
     return [
         backend
         for backend in renderer.BACKEND_NAMES
         if backend in available
-        and (queues is None or any(dispatch.queue_for(backend, tier) in queues for tier in dispatch.TIERS))
+        and (queues is None or any(queue.render_queue(backend, tier) in queues for tier in queue.TIERS))
     ]
 
 

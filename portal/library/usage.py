@@ -3,7 +3,7 @@
 from django.db.models import F
 from django.utils.translation import gettext as _
 
-from billing.plans import plan_for
+from billing.models import plan_for
 from portal.accounts.models import User
 from portal.library.errors import UploadRejected
 

@@ -13,10 +13,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from portal import storage
 from portal.http import wants_json
-from portal.library import receiving, usage
+from portal.library import usage
 from portal.library.errors import UploadRejected
 from portal.library.models import AudioClip, Portrait, Upload
-from portal.library.uploads import delete_item
+from portal.library.upload import receive
+from portal.library.upload.store import delete_item
 
 TUS_VERSION = "1.0.0"
 TUS_CONTENT_TYPE = "application/offset+octet-stream"
@@ -53,7 +54,7 @@ def _posted_whole(request, kind: str, what: str):
     try:
         if upload is None:
             raise UploadRejected("no_file", _("Choose a file to upload."))
-        received = receiving.receive_whole(request.user, kind, upload)
+        received = receive.receive_whole(request.user, kind, upload)
     except UploadRejected as rejection:
         if wants_json(request):
             return JsonResponse({"error": rejection.as_dict()}, status=rejection.status)
@@ -96,7 +97,7 @@ def _tus(response: HttpResponse) -> HttpResponse:
 
 def _tus_refusal(rejection: UploadRejected) -> HttpResponse:
     response = _tus(JsonResponse({"error": rejection.as_dict()}, status=rejection.status))
-    if isinstance(rejection, receiving.PartsTooFast):
+    if isinstance(rejection, receive.PartsTooFast):
         response["Retry-After"] = str(rejection.retry_after)
     return response
 
@@ -154,7 +155,7 @@ def uploads(request):
         )
     try:
         metadata = _upload_metadata(request.headers.get("Upload-Metadata", ""))
-        upload = receiving.start(
+        upload = receive.start(
             request.user, metadata.get("kind", ""), metadata.get("filename", ""), _header_int(request, "Upload-Length")
         )
     except UploadRejected as rejection:
@@ -177,7 +178,7 @@ def upload(request, upload_id):
         response["Upload-Length"] = str(upload.length)
         return response
     if request.method == "DELETE":
-        if not receiving.cancel(upload):
+        if not receive.cancel(upload):
             return _tus(
                 JsonResponse(
                     {
@@ -197,7 +198,7 @@ def _receive_part(request, upload: Upload) -> HttpResponse:
     if request.content_type != TUS_CONTENT_TYPE:
         return _tus(HttpResponse(status=415))
     try:
-        receiving.count_part_request(upload)  # every PATCH counts, refused ones too
+        receive.count_part_request(upload)  # every PATCH counts, refused ones too
         offset = _header_int(request, "Upload-Offset")
         if "Content-Length" not in request.headers:
             raise UploadRejected("length_required", _("Send each part with its Content-Length."), status=411)
@@ -209,10 +210,10 @@ def _receive_part(request, upload: Upload) -> HttpResponse:
                 _("A part may be at most %(limit)s bytes.") % {"limit": settings.UPLOAD_PART_MAX_BYTES},
                 status=413,
             )
-        new_offset = receiving.receive(upload, offset, request, part_length)
+        new_offset = receive.receive(upload, offset, request, part_length)
     except UploadRejected as rejection:
         return _tus_refusal(rejection)
-    except receiving.OffsetMismatch as mismatch:
+    except receive.OffsetMismatch as mismatch:
         response = _tus(
             JsonResponse(
                 {
@@ -238,7 +239,7 @@ def _receive_part(request, upload: Upload) -> HttpResponse:
 def dismiss_upload(request, upload_id):
     """Cancel an upload that stopped half-way, or clear a refusal once read (the form behind each)."""
     upload = _get_upload_for_user(request, upload_id)
-    receiving.cancel(upload)
+    receive.cancel(upload)
     return redirect("library:index")
 
 

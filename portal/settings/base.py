@@ -116,6 +116,10 @@ CACHES = {
     }
 }
 
+# The modules that declare actors (portal/queue.py's ACTOR_MODULES): a worker imports them; billing's Stripe
+# webhooks share a name with the jobs' webhook deliveries and declare none.
+DRAMATIQ_AUTODISCOVER_MODULES = ["rendering", "webhooks", "upload.check"]
+DRAMATIQ_IGNORED_MODULES = ["billing.webhooks"]
 DRAMATIQ_BROKER = {
     "BROKER": "dramatiq.brokers.redis.RedisBroker",
     "OPTIONS": {
@@ -246,7 +250,7 @@ PORTRAIT_MAX_SIDE = env.int("PORTRAIT_MAX_SIDE", default=4096)
 AUDIO_MAX_BYTES = env.int("AUDIO_MAX_BYTES", default=500 * 1024 * 1024)
 AUDIO_MIN_SECONDS = env.float("AUDIO_MIN_SECONDS", default=0.3)
 AUDIO_MAX_SECONDS = env.float("AUDIO_MAX_SECONDS", default=3 * 60 * 60)
-# Uploads arrive in parts (tus, portal/library/receiving.py); the browser sends 8 MiB, a longer part is refused
+# Uploads arrive in parts (tus, portal/library/upload/receive.py); the browser sends 8 MiB, a longer part is refused
 # before its body is read. Every part but the last is at least the minimum, an upload has at most UPLOAD_PARTS_MAX
 # (a 500 MB lecture in 1 MiB parts is 477) and at most UPLOAD_PART_REQUESTS_PER_MINUTE part requests a minute (the
 # browser's 8 MiB parts at that rate would be 40 MiB/s).

@@ -9,6 +9,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from billing.admin import ReadOnlyAdmin
+from portal.support import timeline
 from portal.support.models import AuditEvent
 
 CSV_COLUMNS = ["time (UTC)", "actor", "source", "action", "user", "job", "what", "reason"]
@@ -51,7 +52,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
 
     @admin.display(description="what")
     def what(self, event):
-        return event.summary()
+        return timeline.audit_summary(event)
 
     def export_csv(self, request):
         """The events of a date range (from, to: YYYY-MM-DD, both included; default the last 30 days) as CSV."""
@@ -76,7 +77,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
                         event.action,
                         event.user_email,
                         event.job_ref,
-                        event.summary(),
+                        timeline.audit_summary(event),
                         event.reason,
                     ]
                 )

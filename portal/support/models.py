@@ -1,8 +1,6 @@
 from django.conf import settings
 from django.db import models
 
-from billing.plans import PLANS
-
 
 class AuditEvent(models.Model):
     """One thing support (or Stripe, through billing) did to an account or a job, with why and what changed."""
@@ -46,19 +44,6 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"{self.get_action_display()} ({self.user_email})"
-
-    def summary(self) -> str:
-        """What changed, in words: "Free → Pro", "10 s", "failed → queued"."""
-        changes = self.changes or {}
-        if "plan" in changes:
-            return " → ".join(PLANS[code].name if code in PLANS else code or "-" for code in changes["plan"])
-        if "seconds" in changes:
-            return f"{changes['seconds']} s"
-        if "link" in changes:
-            return "new link made"
-        if "status" in changes:
-            return " → ".join(changes["status"])
-        return ""
 
 
 class SecondFactorSetupLink(models.Model):

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from billing.models import BillingEvent, Reservation
+from billing.plans import PLANS
 from portal.jobs.models import Job
 from portal.support.models import AuditEvent
 
@@ -30,7 +31,7 @@ def for_user(user, limit: int = LIMIT) -> list[Row]:
                 event.created_at,
                 kind,
                 event.get_action_display().capitalize(),
-                f"{event.summary()}{job} · by {by}{reason}",
+                f"{audit_summary(event)}{job} · by {by}{reason}",
             )
         )
     for event in BillingEvent.objects.filter(account__user=user)[:limit]:
@@ -67,3 +68,17 @@ def for_user(user, limit: int = LIMIT) -> list[Row]:
             )
         )
     return sorted(rows, key=lambda row: row.at, reverse=True)[:limit]
+
+
+def audit_summary(event: AuditEvent) -> str:
+    """What changed, in words: "Free → Pro", "10 s", "failed → queued"."""
+    changes = event.changes or {}
+    if "plan" in changes:
+        return " → ".join(PLANS[code].name if code in PLANS else code or "-" for code in changes["plan"])
+    if "seconds" in changes:
+        return f"{changes['seconds']} s"
+    if "link" in changes:
+        return "new link made"
+    if "status" in changes:
+        return " → ".join(changes["status"])
+    return ""

@@ -56,9 +56,12 @@ def checkpoint_digest() -> str:
     each file's hash is cached by (path, size, mtime_ns) (renderer/checkpoints.py), so a restart re-hashes only
     what changed. BackendUnavailableError names what is missing."""
     home = _home()
-    if home is None and not os.environ.get("SONIC_CHECKPOINTS"):
+    if os.environ.get("SONIC_CHECKPOINTS"):
+        root = Path(os.environ["SONIC_CHECKPOINTS"])
+    elif home is not None:
+        root = _checkpoints(home)
+    else:
         raise BackendUnavailableError("no Sonic checkpoints: set SONIC_HOME (or SONIC_CHECKPOINTS) to find them")
-    root = Path(os.environ["SONIC_CHECKPOINTS"]) if os.environ.get("SONIC_CHECKPOINTS") else _checkpoints(home)
     files, missing = [], []
     for name in CHECKPOINT_FILES:
         found = checkpoints.tree_files(root, name) if (root / name).exists() else []
@@ -105,6 +108,10 @@ def _load():
     with _model_lock:
         if _model is None:
             home = _home()
+            if home is None:
+                raise BackendUnavailableError(
+                    "no Sonic checkout: set SONIC_HOME to a clone of github.com/jixiaozhong/Sonic"
+                )
             sys.path.insert(0, str(home))
             previous = os.getcwd()
             os.chdir(home)  # the official code reads its config and checkpoints relative to the checkout

@@ -5,8 +5,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from billing.models import BillingAccount, BillingEvent, StripeEvent, StripePrice, UsagePeriod
-from billing.plans import BUSINESS, FREE, PRO, TEACHER, plan_for
+from billing.models import BillingAccount, BillingEvent, StripeEvent, StripePrice, UsagePeriod, plan_for
+from billing.plans import BUSINESS, FREE, PRO, TEACHER
 from billing.quota import reserve_seconds
 from portal.accounts.models import User
 from portal.support.models import AuditEvent

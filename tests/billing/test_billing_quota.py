@@ -6,8 +6,8 @@ from django.db import connection
 from django.utils import timezone
 
 from billing import quota
-from billing.models import BillingAccount, Reservation, UsageEntry, UsagePeriod
-from billing.plans import BUSINESS, FREE, PLANS, PRO, TEACHER, get_plan, plan_for
+from billing.models import BillingAccount, Reservation, UsageEntry, UsagePeriod, plan_for
+from billing.plans import BUSINESS, FREE, PLANS, PRO, TEACHER, get_plan
 from billing.quota import QuotaError, charge, refund, reserve_seconds
 from portal.accounts.models import User
 from portal.library.usage import storage_quota_bytes

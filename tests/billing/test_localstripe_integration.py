@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from billing import stripe_api
-from billing.models import BillingAccount, BillingEvent, StripeEvent
-from billing.plans import FREE, PRO, get_plan, plan_for
+from billing.models import BillingAccount, BillingEvent, StripeEvent, plan_for
+from billing.plans import FREE, PRO, get_plan
 from billing.quota import usage_summary
 from portal.accounts.models import User
 

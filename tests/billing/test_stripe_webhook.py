@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 
 from billing import quota
-from billing.models import BillingAccount, BillingEvent, StripeEvent
-from billing.plans import FREE, PRO, TEACHER, get_plan, plan_for
+from billing.models import BillingAccount, BillingEvent, StripeEvent, plan_for
+from billing.plans import FREE, PRO, TEACHER, get_plan
 from portal.library.usage import storage_quota_bytes
 from tests.billing.billing_helpers import DAY, event, post_event, sign, subscription
 

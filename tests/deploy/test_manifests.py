@@ -14,7 +14,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from portal.jobs import dispatch
+from portal import queue
 from portal.management.commands.render_worker import HAND_BACK_SECONDS, Command, worker_queues
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -149,14 +149,14 @@ def test_every_queue_in_use_has_workers_scaled_on_its_redis_lists(overlay):
     settings = config(objects)
     namespace = settings["DRAMATIQ_NAMESPACE"]
     backends = settings["RENDER_BACKENDS"].split(",")
-    in_use = {queue for backend in backends for queue in worker_queues([backend], webhooks=False, upload_checks=False)}
-    in_use |= {dispatch.WEBHOOK_QUEUE, dispatch.UPLOAD_CHECK_QUEUE}
-    assert in_use <= set(dispatch.queue_names())
+    in_use = {name for backend in backends for name in worker_queues([backend], webhooks=False, upload_checks=False)}
+    in_use |= {queue.WEBHOOK_QUEUE, queue.UPLOAD_CHECK_QUEUE}
+    assert in_use <= set(queue.queue_names())
 
     consumers = {thing["metadata"]["name"]: consumed_queues(thing) for thing in workloads(objects)}
     scaled = {thing["spec"]["scaleTargetRef"]["name"]: thing for thing in objects if thing["kind"] == "ScaledObject"}
-    for queue in in_use:
-        assert any(queue in queues for queues in consumers.values()), f"no worker takes {queue}"
+    for queue_name in in_use:
+        assert any(queue_name in queues for queues in consumers.values()), f"no worker takes {queue_name}"
     for name, queues in consumers.items():
         if not queues:
             continue

@@ -18,6 +18,6 @@ def rendered(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def measured(rendered):
-    from renderer import quality
+    from renderer.qualify import measure as quality
 
     return quality.measure(rendered.output_path, reference_audio_duration=rendered.audio_duration)

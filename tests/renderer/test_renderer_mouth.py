@@ -8,12 +8,14 @@ import soundfile as sf
 from renderer_inputs import FIXTURES, PORTRAIT
 
 import renderer
-from renderer import qualify_cases, qualify_gate, quality
 from renderer.animator import MouthRig
 from renderer.audio_features import analyse_chunks, drivers_from_features, loudness_reference
 from renderer.face import CHIN, FaceTracker, detect_faces, mouth_opening
 from renderer.media import AudioReader, Mp4Writer, iter_video_frames
 from renderer.params import validate_params
+from renderer.qualify import cases as qualify_cases
+from renderer.qualify import gate as qualify_gate
+from renderer.qualify import measure as quality
 from renderer.stages import preprocess_image
 
 VOICES = sorted({path.name.rsplit("-", 1)[0] for path in (FIXTURES / "visemes").glob("*.wav")})

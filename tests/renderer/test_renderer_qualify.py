@@ -12,13 +12,15 @@ import pytest
 from renderer_inputs import FIXTURES
 
 import renderer
-from renderer import qualify_cases, qualify_gate, quality
 from renderer.backends import builtin
 from renderer.face import FaceTracker
 from renderer.media import AudioReader, Mp4Writer, iter_video_frames
-from renderer.qualify import Gate
-from renderer.qualify_report import THUMB
-from renderer.qualify_selftest import run_self_test
+from renderer.qualify import cases as qualify_cases
+from renderer.qualify import gate as qualify_gate
+from renderer.qualify import measure as quality
+from renderer.qualify.gate import Gate
+from renderer.qualify.report import THUMB
+from renderer.qualify.selftest import run_self_test
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -13,10 +13,16 @@ import pytest
 
 import renderer
 from renderer import __main__ as cli
-from renderer import checkpoints, qualify, qualify_cases, qualify_gate, qualify_html, qualify_report, qualify_results
+from renderer import checkpoints
 from renderer.backends import builtin, sonic
 from renderer.errors import BackendUnavailableError, ParameterError, RenderError
-from renderer.qualify_selftest import SHIFT_FRAMES, shift_picture
+from renderer.qualify import cases as qualify_cases
+from renderer.qualify import gate as qualify_gate
+from renderer.qualify import rendering
+from renderer.qualify import report as qualify_report
+from renderer.qualify import report_html as qualify_html
+from renderer.qualify import results as qualify_results
+from renderer.qualify.selftest import SHIFT_FRAMES, shift_picture
 
 FIGURES = {
     "passed",
@@ -137,14 +143,14 @@ def test_results_files_and_a_report_to_read(tmp_path, capsys, qualification_dir)
 
 def test_a_failing_run_writes_its_figures_and_says_why(tmp_path, capsys, monkeypatch, qualification_dir):
     """The self-test's damage, done by the backend itself: the picture 2 frames late."""
-    real_render = qualify.render
+    real_render = rendering.render
 
     def late_picture(portrait, audio, output, params, **kwargs):
         rendered = real_render(portrait, audio, Path(output).with_suffix(".on-time.mp4"), params, **kwargs)
         shift_picture(rendered.output_path, Path(output))
         return rendered
 
-    monkeypatch.setattr(qualify, "render", late_picture)
+    monkeypatch.setattr(rendering, "render", late_picture)
     report, results = tmp_path / "report", tmp_path / "results"
     status, output = run_qualify(
         capsys,
@@ -175,14 +181,14 @@ def test_a_failing_run_writes_its_figures_and_says_why(tmp_path, capsys, monkeyp
 
 
 def test_a_case_that_raised_gives_nan_figures_and_the_run_goes_on(tmp_path, capsys, monkeypatch, qualification_dir):
-    real_render = qualify.render
+    real_render = rendering.render
 
     def broken(portrait, audio, output, params, **kwargs):
         if Path(output).stem == "very_short":
             raise RuntimeError("CUDA error: an illegal memory access <was encountered>")
         return real_render(portrait, audio, output, params, **kwargs)
 
-    monkeypatch.setattr(qualify, "render", broken)
+    monkeypatch.setattr(rendering, "render", broken)
     report, results = tmp_path / "report", tmp_path / "results"
     status, output = run_qualify(
         capsys,
@@ -435,6 +441,6 @@ def test_render_error_is_not_swallowed_by_the_crash_catcher(tmp_path, monkeypatc
     def refuses(*args, **kwargs):
         raise RenderError("no face was found", code="no_face")
 
-    monkeypatch.setattr(qualify, "render", refuses)
-    result = qualify.render_case(qualify_cases.CASES["very_short"], "builtin", 256, tmp_path)
+    monkeypatch.setattr(rendering, "render", refuses)
+    result = rendering.render_case(qualify_cases.CASES["very_short"], "builtin", 256, tmp_path)
     assert result.error == "[no_face] no face was found" and result.report is None

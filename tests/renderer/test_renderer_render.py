@@ -7,9 +7,9 @@ import pytest
 from renderer_inputs import PORTRAIT, SPEECH
 
 import renderer
-from renderer import quality
 from renderer.face import LOWER_INNER_LIP, UPPER_INNER_LIP, FaceTracker, detect_faces
 from renderer.media import AudioReader, Mp4Writer, iter_video_frames, probe_output
+from renderer.qualify import measure as quality
 
 
 def test_video_lasts_exactly_as_long_as_the_audio(rendered):

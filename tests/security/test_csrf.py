@@ -10,7 +10,7 @@ from django.test import Client
 from django.urls import URLResolver, get_resolver
 
 from portal.jobs.models import Job
-from portal.library import receiving
+from portal.library.upload import receive
 from tests.jobs_helpers import finished_job
 
 CSRF_FREE = ("/billing/stripe/webhook/",)
@@ -52,7 +52,7 @@ def test_every_route_refuses_a_post_without_the_token(owner):
 def test_tus_requests_need_the_token_too(owner):
     browser = Client(enforce_csrf_checks=True)
     browser.force_login(owner)
-    upload = receiving.start(owner, "audio", "b.wav", 5)
+    upload = receive.start(owner, "audio", "b.wav", 5)
     part = browser.patch(
         f"/library/uploads/{upload.id}/",
         b"12345",

@@ -37,7 +37,7 @@ def decodings(token: str) -> list[bytes]:
 
 def test_a_link_reveals_nothing_of_the_job_or_the_storage(owner):
     job = finished_job(owner)
-    token = token_of(services.download_path(job, job.output.name))
+    token = token_of(storage.download_path(job, job.output.name))
     for readable in decodings(token):
         for secret in (str(job.id), job.id.hex, str(owner.storage_prefix), "users/", "renders", ".mp4"):
             assert secret.encode() not in readable, secret
@@ -46,7 +46,7 @@ def test_a_link_reveals_nothing_of_the_job_or_the_storage(owner):
 
 def test_a_tampered_link_is_refused(owner):
     job = finished_job(owner)
-    token = token_of(services.download_path(job, job.output.name))
+    token = token_of(storage.download_path(job, job.output.name))
     for position in (10, len(token) // 2, len(token) - 5):
         swapped = token[:position] + ("A" if token[position] != "A" else "B") + token[position + 1 :]
         assert Client().get(reverse("jobs:download", args=[swapped])).status_code == 403
@@ -54,7 +54,7 @@ def test_a_tampered_link_is_refused(owner):
 
 def test_an_expired_link_is_gone(owner, settings):
     job = finished_job(owner)
-    path = services.download_path(job, job.output.name)
+    path = storage.download_path(job, job.output.name)
     settings.DOWNLOAD_LINK_SECONDS = 0
     time.sleep(1.1)
     assert Client().get(path).status_code == 410
@@ -70,7 +70,7 @@ def test_a_link_for_one_job_opens_nothing_of_another(owner, outsider):
 
 def test_links_survive_a_secret_key_rotation(owner, settings):
     job = finished_job(owner)
-    path = services.download_path(job, job.output.name)
+    path = storage.download_path(job, job.output.name)
     with override_settings(SECRET_KEY="a-new-secret-key-" + "x" * 40, SECRET_KEY_FALLBACKS=[settings.SECRET_KEY]):
         assert Client().get(path).status_code == 200
     with override_settings(SECRET_KEY="a-new-secret-key-" + "x" * 40, SECRET_KEY_FALLBACKS=[]):
@@ -85,7 +85,7 @@ def test_odd_tokens_are_refused_not_500(token):
 
 def test_a_captured_link_replayed_after_the_video_was_deleted_opens_nothing(owner, django_capture_on_commit_callbacks):
     job = finished_job(owner)
-    path = services.download_path(job, job.output.name)
+    path = storage.download_path(job, job.output.name)
     assert Client().get(path).status_code == 200
     with django_capture_on_commit_callbacks(execute=True):
         services.delete(job)

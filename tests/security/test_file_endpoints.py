@@ -8,7 +8,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from portal.jobs import services, sharing
+from portal import storage
+from portal.jobs import sharing
 from tests.api.conftest import key_client
 from tests.jobs_helpers import finished_job
 from tests.library_helpers import add_audio, add_portrait
@@ -31,8 +32,8 @@ def files(owner):
         "thumbnail": (None, reverse("library:portrait_thumbnail", args=[portrait.id])),
         "audio": (None, reverse("library:audio_file", args=[clip.id])),
         "poster": (None, reverse("jobs:poster", args=[job.id])),
-        "signed video link": ("anonymous", services.download_path(job, job.output.name)),
-        "signed poster link": ("anonymous", services.download_path(job, job.poster.name)),
+        "signed video link": ("anonymous", storage.download_path(job, job.output.name)),
+        "signed poster link": ("anonymous", storage.download_path(job, job.poster.name)),
         "shared video": ("anonymous", reverse("shared_video_file", args=[share.token])),
         "shared poster": ("anonymous", reverse("shared_video_poster", args=[share.token])),
         "API portrait image": (api, f"/api/v1/portraits/{portrait.id}/image/"),

@@ -10,13 +10,16 @@ import time
 import urllib.request
 
 import psutil
+import pytest
 from django.conf import settings
 
-from portal.library import receiving
 from portal.library.models import Upload
+from portal.library.upload import receive
 from portal.local_ports import free_port
 from portal.management.commands.busy_farm import _database_url
 from tests.media import audio_bytes, upload
+
+pytestmark = pytest.mark.drill
 
 
 def dramatiq_processes(root: psutil.Process) -> tuple[list[psutil.Process], list[psutil.Process]]:
@@ -91,7 +94,7 @@ def test_a_killed_worker_process_is_started_again_and_web_and_scheduler_keep_run
         assert scheduler.is_running() and scheduler.status() != psutil.STATUS_ZOMBIE
         assert "starting it again" in log.read_text()
 
-        arrived = receiving.receive_whole(owner, "audio", upload("talk.wav", audio_bytes(".wav", seconds=1.0)))
+        arrived = receive.receive_whole(owner, "audio", upload("talk.wav", audio_bytes(".wav", seconds=1.0)))
         eventually(
             lambda: Upload.objects.get(pk=arrived.pk).status == Upload.Status.READY,
             "the new worker checks an upload",

@@ -13,8 +13,8 @@ from billing.models import BillingAccount
 from portal.api import keys
 from portal.jobs import sharing
 from portal.jobs.models import Job, ShareLink
-from portal.library import receiving
 from portal.library.models import AudioClip, Portrait, Upload
+from portal.library.upload import receive
 from tests.api.conftest import key_client
 from tests.jobs_helpers import finished_job
 from tests.library_helpers import add_audio, add_portrait
@@ -61,7 +61,7 @@ def objects(owner):
     portrait, clip = add_portrait(owner), add_audio(owner)
     job = finished_job(owner, portrait=portrait, audio=clip)
     link = sharing.create(job, 7)
-    upload = receiving.start(owner, "audio", "talk.wav", 1000)
+    upload = receive.start(owner, "audio", "talk.wav", 1000)
     key = keys.create(owner, "mine")[0]
     return {
         "portrait_id": portrait.id,

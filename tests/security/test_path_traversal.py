@@ -10,6 +10,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from billing.models import BillingAccount
+from portal import storage
 from portal.api import keys
 from portal.jobs import sharing
 from portal.library.models import AudioClip, Upload
@@ -107,9 +108,8 @@ def test_a_title_that_looks_like_a_path_downloads_under_a_plain_file_name(owner_
 
 
 def _token(job) -> str:
-    from portal.jobs import services
 
-    return services.download_path(job, job.output.name).rstrip("/").rsplit("/", 1)[1]
+    return storage.download_path(job, job.output.name).rstrip("/").rsplit("/", 1)[1]
 
 
 @pytest.mark.parametrize(

@@ -28,13 +28,12 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 
 from billing.models import BillingAccount, UsageEntry
+from portal import queue
 from portal.accounts.models import User
-from portal.jobs import dispatch, services
+from portal.jobs import services
 from portal.jobs.models import Job, JobSegment
-from portal.library import uploads
-from renderer.qualify_cases import looped_speech
-
-FIXTURES = Path(settings.BASE_DIR) / "tests" / "fixtures"
+from portal.library.upload import store
+from renderer.qualify.cases import FIXTURES, looped_speech
 
 
 def _database_url() -> str:
@@ -93,10 +92,10 @@ class Command(BaseCommand):
 
     def _inputs(self, user, seconds: float, workdir: Path):
         speech = looped_speech(seconds, workdir / f"talk-{seconds:g}s.wav")
-        portrait = uploads.add_portrait(
+        portrait = store.add_portrait(
             user, SimpleUploadedFile("portrait.jpg", (FIXTURES / "portrait.jpg").read_bytes())
         )
-        audio = uploads.add_audio(user, SimpleUploadedFile(speech.name, speech.read_bytes()))
+        audio = store.add_audio(user, SimpleUploadedFile(speech.name, speech.read_bytes()))
         return portrait, audio
 
     def _env(self, name: str, workdir: Path) -> dict:
@@ -139,7 +138,7 @@ class Command(BaseCommand):
 
     def _run(self, users: list[User], workdir: Path) -> list[str]:
         options = self.options
-        queues = ["--queues", *dispatch.queue_names()]
+        queues = ["--queues", *queue.queue_names()]
         workers = [
             self._start(f"worker{n}", ["rundramatiq", "--processes", "1", "--threads", "1", *queues], workdir)
             for n in (1, 2)

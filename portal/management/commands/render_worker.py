@@ -12,8 +12,8 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 import renderer
+from portal import queue
 from portal.checkpoints.serving import CheckpointRefused, checkpoint_for
-from portal.jobs import dispatch
 
 logger = logging.getLogger(__name__)
 # A worker that stops on its own is started again after this long, doubling up to the most while it keeps stopping.
@@ -35,7 +35,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument(
             "--tier",
-            choices=["all", *dispatch.TIERS],
+            choices=["all", *queue.TIERS],
             default="all",
             help="'paid' keeps this worker's capacity for paid plans.",
         )
@@ -124,9 +124,9 @@ class Command(BaseCommand):
 
 def worker_queues(backends, *, tier: str = "all", webhooks: bool = True, upload_checks: bool = True) -> list[str]:
     """The queues a worker with these options takes from."""
-    tiers = dispatch.TIERS if tier == "all" else (tier,)
-    queues = [dispatch.queue_for(backend, tier) for backend in backends for tier in tiers]
-    return queues + [dispatch.WEBHOOK_QUEUE] * webhooks + [dispatch.UPLOAD_CHECK_QUEUE] * upload_checks
+    tiers = queue.TIERS if tier == "all" else (tier,)
+    queues = [queue.render_queue(backend, tier) for backend in backends for tier in tiers]
+    return queues + [queue.WEBHOOK_QUEUE] * webhooks + [queue.UPLOAD_CHECK_QUEUE] * upload_checks
 
 
 def _backend_list(value: str) -> list[str]:

@@ -4,11 +4,12 @@ from pathlib import Path
 from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 
+from portal import storage
 from portal.accounts.models import User
 from portal.errors import Refusal
 from portal.jobs import services
 from portal.jobs.models import Job
-from portal.library import uploads
+from portal.library.upload import store
 
 
 def _option(text: str) -> tuple[str, str]:
@@ -45,8 +46,8 @@ class Command(BaseCommand):
             raise CommandError(f"no account with email {user}")
         try:
             with portrait.open("rb") as image, audio.open("rb") as sound:
-                picture = uploads.add_portrait(account, File(image, name=portrait.name))
-                clip = uploads.add_audio(account, File(sound, name=audio.name))
+                picture = store.add_portrait(account, File(image, name=portrait.name))
+                clip = store.add_audio(account, File(sound, name=audio.name))
             job = services.submit(account, picture, clip, dict(option), backend=backend)
         except Refusal as refusal:
             raise CommandError(f"{refusal.code}: {refusal.message}") from None
@@ -68,4 +69,4 @@ class Command(BaseCommand):
                 last = state
         if job.status != Job.Status.SUCCEEDED:
             raise CommandError(f"job {job.id} {job.status}: {job.error_code} {job.error_message}")
-        self.stdout.write(f"succeeded: {services.download_link(job, job.output.name)}")
+        self.stdout.write(f"succeeded: {storage.download_link(job, job.output.name)}")

@@ -25,8 +25,8 @@ from django.test import Client
 
 from billing.models import BillingAccount
 from portal.accounts.models import User
-from portal.library import probing
 from portal.library.models import Upload
+from portal.library.upload import check
 from portal.local_ports import free_port
 
 PART = 8 * 1024 * 1024
@@ -233,7 +233,7 @@ class Command(BaseCommand):
         sampler = MemorySampler(own.pid)
         sampler.start()
         started = time.monotonic()
-        status = probing.check(upload_id)
+        status = check.check(upload_id)
         elapsed = time.monotonic() - started
         sampler.stopping.set()
         sampler.join()

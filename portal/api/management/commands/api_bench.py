@@ -7,7 +7,6 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import urllib3
 from django.conf import settings
@@ -17,9 +16,8 @@ from django.core.management.base import BaseCommand
 from billing.models import BillingAccount
 from portal.accounts.models import User
 from portal.api import keys
-from portal.library import uploads
-
-FIXTURES = Path(settings.BASE_DIR) / "tests" / "fixtures"
+from portal.library.upload import store
+from renderer.qualify.cases import FIXTURES
 
 
 def _fixture(name: str) -> SimpleUploadedFile:
@@ -49,8 +47,8 @@ class Command(BaseCommand):
         user = User.objects.create_user(email=f"api-bench-{uuid.uuid4().hex[:8]}@example.invalid")
         try:
             BillingAccount.objects.create(user=user, plan_override="business")
-            portrait = uploads.add_portrait(user, _fixture("portrait.jpg"))
-            audio = uploads.add_audio(user, _fixture("speech.wav"))
+            portrait = store.add_portrait(user, _fixture("portrait.jpg"))
+            audio = store.add_audio(user, _fixture("speech.wav"))
             bench_keys = [keys.create(user, f"bench {n}")[1] for n in range(threads)]
             body = {"portrait": str(portrait.id), "audio": str(audio.id), "options": {"resolution": 256}}
             self.stdout.write(f"{url}: {threads} threads, {seconds:g} s per endpoint (Business plan, one key each)")

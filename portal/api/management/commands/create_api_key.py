@@ -3,7 +3,7 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from billing.plans import plan_for
+from billing.models import plan_for
 from portal.accounts.models import User
 from portal.api import keys
 

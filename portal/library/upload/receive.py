@@ -2,7 +2,7 @@
 
 The web side of an upload only stores bytes: each part goes to media storage as it arrives (no web machine keeps
 anything, so any of them can take the next part), and the whole file is decoded, measured and searched for a face by
-a worker (portal/library/probing.py). A request therefore holds a web process only for as long as its part takes to
+a worker (portal/library/upload/check.py). A request therefore holds a web process only for as long as its part takes to
 arrive, whatever the file's size.
 """
 
@@ -18,11 +18,12 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from redis.exceptions import RedisError
 
-from portal import request_rates, storage
+from portal import queue, request_rates, storage
 from portal.accounts.models import User
-from portal.library import usage, validation
+from portal.library import usage
 from portal.library.errors import UploadRejected
 from portal.library.models import Upload, UploadPart
+from portal.library.upload import inspect
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def start(user, kind: str, name: str, length: int) -> Upload:
     name = _shown_name(name)
     if not name:
         raise UploadRejected("no_file", _("Choose a file to upload."))
-    validation.check_declared(kind, name, length)
+    inspect.check_declared(kind, name, length)
     with transaction.atomic():
         # The owner's row, locked: uploads started at once are counted one after the other, so no race passes the
         # limits (FOR NO KEY UPDATE, as every lock on the user row: foreign-key checks of other commits go on).
@@ -197,12 +198,11 @@ def receive_whole(user, kind: str, file) -> Upload:
 
 
 def send_check(upload_id) -> bool:
-    from portal.jobs.dispatch import BROKER_ERRORS
-    from portal.library import tasks
-
+    """Ask a worker to check the arrived upload (portal/library/upload/check.py). False when the broker did not
+    take the message."""
     try:
-        tasks.check_upload.send(str(upload_id))
-    except BROKER_ERRORS:
+        queue.send(queue.CHECK_UPLOAD, queue.UPLOAD_CHECK_QUEUE, str(upload_id))
+    except queue.BROKER_ERRORS:
         logger.warning(
             "upload %s: the broker did not take the check; the maintenance loop sends it", upload_id, exc_info=True
         )

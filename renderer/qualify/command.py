@@ -1,189 +1,30 @@
 """`python -m renderer qualify`: render the reference suite, measure every output FILE, and refuse a regression.
 
-Each case of qualify_cases.SUITE is rendered with the chosen backend (long audio in parts, joined, as the portal
-does), then measured with quality.measure() against the input audio's own decoded duration. The numbers are
-checked against qualify_gate's limits and the backend's baseline; the exit status is non-zero when any case
-fails, and every failure names its case and metric.
+Each case of cases.SUITE is rendered with the chosen backend (rendering.render_case), then measured with
+measure.measure() against the input audio's own decoded duration. The numbers are checked against the gate's
+limits and the backend's baseline; the exit status is non-zero when any case fails, and every failure names its
+case and metric.
 """
 
 from __future__ import annotations
 
-import math
 import shutil
 import sys
 import tempfile
 import time
-import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import qualify_cases, qualify_gate, qualify_results
-from .engine import BACKENDS, available_backends, checkpoint_digest, render
-from .errors import RenderError
-from .media import AudioReader
-from .quality import QualityReport, measure
-from .segments import concat, plan_parts
+from ..engine import BACKENDS, available_backends, checkpoint_digest, render
+from ..errors import BackendUnavailableError
+from . import cases as qualify_cases
+from . import gate as qualify_gate
+from . import results as qualify_results
+from .gate import Gate
+from .rendering import CI_RESOLUTION, FPS, CaseResult, render_case
+from .report import baseline_moments, choose_moments, known_moments, write_report
+from .selftest import run_self_test
 
-FPS = 25  # every case renders at the product's default frame rate
-CI_RESOLUTION = 256
-
-
-@dataclass
-class CaseResult:
-    case: qualify_cases.Case
-    output: Path | None
-    input_seconds: float  # the input audio's decoded duration: what the video must last
-    render_seconds: float = 0.0  # wall clock, every part and the join included
-    measure_seconds: float = 0.0
-    segments: int = 1
-    report: QualityReport | None = None
-    error: str | None = None  # a render that raised: "[code] message"
-    failures: list[qualify_gate.Failure] = field(default_factory=list)
-
-    @property
-    def name(self) -> str:
-        return self.case.name
-
-    @property
-    def rtf(self) -> float:
-        return self.render_seconds / self.input_seconds if self.input_seconds else math.nan
-
-    @property
-    def metrics(self) -> dict:
-        """The gated numbers, each in a unit that reads the same at any frame rate or resolution."""
-        if self.report is None:
-            return {}
-        report, fps = self.report, self.report.fps or FPS
-        expected_frames = max(1, math.ceil(self.input_seconds * FPS - 1e-6))
-        return {
-            "duration_error_frames": round((report.video_duration - self.input_seconds) * fps, 3),
-            "audio_error_frames": round((report.audio_duration - self.input_seconds) * fps, 3),
-            "frame_count_error": report.frames - expected_frames,
-            "offset_frames": report.offset_frames,
-            "correlation": round(report.correlation, 4),
-            "mouth_closed_in_silence": round(report.mouth_closed_in_silence, 4),
-            "blank_frames": report.blank_frames,
-            "longest_frozen_seconds": round(report.longest_frozen_seconds, 3),
-            "faces_missing": report.faces_missing,
-            "identity_drift_mean": round(report.identity_drift_mean, 4),
-            "identity_drift_max": round(report.identity_drift_max, 4),
-            "jaw_follow": round(report.jaw_follow, 4),
-            "jaw_ratio": round(report.jaw_ratio, 4),
-            "shape_correlation": round(report.shape_correlation, 4),
-            "width_range": round(report.width_range, 4),
-            "interior_flat_share": round(report.interior_flat_share, 4),
-            "rtf": round(self.rtf, 4),
-        }
-
-    @property
-    def passed(self) -> bool:
-        return self.error is None and not self.failures
-
-
-def decoded_seconds(audio: Path) -> float:
-    reader = AudioReader(audio)
-    for _ in reader:
-        pass
-    return reader.duration
-
-
-def render_case(case: qualify_cases.Case, backend: str, resolution: int, workdir: Path) -> CaseResult:
-    """Make the case's inputs, render them (in parts when the case says so) and measure the output file."""
-    inputs, videos = workdir / "inputs", workdir / "videos"
-    inputs.mkdir(parents=True, exist_ok=True)
-    videos.mkdir(parents=True, exist_ok=True)
-    portrait, audio = case.portrait(inputs), case.audio(inputs)
-    result = CaseResult(case, videos / f"{case.name}.mp4", decoded_seconds(audio))
-    params = {"resolution": resolution, "fps": FPS, **case.params}
-    started = time.perf_counter()
-    try:
-        if case.segment_seconds is None:
-            render(portrait, audio, result.output, params, backend=backend)
-        else:
-            result.segments = _render_in_parts(
-                portrait, audio, result.output, params, backend, case.segment_seconds, workdir / "parts" / case.name
-            )
-    except RenderError as error:
-        result.error, result.output = f"[{error.code}] {error.message}", None
-        return result
-    except Exception as error:  # a model's own crash (CUDA, a bad checkpoint): this case fails, the suite goes on
-        traceback.print_exc()
-        result.error, result.output = f"[crashed] {type(error).__name__}: {error}", None
-        return result
-    finally:
-        result.render_seconds = time.perf_counter() - started
-    started = time.perf_counter()
-    try:
-        result.report = measure(result.output, reference_audio_duration=result.input_seconds)
-    except Exception as error:  # an output file that cannot be measured fails its case
-        traceback.print_exc()
-        result.error = f"[unmeasurable] {type(error).__name__}: {error}"
-    result.measure_seconds = time.perf_counter() - started
-    return result
-
-
-def _render_in_parts(
-    portrait: Path, audio: Path, output: Path, params: dict, backend: str, max_seconds: float, parts_dir: Path
-) -> int:
-    parts_dir.mkdir(parents=True, exist_ok=True)
-    plan = plan_parts(audio, max_seconds=max_seconds, fps=params["fps"])
-    parts = []
-    for index, segment in enumerate(plan.segments):
-        part = parts_dir / f"part-{index}.mp4"
-        render(
-            portrait,
-            audio,
-            part,
-            params,
-            backend=backend,
-            start=segment.start,
-            end=segment.end,
-            loudness_reference_db=plan.loudness_reference_db,
-        )
-        parts.append(part)
-    concat(parts, output)
-    return len(plan.segments)
-
-
-@dataclass
-class Gate:
-    """The rules one run is judged by."""
-
-    backend: str
-    resolution: int
-    thresholds: dict
-    baseline: dict | None  # None: only the absolute limits apply
-
-    @classmethod
-    def load(cls, directory: Path, backend: str, resolution: int) -> tuple[Gate, list[str]]:
-        """The gate, and notes on what it will not compare (no baseline, or one made at another resolution)."""
-        thresholds = qualify_gate.load_thresholds(directory)
-        baseline, notes = qualify_gate.load_baseline(directory, backend), []
-        if baseline is None:
-            notes.append(f"no baseline for the {backend} backend in {directory}: only the absolute limits apply")
-        elif baseline.get("resolution") != resolution:
-            notes.append(
-                f"the {backend} baseline was made at {baseline.get('resolution')} px and this run is at "
-                f"{resolution} px: only the absolute limits apply"
-            )
-            baseline = None
-        return cls(backend, resolution, thresholds, baseline), notes
-
-    def limits(self, case: str) -> dict:
-        return qualify_gate.limits_for(self.thresholds, self.backend, case)
-
-    def baseline_metrics(self, case: str) -> dict:
-        return (self.baseline or {}).get("cases", {}).get(case, {})
-
-    def judge(self, name: str, metrics: dict, error: str | None = None, *, regression: bool = True):
-        if error is not None:
-            return [qualify_gate.Failure(name, "render", math.nan, f"failed {error}")]
-        failures = qualify_gate.check_limits(name, metrics, self.limits(name))
-        if regression:
-            failures += qualify_gate.check_regression(
-                name, metrics, self.baseline_metrics(name), self.thresholds.get("regression", {})
-            )
-        return failures
+__all__ = ["CI_RESOLUTION", "cmd_qualify", "run_suite"]
 
 
 def warm_up(backend: str, resolution: int, workdir: Path) -> float:
@@ -237,8 +78,6 @@ def _case_line(result: CaseResult) -> str:
 
 
 def cmd_qualify(args) -> int:
-    from .qualify_selftest import run_self_test
-
     directory = Path(args.qualification_dir)
     results_dir = getattr(args, "results_dir", None)
     if args.backend not in BACKENDS:
@@ -286,8 +125,6 @@ def cmd_qualify(args) -> int:
 
 def _digest(backend: str) -> str:
     """The checkpoint digest, or "unavailable" (said on stderr) when the weights cannot be read."""
-    from .errors import BackendUnavailableError
-
     try:
         return checkpoint_digest(backend)
     except BackendUnavailableError as error:
@@ -309,9 +146,7 @@ def _digest_notes(directory: Path, backend: str, version: str, digest: str) -> l
 
 def _known_moments(args, directory: Path, workdir: Path) -> dict:
     """Moments to reuse: --moments-from, the backend's baseline, another backend's baseline, the report this run
-    replaces (qualify_report.known_moments takes each case from the first that has it)."""
-    from .qualify_report import known_moments
-
+    replaces (report.known_moments takes each case from the first that has it)."""
     sources = []
     if getattr(args, "moments_from", None):
         sources.append((str(args.moments_from), Path(args.moments_from)))
@@ -370,8 +205,6 @@ def _qualify(
     digest: str,
     known_moments: dict | None = None,
 ) -> int:
-    from .qualify_report import baseline_moments, choose_moments
-
     results_dir = getattr(args, "results_dir", None)
     started = time.perf_counter()
     try:
@@ -397,8 +230,6 @@ def _qualify(
         print(f"results: {results_dir} ({shown})")
     moments, moments_from = choose_moments(results, known_moments)
     if args.report:
-        from .qualify_report import write_report
-
         written = write_report(
             workdir,
             results,

@@ -1,11 +1,12 @@
 """The quality gate's reference suite: portraits and audio that stress lip-sync, made from the committed fixtures.
 
-Every input is derived deterministically (seeded, no downloads) from tests/fixtures: portrait.jpg (the astronaut
-portrait: a smile that shows the upper teeth), speech.wav (espeak-ng en-us with pauses), speech_voice2.wav (a second
-espeak-ng speaker) and speech_zh.wav (espeak-ng Mandarin; tests/fixtures/make_fixtures.py makes them all), and from
-matplotlib's sample photo of Grace Hopper (US Navy, public domain; matplotlib comes with mediapipe): a closed mouth
-behind glasses. The beard, the child's proportions, the three-quarter view and the painting are drawn or warped
-from those two photos. Each case names what it stresses in its description.
+Every input is derived deterministically (seeded, no downloads) from the fixtures beside this module (fixtures/):
+portrait.jpg (the astronaut portrait: a smile that shows the upper teeth), speech.wav (espeak-ng en-us with
+pauses), speech_voice2.wav (a second espeak-ng speaker) and speech_zh.wav (espeak-ng Mandarin;
+fixtures/make_fixtures.py makes them all), and from matplotlib's sample photo of Grace Hopper (US Navy, public
+domain; matplotlib comes with mediapipe): a closed mouth behind glasses. The beard, the child's proportions, the
+three-quarter view and the painting are drawn or warped from those two photos. Each case names what it stresses
+in its description. They live inside the package so that an installed renderer can qualify itself.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ import cv2
 import numpy as np
 import soundfile as sf
 
-FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
+from ..face import CHIN, EYES, LOWER_OUTER_LIP, NOSE_TIP, UPPER_OUTER_LIP, detect_faces
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 RATE = 16000
 HOP_SECONDS = 0.01
 PAUSE_DB = -45.0  # a 10 ms hop this quiet (dBFS) is part of a pause
@@ -45,7 +48,7 @@ class Case:
 def _fixture_speech(name: str) -> np.ndarray:
     samples, rate = sf.read(str(FIXTURES / name), dtype="float32")
     if rate != RATE or samples.ndim != 1:
-        raise ValueError(f"{name} must be 16 kHz mono (tests/fixtures/make_fixtures.py makes it so)")
+        raise ValueError(f"{name} must be 16 kHz mono (renderer/qualify/fixtures/make_fixtures.py makes it so)")
     return samples
 
 
@@ -162,8 +165,6 @@ def grace_hopper(workdir: Path) -> Path:
 
 
 def _landmarks(image: np.ndarray) -> np.ndarray:
-    from .face import detect_faces
-
     return detect_faces(image)[0].points
 
 
@@ -177,16 +178,14 @@ def bearded(workdir: Path) -> Path:
     """The astronaut with a full beard and moustache drawn in short dark strokes around the lips."""
     image = cv2.imread(str(FIXTURES / "portrait.jpg"))
     points = _landmarks(image)
-    from .face import CHIN, LOWER_OUTER_LIP, UPPER_OUTER_LIP
-
-    beard = np.zeros(image.shape[:2], np.uint8)
+    beard: np.ndarray = np.zeros(image.shape[:2], np.uint8)
     jaw = points[
         [234, 93, 132, 58, 172, 136, 150, 149, 176, 148, CHIN, 377, 400, 378, 379, 365, 397, 288, 361, 323, 454]
     ]
     cheek_line = points[[454, 366, 425, 423, 164, 203, 205, 137, 234]]  # across the cheeks, under the nose
-    cv2.fillPoly(beard, [np.round(np.vstack([jaw, cheek_line])).astype(np.int32)], 1)
+    cv2.fillPoly(beard, [np.round(np.vstack([jaw, cheek_line])).astype(np.int32)], (1,))
     lips = np.vstack([points[UPPER_OUTER_LIP], points[LOWER_OUTER_LIP][::-1]])
-    cv2.fillPoly(beard, [np.round(lips).astype(np.int32)], 0)
+    cv2.fillPoly(beard, [np.round(lips).astype(np.int32)], (0,))
     beard = cv2.erode(beard, np.ones((3, 3), np.uint8))
     rng = np.random.default_rng(5)
     hair = image.copy()
@@ -211,8 +210,6 @@ def _remap(image: np.ndarray, map_x: np.ndarray, map_y: np.ndarray) -> np.ndarra
 
 def childlike(workdir: Path) -> Path:
     """The astronaut warped to a child's proportions: larger eyes, a shorter lower face and a smaller chin."""
-    from .face import CHIN, EYES, NOSE_TIP
-
     image = cv2.imread(str(FIXTURES / "portrait.jpg"))
     image = cv2.bilateralFilter(image, 9, 40, 9)  # smoother skin
     points = _landmarks(image)

@@ -7,9 +7,10 @@ import dataclasses
 import math
 from pathlib import Path
 
-from .media import AudioReader, Mp4Writer, iter_video_frames, probe_output
-from .qualify_cases import Case
-from .quality import measure
+from ..media import AudioReader, Mp4Writer, iter_video_frames, probe_output
+from .cases import Case
+from .measure import measure
+from .rendering import render_case
 
 SHIFT_FRAMES = 2
 TRUNCATE_SECONDS = 0.5
@@ -43,33 +44,32 @@ def _write(target: Path, pictures: list, source: Path, end: float | None) -> Pat
 
 
 def run_self_test(case: Case, backend: str, resolution: int, workdir: Path, gate) -> int:
-    from .qualify import render_case
-
     def say(line: str) -> None:
         print(line, flush=True)
 
     original = render_case(case, backend, resolution, workdir)
-    if original.error:
-        say(f"self-test: {case.name} could not be rendered: {original.error}")
+    rendered = original.output
+    if original.error or rendered is None:  # render_case leaves no output only with an error
+        say(f"self-test: {case.name} could not be rendered: {original.error or 'no output file'}")
         return 1
     doctored_dir = workdir / "self-test"
     doctored_dir.mkdir(parents=True, exist_ok=True)
     trials = [
-        ("unchanged render", original.output, None),
+        ("unchanged render", rendered, None),
         (
             f"picture shifted {SHIFT_FRAMES} frames late",
-            shift_picture(original.output, doctored_dir / f"{case.name}-shifted.mp4"),
+            shift_picture(rendered, doctored_dir / f"{case.name}-shifted.mp4"),
             {"offset_frames"},
         ),
         (
             f"cut {TRUNCATE_SECONDS:g} s short",
-            truncate(original.output, doctored_dir / f"{case.name}-truncated.mp4"),
+            truncate(rendered, doctored_dir / f"{case.name}-truncated.mp4"),
             {"duration_error_frames"},
         ),
     ]
     ok = True
     for label, video, must_catch in trials:
-        report = original.report if video == original.output else measure(video, original.input_seconds)
+        report = original.report if video == rendered else measure(video, original.input_seconds)
         doctored = dataclasses.replace(original, output=video, report=report)
         failures = gate.judge(case.name, doctored.metrics)
         caught = {failure.metric for failure in failures}

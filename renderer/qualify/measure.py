@@ -19,8 +19,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .audio_features import ANALYSIS_RATE
-from .face import (
+from ..audio_features import ANALYSIS_RATE
+from ..face import (
     CHIN,
     EYES,
     INNER_LIP_BOTTOM,
@@ -32,7 +32,7 @@ from .face import (
     FaceTracker,
     mouth_opening,
 )
-from .media import AudioReader, iter_video_frames, probe_output
+from ..media import AudioReader, iter_video_frames, probe_output
 
 MAX_LAG_FRAMES = 8
 BLANK_STD = 4.0  # a frame this flat (grey levels) shows nothing
@@ -140,13 +140,16 @@ class IdentityDrift:
         self.values: list[float] = []
 
     def __call__(self, frame: np.ndarray, face: Face | None) -> None:
-        if self.reference is None and face is None:
-            self.values.append(np.nan)
-            return
         if self.reference is None:
+            if face is None:
+                self.values.append(np.nan)
+                return
             self._start(frame, face)
+        reference, reference_points, region = self.reference, self.reference_points, self.region
+        if reference is None or reference_points is None or region is None or self.transform is None:
+            raise RuntimeError("IdentityDrift: _start() left the reference unset")  # cannot happen: it sets all four
         if face is not None:
-            transform, _ = cv2.estimateAffinePartial2D(face.points[STABLE_POINTS], self.reference_points)
+            transform, _ = cv2.estimateAffinePartial2D(face.points[STABLE_POINTS], reference_points)
             if transform is not None:
                 self.transform = transform
         gray = self._gray(frame)
@@ -154,7 +157,7 @@ class IdentityDrift:
         aligned = cv2.warpAffine(
             gray, self.transform, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )
-        self.values.append(_one_minus_zncc(aligned[self.region], self.reference[self.region]))
+        self.values.append(_one_minus_zncc(aligned[region], reference[region]))
 
     def _start(self, frame: np.ndarray, face: Face) -> None:
         points = face.points
@@ -163,12 +166,12 @@ class IdentityDrift:
         self.reference_points = points[STABLE_POINTS]
         self.transform = np.array([[1, 0, 0], [0, 1, 0]], np.float64)
         region = np.zeros(self.reference.shape, np.uint8)
-        cv2.fillConvexPoly(region, cv2.convexHull(points[FACE_OVAL].astype(np.int32)), 1)
+        cv2.fillConvexPoly(region, cv2.convexHull(points[FACE_OVAL].astype(np.int32)), (1,))
         region[max(0, int(points[SUBNASALE, 1])) :] = 0
         for upper, lower in EYES:
             eye = points[upper + lower]
             opening = np.zeros_like(region)
-            cv2.fillConvexPoly(opening, cv2.convexHull(eye.astype(np.int32)), 1)
+            cv2.fillConvexPoly(opening, cv2.convexHull(eye.astype(np.int32)), (1,))
             grow = max(3, int(EYE_MARGIN * float(np.ptp(eye[:, 0])))) | 1
             region[cv2.dilate(opening, np.ones((grow, grow), np.uint8)) > 0] = 0
         self.region = region.astype(bool)
@@ -202,7 +205,7 @@ class MouthShape:
             return
         points = face.points @ transform[:, :2].T + transform[:, 2]
         width = float(np.linalg.norm(points[MOUTH_CORNER_RIGHT] - points[MOUTH_CORNER_LEFT]))
-        if self.unit is None:
+        if self.unit is None or self.chin_rest is None:  # both are set together, on the first face
             self.unit, self.chin_rest = max(1.0, width), float(points[CHIN, 1])
         self.chin.append((float(points[CHIN, 1]) - self.chin_rest) / self.unit)
         self.gap.append(float(np.linalg.norm(points[INNER_LIP_BOTTOM] - points[INNER_LIP_TOP])) / self.unit)
@@ -249,8 +252,8 @@ def _flat_share(frame: np.ndarray, ring: np.ndarray) -> float:
     patch = frame[y0:y1, x0:x1]
     if patch.size == 0:
         return np.nan
-    inside = np.zeros(patch.shape[:2], np.uint8)
-    cv2.fillPoly(inside, [np.round(ring - [x0, y0]).astype(np.int32)], 1)
+    inside: np.ndarray = np.zeros(patch.shape[:2], np.uint8)
+    cv2.fillPoly(inside, [np.round(ring - [x0, y0]).astype(np.int32)], (1,))
     inside = cv2.erode(inside, np.ones((3, 3), np.uint8))  # the lip edge itself is not the inside
     if inside.sum() < 12:
         return np.nan

@@ -14,6 +14,8 @@ import math
 from pathlib import Path
 from urllib.parse import quote
 
+from .gate import rule_text
+
 # The checks in reading order: (short column heading, what it measures and in which unit).
 LABELS = {
     "duration_error_frames": ("duration", "video duration minus input audio duration, frames"),
@@ -220,8 +222,6 @@ def _columns(summary: dict) -> list[str]:
 
 
 def _matrix(summary: dict) -> str:
-    from .qualify_gate import rule_text
-
     columns = _columns(summary)
     defaults = summary.get("default_limits", {})
     head = ['<th class="case">case</th><th>result</th>']
@@ -344,7 +344,7 @@ def _origin(source: str | None) -> str:
 def _footer() -> str:
     return (
         "<footer><p>Made by <code>python -m renderer qualify</code>. Limits: "
-        "<code>renderer/qualification/thresholds.json</code>; baseline: "
-        "<code>renderer/qualification/baseline-&lt;backend&gt;.json</code>. Every number here is measured from "
-        "the rendered files (renderer/quality.py), not taken from the renderer.</p></footer>"
+        "<code>renderer/qualify/records/thresholds.json</code>; baseline: "
+        "<code>renderer/qualify/records/baseline-&lt;backend&gt;.json</code>. Every number here is measured from "
+        "the rendered files (renderer/qualify/measure.py), not taken from the renderer.</p></footer>"
     )

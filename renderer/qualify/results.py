@@ -50,7 +50,7 @@ def figures(
             ),
             1,
         )
-        offset = max(abs(int(r.offset_frames)) for r in measured)
+        offset: float = max(abs(int(r.offset_frames)) for r in measured)  # an int; NaN when not measured
         correlation = round(min(float(r.correlation) for r in measured), 3)
     else:
         duration = offset = correlation = math.nan

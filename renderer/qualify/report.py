@@ -1,7 +1,7 @@
 """The quality gate's report, for a person to look at: report.html, report.json, contact_sheet.png, plots/<case>.png
 and strips/<case>.jpg.
 
-report.html (qualify_html) shows every case's checks with their limits, the failures as the gate prints them, a
+report.html (report_html) shows every case's checks with their limits, the failures as the gate prints them, a
 strip of mouth crops, the plot and a link to the video. The contact sheet shows, for every case, frames at quiet
 moments (the mouth should be shut), at loud moments (it should be open) and the frame whose face drifted most from
 the first. Each plot draws the measured mouth opening over the audio envelope, and the identity drift under it, so
@@ -23,8 +23,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import qualify_gate
-from .media import iter_video_frames
+from ..face import LOWER_OUTER_LIP, MOUTH_CORNER_LEFT, MOUTH_CORNER_RIGHT, UPPER_OUTER_LIP, FaceTracker
+from ..media import iter_video_frames
+from . import gate as qualify_gate
+from .report_html import write_html
 
 THUMB = 150  # px: the longer side of a thumbnail
 LABEL_WIDTH = 300
@@ -107,8 +109,6 @@ def write_report(
     figures: dict | None = None,
 ) -> list[Path]:
     """Everything a person looks at, in `directory`; `figures` (qualify_results.for_record) head the page."""
-    from .qualify_html import write_html
-
     directory = Path(directory)
     plots, strips = directory / "plots", directory / "strips"
     plots.mkdir(parents=True, exist_ok=True)
@@ -292,7 +292,7 @@ def _spread(order, gap: int, count: int) -> list[int]:
 
 
 def _frames(path: Path, wanted: set[int]) -> dict[int, np.ndarray]:
-    found = {}
+    found: dict[int, np.ndarray] = {}
     if not wanted:
         return found
     for index, frame in enumerate(iter_video_frames(path)):
@@ -429,8 +429,6 @@ def plot_case(result, limits: dict, moments: dict, target: Path) -> Path:
 def mouth_strip(result, moments: dict, frames: dict[int, np.ndarray], target: Path) -> Path:
     """The mouth at the case's quiet moments (it must be shut), then at its loud ones (open): crops of one size per
     case, centred on the lips of each frame, captioned with the frame index, time, audio level and mouth opening."""
-    from .face import LOWER_OUTER_LIP, MOUTH_CORNER_LEFT, MOUTH_CORNER_RIGHT, UPPER_OUTER_LIP, FaceTracker
-
     report = result.report
     fps = report.fps or 25
     order = [(kind, index) for kind in REUSED_KINDS for index in moments.get(kind, [])]
@@ -445,13 +443,14 @@ def mouth_strip(result, moments: dict, frames: dict[int, np.ndarray], target: Pa
     size = MOUTH_CONTEXT * float(np.median([width for _, width in mouths.values()])) if mouths else None
     opening = np.array(report.mouth_open, np.float64)
     rest, top = (np.percentile(opening, 5), np.percentile(opening, 95)) if len(opening) else (0.0, 1.0)
-    cells, previous_kind = [], None
+    cells: list[np.ndarray] = []
+    previous_kind = None
     for kind, index in order:
         cell = np.full((CROP_HEIGHT + CROP_CAPTION, CROP_WIDTH, 3), PAPER, np.uint8)
         frame = frames.get(index)
         if frame is None:
             note = "no such frame"
-        elif index not in mouths:
+        elif index not in mouths or size is None:  # size is None only when no frame has a face
             note = "no face found"
         else:
             note = None

@@ -1,4 +1,4 @@
-"""The quality gate's rules: absolute limits and allowed regressions read from renderer/qualification/.
+"""The quality gate's rules: absolute limits and allowed regressions read from renderer/qualify/records/.
 
 thresholds.json (versioned) holds the limits every case must meet, per-backend and per-case overrides, and how far
 a metric may move from the baseline; baseline-<backend>.json holds the numbers of the last accepted run;
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-QUALIFICATION_DIR = Path(__file__).resolve().parent / "qualification"
+QUALIFICATION_DIR = Path(__file__).resolve().parent / "records"
 RULE_KINDS = ("min", "max", "max_abs")
 REGRESSION_KINDS = ("max_drop", "max_rise", "max_ratio", "floor")
 
@@ -226,3 +226,44 @@ def qualification_for(backend: str, version: str, directory: Path | str = QUALIF
         return None
     entry = json.loads(path.read_text()).get(backend, {}).get(version)
     return {"backend": backend, "version": version, **entry} if entry else None
+
+
+@dataclass
+class Gate:
+    """The rules one run is judged by."""
+
+    backend: str
+    resolution: int
+    thresholds: dict
+    baseline: dict | None  # None: only the absolute limits apply
+
+    @classmethod
+    def load(cls, directory: Path, backend: str, resolution: int) -> tuple[Gate, list[str]]:
+        """The gate, and notes on what it will not compare (no baseline, or one made at another resolution)."""
+        thresholds = load_thresholds(directory)
+        baseline, notes = load_baseline(directory, backend), []
+        if baseline is None:
+            notes.append(f"no baseline for the {backend} backend in {directory}: only the absolute limits apply")
+        elif baseline.get("resolution") != resolution:
+            notes.append(
+                f"the {backend} baseline was made at {baseline.get('resolution')} px and this run is at "
+                f"{resolution} px: only the absolute limits apply"
+            )
+            baseline = None
+        return cls(backend, resolution, thresholds, baseline), notes
+
+    def limits(self, case: str) -> dict:
+        return limits_for(self.thresholds, self.backend, case)
+
+    def baseline_metrics(self, case: str) -> dict:
+        return (self.baseline or {}).get("cases", {}).get(case, {})
+
+    def judge(self, name: str, metrics: dict, error: str | None = None, *, regression: bool = True):
+        if error is not None:
+            return [Failure(name, "render", math.nan, f"failed {error}")]
+        failures = check_limits(name, metrics, self.limits(name))
+        if regression:
+            failures += check_regression(
+                name, metrics, self.baseline_metrics(name), self.thresholds.get("regression", {})
+            )
+        return failures

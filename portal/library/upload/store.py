@@ -11,15 +11,16 @@ from django.http import Http404
 
 import renderer
 from portal import storage
-from portal.library import usage, validation
+from portal.library import usage
 from portal.library.models import AudioClip, Portrait
+from portal.library.upload import inspect
 
 
 def _original_name(upload) -> str:
     return (upload.name or "upload")[-255:]
 
 
-def face_search(checked: validation.CheckedPortrait) -> dict:
+def face_search(checked: inspect.CheckedPortrait) -> dict:
     """The renderer's own face detection on the stored pixels: what the library, the API and pre-flight show."""
     with tempfile.TemporaryDirectory(prefix="face-") as workdir:
         path = Path(workdir) / f"portrait{checked.extension}"
@@ -39,11 +40,11 @@ def _count_storage(user, nbytes: int, reserved: int) -> None:
 
 
 def add_portrait(user, upload) -> Portrait:
-    checked = validation.check_portrait(upload)
+    checked = inspect.check_portrait(upload)
     return store_portrait(user, upload, checked, face_search(checked))
 
 
-def store_portrait(user, upload, checked: validation.CheckedPortrait, face: dict, reserved: int = 0) -> Portrait:
+def store_portrait(user, upload, checked: inspect.CheckedPortrait, face: dict, reserved: int = 0) -> Portrait:
     size = len(checked.content) + len(checked.thumbnail)
     stored: list[str] = []
     try:
@@ -68,10 +69,10 @@ def store_portrait(user, upload, checked: validation.CheckedPortrait, face: dict
 
 
 def add_audio(user, upload) -> AudioClip:
-    return store_audio(user, upload, validation.check_audio(upload))
+    return store_audio(user, upload, inspect.check_audio(upload))
 
 
-def store_audio(user, upload, checked: validation.CheckedAudio, reserved: int = 0) -> AudioClip:
+def store_audio(user, upload, checked: inspect.CheckedAudio, reserved: int = 0) -> AudioClip:
     stored: list[str] = []
     try:
         with transaction.atomic():
