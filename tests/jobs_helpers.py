@@ -7,7 +7,7 @@ from billing.models import BillingAccount, Reservation
 from portal import storage
 from portal.jobs.models import Job
 from portal.library.upload import store
-from tests.conftest import FIXTURES
+from tests.factories import FIXTURES
 from tests.media import upload
 
 

@@ -37,7 +37,7 @@ def send_whole(client, url: str, name: str, content: bytes, **fields) -> Sent:
     if response.status_code != 202:
         return Sent(response.status_code, "refused", response.json())
     # The check a worker runs once the file has arrived (its queue message is sent after commit, which a test in a
-    # rolled-back transaction never reaches); tests/test_upload_resumable.py runs it on a real worker.
+    # rolled-back transaction never reaches); tests/library/test_upload_resumable.py runs it on a real worker.
     run_check(response.json()["id"])
     state = client.get(response["Location"]).json()
     return Sent(202, state["status"], state)

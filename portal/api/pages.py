@@ -5,7 +5,7 @@ from datetime import timedelta
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from billing.models import plan_for
 from portal.api import keys
 from portal.api.models import ApiKey
+from portal.ownership import get_owned
 
 EXPIRY_CHOICES = [
     ("", gettext_lazy("Never")),
@@ -35,7 +36,7 @@ class NewKeyForm(forms.Form):
 
 
 def _get_key_for_user(request, key_id) -> ApiKey:
-    return get_object_or_404(ApiKey, id=key_id, owner=request.user)
+    return get_owned(ApiKey, request.user, key_id)
 
 
 @login_required

@@ -226,6 +226,11 @@ class JobRequestSerializer(StrictSerializer):
         return portrait, audio, dict(data["options"])
 
 
+class JobRenameSerializer(StrictSerializer):
+    # The length and white space are the service's rule (portal/jobs/services.py rename), the same for the web.
+    title = serializers.CharField(allow_blank=True, trim_whitespace=False)
+
+
 class PreflightSerializer(serializers.Serializer):
     ok = serializers.BooleanField(help_text="Whether a job with these inputs would be accepted now.")
     refusal = serializers.DictField(

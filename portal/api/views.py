@@ -4,7 +4,6 @@
 from dataclasses import asdict
 
 from django.db.models import Q
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -26,11 +25,12 @@ from portal.checkpoints import promotion
 from portal.errors import Refusal
 from portal.jobs import services, webhooks
 from portal.jobs.errors import JobRejected
-from portal.jobs.models import Job, WebhookEndpoint
+from portal.jobs.models import Job
 from portal.library import usage
 from portal.library.errors import UploadRejected
 from portal.library.models import AudioClip, Portrait, Upload
 from portal.library.upload import receive, store
+from portal.ownership import get_owned
 
 ERRORS = {
     code: OpenApiResponse(s.ErrorSerializer, description=text)
@@ -62,19 +62,19 @@ def _errors(*codes):
 
 
 def _get_portrait_for_user(request, portrait_id) -> Portrait:
-    return get_object_or_404(Portrait, id=portrait_id, owner=request.user)
+    return get_owned(Portrait, request.user, portrait_id)
 
 
 def _get_audio_for_user(request, audio_id) -> AudioClip:
-    return get_object_or_404(AudioClip, id=audio_id, owner=request.user)
+    return get_owned(AudioClip, request.user, audio_id)
 
 
 def _get_upload_for_user(request, upload_id) -> Upload:
-    return get_object_or_404(Upload.objects.select_related("portrait", "audio"), id=upload_id, owner=request.user)
+    return get_owned(Upload.objects.select_related("portrait", "audio"), request.user, upload_id)
 
 
 def _get_job_for_user(request, job_id) -> Job:
-    return get_object_or_404(Job.objects.select_related("portrait", "audio"), id=job_id, owner=request.user)
+    return get_owned(Job.objects.select_related("portrait", "audio"), request.user, job_id)
 
 
 def _created(data, url_name: str, obj_id) -> Response:
@@ -395,9 +395,21 @@ def preflight(request):
     responses={204: None, **_errors(409)},
     summary="Delete a job and its video (a queued job is canceled and refunded first)",
 )
-@api_view(["GET", "DELETE"])
+@extend_schema(
+    tags=["jobs"],
+    methods=["PATCH"],
+    request=s.JobRenameSerializer,
+    responses={200: s.JobSerializer, **_errors()},
+    summary="Rename: the title shown in the portal and used as the downloaded file's name (empty: the audio's name)",
+)
+@api_view(["GET", "PATCH", "DELETE"])
+@parser_classes([JSONParser])
 def job(request, job_id):
     found = _get_job_for_user(request, job_id)
+    if request.method == "PATCH":
+        body = s.JobRenameSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        return Response(s.JobSerializer(services.rename(found, body.validated_data["title"])).data)
     if request.method == "DELETE":
         services.delete(found)
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -469,7 +481,7 @@ def webhook(request):
         endpoint, created = webhooks.save_url(request.user, body.validated_data["url"].strip())
         return Response(_webhook_body(endpoint, secret=created))
     if request.method == "DELETE":
-        WebhookEndpoint.objects.filter(owner=request.user).delete()
+        webhooks.remove_endpoint(request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
     return Response(_webhook_body(getattr(request.user, "webhook", None)))
 

@@ -79,16 +79,15 @@ def recover_dead_job_attempts(now) -> tuple[list, list]:
             if ended:
                 failed.append(job.pk)
             continue
-        taken_back = Job.objects.filter(pk=job.pk, attempt_token=job.attempt_token, heartbeat_at__lt=stale_before)
+        if not transitions.take_back_dead_job(job, job.attempt_token, stale_before):
+            continue
         if joining:
-            if taken_back.update(attempt_token=None, stage="waiting to join parts"):
-                logger.warning("job %s: its join stopped heartbeating at %s; joining again", job.pk, job.heartbeat_at)
-                dispatch.send_join(job)
-                requeued.append(job.pk)
-        elif taken_back.update(status=Job.Status.QUEUED, attempt_token=None, stage=""):
+            logger.warning("job %s: its join stopped heartbeating at %s; joining again", job.pk, job.heartbeat_at)
+            dispatch.send_join(job)
+        else:
             logger.warning("job %s: no heartbeat since %s; queued again", job.pk, job.heartbeat_at)
             dispatch.send_job(job.pk)
-            requeued.append(job.pk)
+        requeued.append(job.pk)
     return requeued, failed
 
 
@@ -121,10 +120,7 @@ def recover_parts(now, judge_heartbeats: bool = True) -> dict:
             if transitions.finish_from_part(part, part.attempt_token, Job.Status.FAILED, "worker_lost", WORKER_LOST):
                 outcome["failed"].append(part.job_id)
             continue
-        taken_back = JobSegment.objects.filter(
-            pk=part.pk, attempt_token=part.attempt_token, heartbeat_at__lt=stale_before
-        ).update(status=JobSegment.Status.QUEUED, attempt_token=None, progress=0.0, enqueued_at=now)
-        if taken_back:
+        if transitions.take_back_dead_part(part, part.attempt_token, stale_before, now):
             logger.warning(
                 "job %s part %s: no heartbeat since %s; queued again", part.job_id, part.index, part.heartbeat_at
             )

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -232,6 +231,21 @@ def _locked(job: Job) -> Job:
     return locked
 
 
+def rename(job: Job, title: str) -> Job:
+    """The video's title, shown in the portal and used as the downloaded file's name; empty goes back to the
+    audio's name. Runs of white space become one space."""
+    title = " ".join(title.split())
+    if len(title) > TITLE_MAX_LENGTH:
+        raise JobRejected(
+            "title_too_long",
+            _("A title can be at most %(count)s characters.") % {"count": TITLE_MAX_LENGTH},
+            field="title",
+        )
+    job.title = title
+    job.save(update_fields=["title"])
+    return job
+
+
 def retry(job: Job) -> Job:
     """Support renders a failed or canceled job again: the same job and trace, its render time reserved again."""
     with transaction.atomic():
@@ -249,23 +263,7 @@ def retry(job: Job) -> Job:
         job.reservation = quota.reserve_seconds(
             job.owner, job.quota_seconds, job_ref=f"{job.id} retry {timezone.now():%Y%m%dT%H%M%S%f}"
         )
-        job.earlier_attempts += job.attempts  # attempt numbers go on counting across retries
-        job.status, job.progress, job.stage, job.attempts, job.join_attempts = Job.Status.QUEUED, 0.0, "", 0, 0
-        job.attempt_token = None
-        job.error_code = job.error_message = ""
-        job.cancel_requested = False
-        job.started_at = job.finished_at = job.heartbeat_at = None
-        job.save()
-        # A lecture's parts render again (their files went when the job ended).
-        job.segments.update(
-            status=JobSegment.Status.PENDING,
-            progress=0.0,
-            earlier_attempts=F("earlier_attempts") + F("attempts"),
-            attempts=0,
-            attempt_token=None,
-            output="",
-        )
-        transaction.on_commit(lambda: dispatch.send_job(job.id))
+        transitions.queue_again(job)
     return job
 
 

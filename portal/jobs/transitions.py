@@ -130,6 +130,46 @@ def hand_back_job(job: Job, token) -> bool:
     )
 
 
+def take_back_dead_job(job: Job, token, stale_before) -> bool:
+    """running -> queued for a whole render or split whose worker stopped heartbeating before `stale_before` (the
+    reconciler); a join stays running, unclaimed. The attempt counts: it was made."""
+    held = Job.objects.filter(pk=job.pk, attempt_token=token, status=Job.Status.RUNNING, heartbeat_at__lt=stale_before)
+    if job.parts_all_done():
+        return bool(held.update(attempt_token=None, stage="waiting to join parts"))
+    return bool(held.update(status=Job.Status.QUEUED, attempt_token=None, stage=""))
+
+
+def take_back_dead_part(part: JobSegment, token, stale_before, now) -> bool:
+    """running -> queued for a part whose worker stopped heartbeating before `stale_before` (the reconciler)."""
+    return bool(
+        JobSegment.objects.filter(
+            pk=part.pk, attempt_token=token, status=JobSegment.Status.RUNNING, heartbeat_at__lt=stale_before
+        ).update(status=JobSegment.Status.QUEUED, attempt_token=None, progress=0.0, enqueued_at=now)
+    )
+
+
+def queue_again(job: Job) -> None:
+    """failed or canceled -> queued, for support's retry (portal/jobs/services.py checks and reserves first): the
+    same job and trace, attempts counted afresh, a lecture's parts rendered again. Runs under the job's row lock."""
+    job.earlier_attempts += job.attempts  # attempt numbers go on counting across retries
+    job.status, job.progress, job.stage, job.attempts, job.join_attempts = Job.Status.QUEUED, 0.0, "", 0, 0
+    job.attempt_token = None
+    job.error_code = job.error_message = ""
+    job.cancel_requested = False
+    job.started_at = job.finished_at = job.heartbeat_at = None
+    job.save()
+    # Their files went when the job ended.
+    job.segments.update(
+        status=JobSegment.Status.PENDING,
+        progress=0.0,
+        earlier_attempts=F("earlier_attempts") + F("attempts"),
+        attempts=0,
+        attempt_token=None,
+        output="",
+    )
+    transaction.on_commit(lambda: dispatch.send_job(job.id))
+
+
 def give_back_job(job: Job, token) -> bool:
     """running -> queued, sent again at once, for a worker that is stopping (portal/jobs/shutdown.py): the attempt
     is not the job's fault, so it does not count. A join goes back to waiting for a worker to join it."""

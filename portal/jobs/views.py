@@ -18,16 +18,18 @@ from portal.durations import duration_clock, time_left
 from portal.errors import Refusal, shown_error
 from portal.http import wants_json
 from portal.jobs import retention, services, sharing, webhooks
+from portal.jobs.errors import JobRejected
 from portal.jobs.forms import JobForm
 from portal.jobs.models import TITLE_MAX_LENGTH, Job, ShareLink, WebhookEndpoint
 from portal.library.models import AudioClip, Portrait
+from portal.ownership import get_owned
 from portal.support import audit
 
 PAGE_SIZE = 20
 
 
 def _get_job_for_user(request, job_id) -> Job:
-    return get_object_or_404(Job.objects.select_related("portrait", "audio"), id=job_id, owner=request.user)
+    return get_owned(Job.objects.select_related("portrait", "audio"), request.user, job_id)
 
 
 @login_required
@@ -207,16 +209,11 @@ def rename_job(request, job_id):
     """The video's title: shown in the portal and used as the downloaded file's name; empty goes back to the
     audio's name."""
     job = _get_job_for_user(request, job_id)
-    title = " ".join(request.POST.get("title", "").split())
-    if len(title) > TITLE_MAX_LENGTH:
-        messages.error(
-            request,
-            _("A title can be at most %(count)s characters.") % {"count": TITLE_MAX_LENGTH},
-            extra_tags="title_too_long",
-        )
+    try:
+        services.rename(job, request.POST.get("title", ""))
+    except JobRejected as rejection:
+        messages.error(request, rejection.message, extra_tags=rejection.code)
         return redirect("jobs:detail", job_id=job.id)
-    job.title = title
-    job.save(update_fields=["title"])
     messages.success(request, _("Renamed."))
     return redirect("jobs:detail", job_id=job.id)
 
@@ -311,7 +308,7 @@ def webhook_settings(request):
     context = {"endpoint": endpoint, "new_secret": None, "error": None}
     if request.method == "POST":
         if request.POST.get("action") == "remove":
-            WebhookEndpoint.objects.filter(owner=request.user).delete()
+            webhooks.remove_endpoint(request.user)
             messages.success(request, _("Webhook removed; no more events will be sent."))
             return redirect("jobs:webhook")
         try:

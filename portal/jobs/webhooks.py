@@ -138,6 +138,11 @@ def check_url(url: str) -> None:
     resolve(url)
 
 
+def remove_endpoint(user) -> None:
+    """No more events for this user; deliveries still waiting go with the endpoint."""
+    WebhookEndpoint.objects.filter(owner=user).delete()
+
+
 def set_endpoint(user, url: str) -> WebhookEndpoint:
     check_url(url)
     endpoint, _ = WebhookEndpoint.objects.update_or_create(owner=user, defaults={"url": url, "secret": new_secret()})

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -18,21 +18,22 @@ from portal.library.errors import UploadRejected
 from portal.library.models import AudioClip, Portrait, Upload
 from portal.library.upload import receive
 from portal.library.upload.store import delete_item
+from portal.ownership import get_owned
 
 TUS_VERSION = "1.0.0"
 TUS_CONTENT_TYPE = "application/offset+octet-stream"
 
 
 def _get_portrait_for_user(request, portrait_id) -> Portrait:
-    return get_object_or_404(Portrait, id=portrait_id, owner=request.user)
+    return get_owned(Portrait, request.user, portrait_id)
 
 
 def _get_audio_for_user(request, audio_id) -> AudioClip:
-    return get_object_or_404(AudioClip, id=audio_id, owner=request.user)
+    return get_owned(AudioClip, request.user, audio_id)
 
 
 def _get_upload_for_user(request, upload_id) -> Upload:
-    return get_object_or_404(Upload, id=upload_id, owner=request.user)
+    return get_owned(Upload, request.user, upload_id)
 
 
 @login_required

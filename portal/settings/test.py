@@ -64,6 +64,7 @@ if STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):
 
 # Queue messages of a test run never reach a developer's running worker (nor another run's).
 DRAMATIQ_BROKER["OPTIONS"]["namespace"] = os.environ.get("SONIC_TEST_NAMESPACE") or f"dramatiq-test-{os.getpid()}"
-# Dramatiq's Prometheus middleware sets up its metrics when a worker process boots, which the in-process test workers
-# never do (its hooks would fail every message); tests/test_metrics.py boots it in a worker-like subprocess instead.
+# Dramatiq's Prometheus middleware sets up its metrics when a worker process boots, which the in-process test
+# workers never do (its hooks would fail every message); tests/core/test_metrics.py boots it in a worker-like
+# subprocess instead.
 DRAMATIQ_BROKER["MIDDLEWARE"].remove("dramatiq.middleware.prometheus.Prometheus")

@@ -4,7 +4,7 @@ from rest_framework.test import APIClient
 from portal.accounts.models import User
 from portal.api import keys
 from portal.library.models import Upload
-from tests.conftest import make_user, stored_files
+from tests.factories import make_user, stored_files
 from tests.jobs_helpers import give_plan
 from tests.library_helpers import run_check
 from tests.media import upload

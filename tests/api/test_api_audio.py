@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from portal.library import usage
 from portal.library.models import AudioClip
 from tests.api.conftest import assert_check_refused, assert_error, assert_upload_refused, send_checked, storage_used
-from tests.conftest import FIXTURES, storage_has, stored_files
+from tests.factories import FIXTURES, storage_has, stored_files
 from tests.library_helpers import add_audio
 from tests.media import audio_bytes, image_bytes, upload
 

@@ -9,7 +9,7 @@ from billing.models import BillingAccount
 from portal.api import keys
 from portal.api.models import ApiKey
 from tests.api.conftest import assert_error, key_client
-from tests.conftest import make_user
+from tests.factories import make_user
 from tests.jobs_helpers import give_plan
 
 

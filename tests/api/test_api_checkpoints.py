@@ -8,7 +8,7 @@ from django.contrib.auth.models import Permission
 from portal.api import keys
 from portal.checkpoints.models import Checkpoint
 from tests.api.conftest import assert_error, key_client
-from tests.conftest import make_user
+from tests.factories import make_user
 
 URL = "/api/v1/checkpoints/"
 DIGEST = "sha256:" + "ab" * 32

@@ -15,7 +15,7 @@ import pytest
 from portal.api import keys
 from portal.jobs import webhooks
 from portal.jobs.models import WebhookDelivery, WebhookEndpoint
-from tests.conftest import make_user
+from tests.factories import make_user
 from tests.jobs_helpers import finished_job, fixture_inputs, give_plan
 
 CHECKS = ",".join(
@@ -53,6 +53,7 @@ def integrator(transactional_db):
     return user
 
 
+@pytest.mark.slow
 def test_no_response_breaks_the_schema_and_none_is_a_server_error(live_server, integrator, monkeypatch, tmp_path):
     monkeypatch.setattr(webhooks, "lookup", loopback_only)
     _, key = keys.create(integrator, "schemathesis")

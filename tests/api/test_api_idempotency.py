@@ -12,7 +12,7 @@ from portal.api.models import IdempotentRequest
 from portal.jobs.models import Job
 from portal.library.models import Portrait, Upload
 from tests.api.conftest import assert_error, key_client
-from tests.conftest import FIXTURES
+from tests.factories import FIXTURES
 from tests.jobs_helpers import fixture_inputs
 from tests.library_helpers import run_check
 

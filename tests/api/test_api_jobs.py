@@ -9,7 +9,7 @@ from billing import quota
 from billing.models import Reservation
 from portal.jobs.models import Job
 from tests.api.conftest import assert_error
-from tests.conftest import storage_has
+from tests.factories import storage_has
 from tests.jobs_helpers import finished_job, fixture_inputs, messages_in_queue, reservation_state
 
 
@@ -136,11 +136,29 @@ def test_another_users_job_is_404_to_every_endpoint(api, rival):
         api.get(f"/api/v1/jobs/{job.id}/"),
         api.post(f"/api/v1/jobs/{job.id}/cancel/"),
         api.post(f"/api/v1/jobs/{job.id}/rerun/"),
+        api.patch(f"/api/v1/jobs/{job.id}/", {"title": "Mine now"}, format="json"),
         api.delete(f"/api/v1/jobs/{job.id}/"),
         api.get("/api/v1/jobs/00000000-0000-0000-0000-000000000000/"),
     ):
         assert_error(response, 404, "not_found")
     assert Job.objects.filter(pk=job.pk).exists() and Job.objects.count() == 1
+    job.refresh_from_db()
+    assert job.title != "Mine now"
+
+
+def test_a_job_is_renamed_with_the_same_rules_as_on_its_page(api, marketer):
+    job = finished_job(marketer)
+    renamed = api.patch(f"/api/v1/jobs/{job.id}/", {"title": "  Spring   launch "}, format="json")
+    assert renamed.status_code == 200 and renamed.json()["title"] == "Spring launch"
+    assert_error(
+        api.patch(f"/api/v1/jobs/{job.id}/", {"title": "x" * 121}, format="json"), 400, "title_too_long", "title"
+    )
+    assert_error(api.patch(f"/api/v1/jobs/{job.id}/", {"name": "Other"}, format="json"), 400, "unknown_parameter")
+    job.refresh_from_db()
+    assert job.title == "Spring launch"
+    emptied = api.patch(f"/api/v1/jobs/{job.id}/", {"title": ""}, format="json").json()
+    job.refresh_from_db()
+    assert job.title == "" and emptied["title"] == job.display_title != "Spring launch"
 
 
 def test_listing_filters_by_status_and_date_and_pages_with_a_cursor(api, marketer, rival):

@@ -14,7 +14,7 @@ from django.utils import timezone
 from portal.api import keys
 from portal.api.models import ApiKey
 from tests.api.conftest import assert_error, key_client
-from tests.conftest import make_user
+from tests.factories import make_user
 from tests.jobs_helpers import give_plan
 
 URL = "/accounts/api-keys/"

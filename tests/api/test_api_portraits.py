@@ -11,7 +11,7 @@ from PIL import Image
 from portal.library import usage
 from portal.library.models import Portrait
 from tests.api.conftest import assert_check_refused, assert_error, assert_upload_refused, send_checked, storage_used
-from tests.conftest import FIXTURES, storage_has, stored_files
+from tests.factories import FIXTURES, storage_has, stored_files
 from tests.library_helpers import add_portrait
 from tests.media import image_bytes, upload
 
@@ -170,6 +170,7 @@ def test_image_too_large_is_refused(api, marketer):
     assert_check_refuses(api, "me.png", image_bytes("PNG", (4097, 200)), "image_too_large", marketer)
 
 
+@pytest.mark.slow
 def test_decompression_bomb_is_refused(api, marketer):
     bomb = io.BytesIO()
     Image.new("L", (20000, 20000)).save(bomb, format="PNG")

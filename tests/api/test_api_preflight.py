@@ -5,7 +5,7 @@ import pytest
 from billing.models import Reservation
 from portal.jobs.models import Job
 from tests.api.conftest import assert_error
-from tests.conftest import make_user
+from tests.factories import make_user
 from tests.jobs_helpers import fixture_inputs
 from tests.library_helpers import add_portrait
 

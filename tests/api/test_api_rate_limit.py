@@ -1,6 +1,7 @@
 """Requests per minute per key, set by the plan and counted in Redis (shared by every web process)."""
 
 import dramatiq
+import pytest
 
 from billing.plans import get_plan
 from portal import request_rates
@@ -8,6 +9,7 @@ from portal.api import keys
 from tests.api.conftest import assert_error, key_client
 
 
+@pytest.mark.slow
 def test_over_the_plans_limit_is_429_with_retry_after_and_ratelimit_headers(api, marketer, fresh_window):
     limit = get_plan("pro").api_requests_per_minute
     first = api.get("/api/v1/me/")
@@ -23,6 +25,7 @@ def test_over_the_plans_limit_is_429_with_retry_after_and_ratelimit_headers(api,
     assert refused["RateLimit-Remaining"] == "0" and refused["RateLimit-Reset"] == str(wait)
 
 
+@pytest.mark.slow
 def test_each_key_has_its_own_budget(api, marketer, fresh_window):
     _, other_key = keys.create(marketer, "second integration")
     for _ in range(get_plan("pro").api_requests_per_minute):

@@ -9,7 +9,7 @@ import pytest
 from portal.api import keys
 from portal.library.models import AudioClip, Upload
 from tests.api.conftest import assert_error, key_client, pro_user, storage_used
-from tests.conftest import FIXTURES, stored_files
+from tests.factories import FIXTURES, stored_files
 from tests.library_helpers import run_check
 from tests.media import audio_bytes, image_bytes, upload
 

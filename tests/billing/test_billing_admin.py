@@ -11,7 +11,7 @@ from billing.quota import reserve_seconds
 from portal.accounts.models import User
 from portal.support.models import AuditEvent
 from tests.billing.billing_helpers import event, post_event, subscription
-from tests.conftest import with_second_factor
+from tests.factories import with_second_factor
 
 
 @pytest.fixture

@@ -132,6 +132,7 @@ def test_a_subscriber_is_sent_to_manage_billing_instead_of_a_second_checkout(own
     assert [r.path for r in billing_on.requests] == ["/v1/billing_portal/sessions"]
 
 
+@pytest.mark.slow
 def test_manage_without_a_customer_and_stripe_outages_are_explained(owner_client, owner, billing_on, on_sale):
     assert error_code(owner_client.post("/billing/manage/")) == "no_subscription"
     billing_on.fail_with = 500

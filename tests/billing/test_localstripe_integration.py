@@ -78,6 +78,7 @@ def _processed(event_type: str):
     return lambda: StripeEvent.objects.filter(type=event_type, outcome="processed").exists()
 
 
+@pytest.mark.slow
 def test_a_localstripe_subscription_reaches_the_plan_through_signed_webhooks(localstripe, live_server, settings):
     settings.STRIPE_SECRET_KEY = SECRET_KEY
     settings.STRIPE_WEBHOOK_SECRET = WEBHOOK_SECRET

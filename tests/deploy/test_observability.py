@@ -23,7 +23,7 @@ from portal import metrics
 from portal.jobs.models import Job, WebhookDelivery
 from portal.models import StorageAuditRun
 from renderer import errors as render_errors
-from tests.conftest import FIXTURES, make_user
+from tests.factories import FIXTURES, make_user
 from tests.jobs_helpers import finished_job
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -65,6 +65,7 @@ def test_promtool_checks_the_rules():
     assert f"SUCCESS: {len(rules())} rules found" in checked.stdout
 
 
+@pytest.mark.slow
 def test_promtool_unit_tests_of_the_rules_pass():
     tested = promtool("test", "rules", RULE_TESTS.name)
     assert tested.returncode == 0, tested.stdout + tested.stderr
@@ -84,6 +85,7 @@ def test_a_broken_rule_file_fails_the_check(tmp_path):
     assert '"PortalQueueWaitingTooLong": could not parse expression' in checked.stdout + checked.stderr
 
 
+@pytest.mark.slow
 def test_an_alert_that_changed_its_meaning_fails_the_unit_tests(tmp_path):
     # Paid work may now wait 100 minutes before anyone hears of it: the unit tests notice.
     changed = RULES.read_text().replace('{queue=~".+-paid"}) > 600', '{queue=~".+-paid"}) > 6000', 1)

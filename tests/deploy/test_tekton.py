@@ -372,6 +372,7 @@ def run_step(task_name: str, tmp_path: Path, params: dict, workspaces: dict, ext
     return done, written
 
 
+@pytest.mark.slow
 def test_qualify_step_runs_the_gate_on_builtin_and_writes_its_results(tmp_path):
     reports = tmp_path / "reports"
     done, results = run_step(
@@ -611,7 +612,7 @@ def test_promote_step_against_the_portal_itself(tmp_path, live_server):
 
     from portal.api import keys
     from portal.checkpoints.models import Checkpoint
-    from tests.conftest import make_user
+    from tests.factories import make_user
 
     account = make_user("qualify-pipeline@example.com")
     account.is_staff = True

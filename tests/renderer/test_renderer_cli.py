@@ -3,6 +3,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from renderer_inputs import PORTRAIT, SPEECH
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -14,6 +15,7 @@ def run(*args):
     )
 
 
+@pytest.mark.slow
 def test_render_prints_one_json_line(tmp_path):
     result = run("render", PORTRAIT, SPEECH, tmp_path / "out.mp4", "--resolution", 256, "--seed", 9, "--json")
     assert result.returncode == 0, result.stderr
@@ -24,12 +26,14 @@ def test_render_prints_one_json_line(tmp_path):
     assert (tmp_path / "out.mp4").stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_render_error_has_a_code_and_exit_status(tmp_path):
     result = run("render", PORTRAIT, SPEECH, tmp_path / "out.mp4", "--dynamic-scale", 9, "--json")
     assert result.returncode == 2
     assert json.loads(result.stdout)["error"]["code"] == "invalid_parameter"
 
 
+@pytest.mark.slow
 def test_doctor_says_which_backends_run_here_and_why_not():
     result = run("doctor")
     assert result.returncode == 0

@@ -113,6 +113,7 @@ def test_lips_spread_for_ee_and_round_for_oo():
     assert width(_posed(image, rig, mouth_open=0.4, spread=-1.0)) < 0.95 * neutral
 
 
+@pytest.mark.slow
 def test_a_flat_painted_inside_fails_the_gate(rendered, tmp_path):
     """The same render with every open mouth filled with one dark colour, as a painted-on mouth looks."""
     painted = tmp_path / "painted.mp4"

@@ -41,6 +41,7 @@ def qualification_dir(tmp_path):
     return Path(shutil.copytree(qualify_gate.QUALIFICATION_DIR, tmp_path / "qualification"))
 
 
+@pytest.mark.slow
 def test_real_renders_pass_and_the_report_is_there_to_look_at(tmp_path):
     report = tmp_path / "report"
     result = qualify("--cases", "normal_speech,multi_segment", "--report", report)
@@ -69,6 +70,7 @@ def test_real_renders_pass_and_the_report_is_there_to_look_at(tmp_path):
         assert red.sum() > 500, "the measured mouth opening is drawn"
 
 
+@pytest.mark.slow
 def test_a_broken_limit_fails_naming_case_and_metric(qualification_dir):
     thresholds = json.loads((qualification_dir / "thresholds.json").read_text())
     thresholds["case_limits"]["very_short"] = {"correlation": {"min": 0.99}}
@@ -91,6 +93,7 @@ def test_a_broken_limit_fails_naming_case_and_metric(qualification_dir):
     assert "FAILED: 0/1 cases passed" in result.stdout
 
 
+@pytest.mark.slow
 def test_self_test_catches_a_two_frame_shift_and_a_truncation():
     result = qualify("--self-test")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -100,6 +103,7 @@ def test_self_test_catches_a_two_frame_shift_and_a_truncation():
     assert "self-test passed" in result.stdout
 
 
+@pytest.mark.slow
 def test_self_test_fails_when_the_gate_is_too_lax(qualification_dir, tmp_path, capsys):
     thresholds = json.loads((qualification_dir / "thresholds.json").read_text())
     thresholds["limits"].update(
@@ -117,6 +121,7 @@ def test_self_test_fails_when_the_gate_is_too_lax(qualification_dir, tmp_path, c
     assert "shifted 2 frames late: NOT CAUGHT" in output and "short: NOT CAUGHT" in output
 
 
+@pytest.mark.slow
 def test_identity_drift_is_low_for_a_render_and_high_for_a_broken_face(rendered, measured, tmp_path):
     limit = qualify_gate.load_thresholds()["limits"]["identity_drift_max"]["max"]
     assert measured.identity_drift_max < limit / 2, "head motion and blinks are not identity drift"
@@ -211,6 +216,7 @@ def test_the_committed_record_says_which_version_passed(qualification_dir):
     assert renderer.qualification_for("builtin", builtin.VERSION, directory=qualification_dir)["result"] == "passed"
 
 
+@pytest.mark.slow
 def test_update_baseline_and_refusals(qualification_dir):
     before = json.loads((qualification_dir / "baseline-builtin.json").read_text())
     result = qualify("--cases", "very_short", "--update-baseline", "--qualification-dir", qualification_dir)

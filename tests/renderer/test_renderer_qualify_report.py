@@ -98,6 +98,7 @@ class Page(HTMLParser):
         self.words.append(data)
 
 
+@pytest.mark.slow
 def test_results_files_and_a_report_to_read(tmp_path, capsys, qualification_dir):
     report, results = tmp_path / "report", tmp_path / "results"
     passes(
@@ -141,6 +142,7 @@ def test_results_files_and_a_report_to_read(tmp_path, capsys, qualification_dir)
         assert (report / target).is_file() and (report / target).stat().st_size > 1000, target
 
 
+@pytest.mark.slow
 def test_a_failing_run_writes_its_figures_and_says_why(tmp_path, capsys, monkeypatch, qualification_dir):
     """The self-test's damage, done by the backend itself: the picture 2 frames late."""
     real_render = rendering.render
@@ -180,6 +182,7 @@ def test_a_failing_run_writes_its_figures_and_says_why(tmp_path, capsys, monkeyp
     assert offset["status"] == "fail" and offset["failures"] and offset["limit"] == "|x| <= 1"
 
 
+@pytest.mark.slow
 def test_a_case_that_raised_gives_nan_figures_and_the_run_goes_on(tmp_path, capsys, monkeypatch, qualification_dir):
     real_render = rendering.render
 
@@ -221,6 +224,7 @@ def test_an_unavailable_backend_still_writes_what_it_can(tmp_path, capsys, monke
     assert figures["cases-total"] == str(len(qualify_cases.SUITE)) and figures["offset-frames"] == "nan"
 
 
+@pytest.mark.slow
 def test_the_same_frames_from_run_to_run(tmp_path, capsys, qualification_dir):
     first = tmp_path / "first"
     only = ("--cases", "very_short", "--qualification-dir", qualification_dir)

@@ -42,6 +42,7 @@ def test_mouth_moves_with_the_speech(measured):
     assert measured.blank_frames == 0 and measured.longest_frozen_seconds < 1.0 and measured.faces_missing == 0
 
 
+@pytest.mark.slow
 def test_a_deliberately_shifted_video_is_detected(rendered, measured, tmp_path):
     shifted = tmp_path / "shifted.mp4"
     frames = list(iter_video_frames(rendered.output_path))

@@ -5,7 +5,8 @@ import pytest
 from django.test import Client
 
 from portal.jobs import sharing
-from tests.conftest import BROWSER_TESTS, log_in, make_user
+from tests.browsing import BROWSER_TESTS, log_in
+from tests.factories import make_user
 from tests.jobs_helpers import finished_job, fixture_inputs, give_plan
 
 PAGES = ["/", "/accounts/login/", "/accounts/signup/", "/api/v1/docs/"]
@@ -38,6 +39,7 @@ document.addEventListener("securitypolicyviolation",
 """
 
 
+@pytest.mark.slow
 @BROWSER_TESTS[0]
 @BROWSER_TESTS[1]
 def test_no_page_trips_the_policy_in_a_browser(staff_with_a_shared_video, browser, live_server):

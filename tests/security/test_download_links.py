@@ -52,6 +52,7 @@ def test_a_tampered_link_is_refused(owner):
         assert Client().get(reverse("jobs:download", args=[swapped])).status_code == 403
 
 
+@pytest.mark.slow
 def test_an_expired_link_is_gone(owner, settings):
     job = finished_job(owner)
     path = storage.download_path(job, job.output.name)

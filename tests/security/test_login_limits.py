@@ -3,10 +3,11 @@ there guesses are limited per client and per account. Behind the proxy the READM
 by the address the proxy appended to X-Forwarded-For, so one attacker cannot use up everyone's allowance, and an
 address an attacker writes into the header themselves is not the one counted."""
 
+import pytest
 from django.test import Client, override_settings
 from django.urls import reverse
 
-from tests.conftest import PASSWORD, make_user
+from tests.factories import PASSWORD, make_user
 
 THROTTLED = b"Too many failed login attempts"
 LOGIN = reverse("account_login")
@@ -57,8 +58,9 @@ def test_an_address_the_attacker_writes_into_the_header_is_not_the_one_counted(d
     assert THROTTLED in pages[10].content
 
 
+@pytest.mark.slow
 def test_production_counts_the_client_the_proxy_saw():
-    from tests.test_settings import PRODUCTION_ENV, manage
+    from tests.core.test_settings import PRODUCTION_ENV, manage
 
     code = "from django.conf import settings; print(settings.ALLAUTH_TRUSTED_PROXY_COUNT)"
     assert manage("shell", "-c", code, env=PRODUCTION_ENV).stdout.split()[-1] == "1"

@@ -15,7 +15,7 @@ from portal.api import keys
 from portal.jobs import sharing
 from portal.library.models import AudioClip, Upload
 from tests.api.conftest import key_client
-from tests.conftest import stored_files
+from tests.factories import stored_files
 from tests.jobs_helpers import finished_job
 from tests.library_helpers import run_check
 from tests.media import audio_bytes, upload

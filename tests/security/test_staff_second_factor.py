@@ -20,7 +20,7 @@ from django.utils import timezone
 from portal.accounts.models import User
 from portal.support.models import SecondFactorSetupLink
 from portal.support.second_factor import needs_second_factor, sensitive
-from tests.conftest import PASSWORD, make_user, totp_code, with_second_factor
+from tests.factories import PASSWORD, make_user, totp_code, with_second_factor
 
 ADMIN = reverse("admin:index")
 SETUP = reverse("second_factor_setup")
@@ -146,6 +146,7 @@ def activate_app(client: Client) -> str:
     return secret
 
 
+@pytest.mark.slow
 def test_the_first_authenticator_is_set_up_from_a_one_time_emailed_link(db):
     staff = staff_with("accounts.change_user")
     client = signed_in_with_password(staff)

@@ -85,7 +85,7 @@ def test_a_nul_in_the_query_is_400(owner_client, api, path):
 
 def test_a_nul_in_admins_search_is_400(client, db):
     from portal.accounts.models import User
-    from tests.conftest import with_second_factor
+    from tests.factories import with_second_factor
 
     with_second_factor(client, User.objects.create_superuser(email="support@example.com", password="x"))
     assert client.get(reverse("admin:jobs_job_changelist"), {"q": "x"}).status_code == 200

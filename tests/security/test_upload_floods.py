@@ -12,7 +12,7 @@ from portal.api import keys
 from portal.library.models import Upload
 from tests.api.conftest import key_client, pro_user
 from tests.concurrency import at_once
-from tests.conftest import stored_files
+from tests.factories import stored_files
 from tests.media import audio_bytes, upload
 
 TUS = {"Tus-Resumable": "1.0.0"}
