@@ -27,3 +27,20 @@ def test_message_goes_through_redis_to_a_worker():
         broker.join(record.queue_name, timeout=10_000)
         worker.join()
     assert sorted(received) == [41, 42]
+
+
+def test_every_message_the_portal_sends_has_an_actor_in_a_worker(capsys):
+    """Messages go by actor name (portal/queue.py): each name must be declared by a module a worker loads."""
+    from django_dramatiq.management.commands.rundramatiq import Command
+
+    from portal import queue
+
+    assert set(queue.ACTOR_MODULES) <= set(Command().discover_tasks_modules())
+    queue.declare_actors()
+    broker = dramatiq.get_broker()
+    for queue_name in queue.RENDER_QUEUES:
+        for stem in (queue.RENDER_JOB, queue.RENDER_PART, queue.JOIN_PARTS):
+            actor = broker.get_actor(queue.render_actor_for_queue(stem, queue_name))
+            assert actor.queue_name == queue_name
+    assert broker.get_actor(queue.DELIVER_WEBHOOK).queue_name == queue.WEBHOOK_QUEUE
+    assert broker.get_actor(queue.CHECK_UPLOAD).queue_name == queue.UPLOAD_CHECK_QUEUE
