@@ -35,10 +35,13 @@ WEBHOOK_QUEUE = "webhooks"
 DELIVER_WEBHOOK = "deliver_webhook"
 WEBHOOK_RETRIES = 8
 WEBHOOK_TIME_LIMIT_MS = 60_000
+# Retries spread from 10 s to an hour apart: a receiver that is down for a while still gets the event.
+WEBHOOK_MIN_BACKOFF_MS, WEBHOOK_MAX_BACKOFF_MS = 10_000, 3_600_000
 
 UPLOAD_CHECK_QUEUE = "uploads"
 CHECK_UPLOAD = "check_upload"
 UPLOAD_CHECK_RETRIES = 2
+UPLOAD_CHECK_MIN_BACKOFF_MS = 5_000
 # Decoding a 3-hour lecture whole takes about a minute; a file that takes far longer is not one we want.
 UPLOAD_CHECK_TIME_LIMIT_MS = 10 * 60 * 1000
 

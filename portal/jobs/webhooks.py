@@ -202,8 +202,8 @@ def on_job_finished(sender, job_id, **kwargs) -> None:
     actor_name=queue.DELIVER_WEBHOOK,
     queue_name=queue.WEBHOOK_QUEUE,
     max_retries=queue.WEBHOOK_RETRIES,
-    min_backoff=10_000,
-    max_backoff=3_600_000,
+    min_backoff=queue.WEBHOOK_MIN_BACKOFF_MS,
+    max_backoff=queue.WEBHOOK_MAX_BACKOFF_MS,
     time_limit=queue.WEBHOOK_TIME_LIMIT_MS,
 )
 def deliver_webhook(delivery_id: int) -> None:

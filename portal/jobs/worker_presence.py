@@ -16,6 +16,7 @@ import dramatiq
 from dramatiq import Middleware
 from redis.exceptions import RedisError
 
+import renderer
 from portal import queue
 
 logger = logging.getLogger(__name__)
@@ -53,8 +54,6 @@ def offered_backends() -> set[str]:
 
 def backends_for_queues(queues) -> list[str]:
     """The backends whose render queues are among `queues` (None: every queue) and that run on this machine."""
-    import renderer
-
     available = {name for name, (ok, _) in renderer.available_backends().items() if ok}
     return [
         backend

@@ -23,7 +23,7 @@ from portal.library.upload import inspect, receive, store
     actor_name=queue.CHECK_UPLOAD,
     queue_name=queue.UPLOAD_CHECK_QUEUE,
     max_retries=queue.UPLOAD_CHECK_RETRIES,
-    min_backoff=5_000,
+    min_backoff=queue.UPLOAD_CHECK_MIN_BACKOFF_MS,
     time_limit=queue.UPLOAD_CHECK_TIME_LIMIT_MS,
 )
 def check_upload(upload_id: str) -> None:
