@@ -8,6 +8,8 @@ from dataclasses import dataclass, replace
 from django.conf import settings
 from django.utils.translation import gettext, gettext_lazy, gettext_noop
 
+import renderer
+
 GB = 1024**3
 
 FREE, TEACHER, PRO, BUSINESS = "free", "teacher", "pro", "business"
@@ -36,6 +38,11 @@ class Plan:
     def display_name(self) -> str:
         """The name people read, in their language (`name` stays English: Stripe products, the audit log)."""
         return gettext(self.name)
+
+    @property
+    def resolutions(self) -> tuple[int, ...]:
+        """The sizes this plan renders: the renderer's sizes up to the plan's maximum (the form and API offer these)."""
+        return tuple(size for size in renderer.RESOLUTIONS if size <= self.max_resolution)
 
     @property
     def is_paid(self) -> bool:

@@ -11,9 +11,11 @@ Each refusal is a QuotaError with a stable code and a message for people.
 import math
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.lookups import LessThanOrEqual
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext as _
@@ -26,6 +28,10 @@ class QuotaError(Refusal):
     """A request the user's plan does not allow."""
 
     default_status = 403
+
+    def extra(self) -> dict:
+        """A bigger plan raises the limit: where to get one."""
+        return {"upgrade_url": settings.SITE_URL + reverse("billing:usage")}
 
 
 # --- Billing periods -------------------------------------------------------------------------------------------

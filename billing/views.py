@@ -17,6 +17,7 @@ from billing.models import ENDED_STATUSES, BillingAccount, StripePrice
 from billing.plans import PLANS, all_plans, billing_enabled, get_plan
 from billing.quota import usage_summary
 from billing.sync import LIVE_STATUSES, account_for, record
+from portal.errors import error_response
 from portal.http import wants_json
 from portal.library.usage import storage_quota_bytes
 
@@ -27,7 +28,7 @@ NOT_CONFIGURED = gettext_lazy("Online payment is not set up on this portal. Ask 
 
 def _refuse(request, code: str, message: str, status: int = 400):
     if wants_json(request):
-        return JsonResponse({"error": {"code": code, "message": str(message)}}, status=status)
+        return error_response(request, code, message, status)
     messages.error(request, str(message), extra_tags=code)
     return redirect("billing:usage")
 
@@ -193,23 +194,23 @@ def manage(request):
     return _go(request, session["url"])
 
 
-def _webhook_error(code: str, message: str, status: int = 400):
-    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+def _webhook_error(request, code: str, message: str, status: int = 400):
+    return error_response(request, code, message, status)
 
 
 @csrf_exempt
 @require_POST
 def stripe_webhook(request):
     if not settings.STRIPE_WEBHOOK_SECRET or not billing_enabled():
-        return _webhook_error("billing_not_configured", "Stripe billing is not configured here.", status=503)
+        return _webhook_error(request, "billing_not_configured", "Stripe billing is not configured here.", status=503)
     try:
         event = stripe_api.verify_event(request.body, request.headers.get("Stripe-Signature"))
     except stripe_api.BadSignature as bad:
         log.warning("stripe webhook refused: %s", bad.code)
-        return _webhook_error(bad.code, bad.message)
+        return _webhook_error(request, bad.code, bad.message)
     try:
         outcome, stored = webhooks.handle(event)
     except stripe_api.StripeUnavailable:
         # Nothing was stored: Stripe retries the delivery later.
-        return _webhook_error("stripe_unavailable", "Could not read the subscription from Stripe.", status=502)
+        return _webhook_error(request, "stripe_unavailable", "Could not read the subscription from Stripe.", status=502)
     return JsonResponse({"received": event["id"], "outcome": outcome})

@@ -1,5 +1,6 @@
 import re
 
+from django.http import JsonResponse
 from django.utils import translation
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
@@ -20,6 +21,16 @@ def error_body(request, code: str, message: str, field: str | None = None, **ext
     error.update(extra)
     error["request_id"] = request_id_of(request)
     return {"error": error}
+
+
+def error_response(request, code: str, message: str, status: int, field: str | None = None, **extra) -> JsonResponse:
+    """The error shape as a response, for the web views that answer JSON (the API's exception handler uses
+    error_body the same way)."""
+    return JsonResponse(error_body(request, code, message, field, **extra), status=status)
+
+
+def refusal_response(request, refusal: "Refusal") -> JsonResponse:
+    return error_response(request, refusal.code, refusal.message, refusal.status, refusal.field, **refusal.extra())
 
 
 def server_error_body(request, support_code: str) -> dict:
@@ -49,6 +60,10 @@ class Refusal(Exception):
         if self.field:
             payload["field"] = self.field
         return payload
+
+    def extra(self) -> dict:
+        """What the error shape carries beside code, message and field for this kind of refusal."""
+        return {}
 
 
 # The renderer (Django-free, English only) explains its failures in words that name files and numbers; a job or a

@@ -8,6 +8,7 @@ are stored in Redis with every waiting message: renaming one strands the message
 """
 
 import importlib
+from typing import Any
 
 import dramatiq
 from dramatiq import Message
@@ -71,10 +72,10 @@ def queue_names() -> list[str]:
     return [*RENDER_QUEUES, WEBHOOK_QUEUE, UPLOAD_CHECK_QUEUE]
 
 
-def send(actor_name: str, queue_name: str, *args) -> Message:
+def send(actor_name: str, queue_name: str, *args) -> Message[Any]:
     """Put a message for `actor_name` on `queue_name`, through the broker's middleware as actor.send would.
     Raises one of BROKER_ERRORS when the broker does not take it."""
-    message = Message(queue_name=queue_name, actor_name=actor_name, args=args, kwargs={}, options={})
+    message: Message[Any] = Message(queue_name=queue_name, actor_name=actor_name, args=args, kwargs={}, options={})
     return dramatiq.get_broker().enqueue(message)
 
 

@@ -6,9 +6,11 @@ everything else, and anyone else, gets DATA_UPLOAD_MAX_MEMORY_SIZE. The proxy in
 still (README "Deploying behind a proxy")."""
 
 from django.conf import settings
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse
 from django.urls import Resolver404, resolve
 from django.utils.translation import gettext as _
+
+from portal.errors import error_response
 
 # A multipart body carries the file plus its boundaries and headers.
 _MULTIPART_OVERHEAD = 64 * 1024
@@ -63,7 +65,7 @@ def _too_large(request, limit: int):
         or "application/json" in request.headers.get("Accept", "")
         or "Tus-Resumable" in request.headers
     ):
-        response = JsonResponse({"error": {"code": "request_too_large", "message": message}}, status=413)
+        response = error_response(request, "request_too_large", message, 413)
     else:
         response = HttpResponse(message, status=413, content_type="text/plain; charset=utf-8")
     return response  # the server closes the connection: its unread body cannot be taken for the next request

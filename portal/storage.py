@@ -14,12 +14,14 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Protocol, cast
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 from django.utils.crypto import salted_hmac
 from django.utils.http import content_disposition_header
@@ -172,21 +174,33 @@ def _is_local(storage) -> bool:
     return True
 
 
-def serve(request, name: str, content_type: str, download_name: str | None = None) -> HttpResponse:
+class _PresignsWithHeaders(Protocol):
+    """S3-compatible storage (django-storages' S3Storage): a presigned link that also sets the response's headers."""
+
+    def url(self, name: str, parameters: dict[str, str] | None = None) -> str: ...
+
+
+def _attachment(download_name: str) -> str:
+    """The Content-Disposition of a download saved under `download_name` (RFC 6266, non-ASCII names included)."""
+    return content_disposition_header(True, download_name) or "attachment"
+
+
+def serve(request, name: str, content_type: str, download_name: str | None = None) -> HttpResponseBase:
     """Respond with a stored file for the user who owns it (callers check ownership first)."""
     if not _is_local(default_storage):
         parameters = {"ResponseContentType": content_type}
         if download_name:
-            parameters["ResponseContentDisposition"] = content_disposition_header(True, download_name)
-        return HttpResponseRedirect(default_storage.url(name, parameters=parameters))
+            parameters["ResponseContentDisposition"] = _attachment(download_name)
+        return HttpResponseRedirect(cast(_PresignsWithHeaders, default_storage).url(name, parameters=parameters))
 
     size = default_storage.size(name)
     byte_range = _requested_range(request.headers.get("Range", ""), size)
     if byte_range == "unsatisfiable":
-        response = HttpResponse(status=416)
-        response["Content-Range"] = f"bytes */{size}"
-        return response
+        refusal = HttpResponse(status=416)
+        refusal["Content-Range"] = f"bytes */{size}"
+        return refusal
     handle = default_storage.open(name, "rb")
+    response: HttpResponseBase
     if byte_range is None:
         response = FileResponse(
             handle, content_type=content_type, as_attachment=bool(download_name), filename=download_name or ""
@@ -199,7 +213,7 @@ def serve(request, name: str, content_type: str, download_name: str | None = Non
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
         response["Content-Length"] = str(end - start + 1)
         if download_name:
-            response["Content-Disposition"] = content_disposition_header(True, download_name)
+            response["Content-Disposition"] = _attachment(download_name)
     response["Accept-Ranges"] = "bytes"
     response["Cache-Control"] = "private, max-age=3600"
     response["X-Content-Type-Options"] = "nosniff"

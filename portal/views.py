@@ -1,13 +1,9 @@
-from django.conf import settings
-from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import render
-from redis import Redis
-from redis.exceptions import RedisError
 
 from billing.plans import all_plans
 from billing.quota import usage_summary
-from portal import tracing
+from portal import connections, tracing
 from portal.errors import server_error_body
 from portal.jobs.models import Job
 
@@ -23,28 +19,8 @@ def home(request):
     return render(request, "home.html", {"plan": usage["plan"], "usage": usage, "recent_jobs": recent})
 
 
-def database_reachable() -> bool:
-    """Whether the database answers a query now (on this thread's connection, opened if need be)."""
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        return True
-    except Exception:
-        return False
-
-
-def _redis_reachable() -> bool:
-    client = Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
-    try:
-        return bool(client.ping())
-    except RedisError:
-        return False
-    finally:
-        client.close()
-
-
 def healthz(request):
-    checks = {"database": database_reachable(), "redis": _redis_reachable()}
+    checks = {"database": connections.database_reachable(), "redis": connections.redis_reachable()}
     healthy = all(checks.values())
     body = {"status": "ok" if healthy else "unavailable"}
     body.update({name: "ok" if ok else "unreachable" for name, ok in checks.items()})

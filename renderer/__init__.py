@@ -3,7 +3,8 @@
 Importable and runnable without Django. The public API:
 
     validate_params(dict) -> RenderParams          whitelisted options with defaults; RenderError on bad input
-    RESOLUTIONS, MAX_RESOLUTION                    the sizes offered (the video's shorter side, in pixels)
+    RESOLUTIONS, MAX_RESOLUTION                    the only sizes rendered (the video's shorter side, in pixels)
+    PARAMETER_NAMES                                the option names validate_params accepts
     render(portrait, audio, output, params, backend="builtin", *, start=0, end=None, poster_path=None,
            progress=None, should_cancel=None, loudness_reference_db=None) -> RenderResult
                                                    the whole audio, or the window [start, end) of it
@@ -43,6 +44,7 @@ _WHERE = {
     "RenderParams": ".params",
     "RESOLUTIONS": ".params",
     "MAX_RESOLUTION": ".params",
+    "PARAMETER_NAMES": ".params",
     "validate_params": ".params",
     "qualification_for": ".qualify.gate",
     "JoinedVideo": ".segments",

@@ -16,7 +16,8 @@ LOW_QUALITY_STEPS = 20
 
 
 # `resolution` is the video's shorter side in pixels (a 16:9 video at 1080 is 1920x1080, a 9:16 one 1080x1920).
-# Plans (billing/plans.py), the job form and the API offer these sizes up to the plan's maximum.
+# The one list of sizes: validate_params refuses any other, and a plan (billing/plans.py Plan.resolutions) offers
+# those up to its maximum, so the job form and the API cannot drift apart.
 RESOLUTIONS = (256, 384, 512, 720, 1080, 1440)
 MAX_RESOLUTION = RESOLUTIONS[-1]
 
@@ -87,8 +88,11 @@ def _coerce(name: str, value: Any) -> Any:
         number = int(number)
     if (low is not None and number < low) or (high is not None and number > high):
         raise ParameterError(f"{name} must be between {low:g} and {high:g}, got {value!r}", field=name)
-    if name == "resolution" and number % 2:
-        raise ParameterError(f"resolution must be even (H.264 needs even sizes), got {value!r}", field=name)
+    if name == "resolution" and number not in RESOLUTIONS:
+        raise ParameterError(
+            f"resolution must be one of {', '.join(map(str, RESOLUTIONS))} (the video's shorter side), got {value!r}",
+            field=name,
+        )
     return number
 
 

@@ -3,15 +3,12 @@
 Codes are the stable ones the web pages use (portal.errors.Refusal and its subclasses); DRF's own refusals get
 codes of the same kind."""
 
-from django.conf import settings
 from django.http import Http404, JsonResponse
-from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
-from billing.quota import QuotaError
 from portal.errors import NOT_FOUND_MESSAGE, Refusal, error_body
 
 _CODES = {
@@ -41,10 +38,7 @@ def _first_problem(detail, path: str = "") -> tuple[str, str, str]:
 
 def refusal_body(request, exc: Exception) -> tuple[int, dict] | None:
     if isinstance(exc, Refusal):
-        extra = {}
-        if isinstance(exc, QuotaError):
-            extra["upgrade_url"] = settings.SITE_URL + reverse("billing:usage")
-        return exc.status, error_body(request, exc.code, exc.message, exc.field, **extra)
+        return exc.status, error_body(request, exc.code, exc.message, exc.field, **exc.extra())
     if isinstance(exc, Http404):
         return 404, error_body(request, "not_found", NOT_FOUND_MESSAGE)
     if isinstance(exc, exceptions.ValidationError):

@@ -189,10 +189,12 @@ class UploadSerializer(serializers.ModelSerializer):
 class RenderOptionsSerializer(StrictSerializer):
     """The options the web form offers; ranges are the renderer's (refused with code invalid_parameter)."""
 
-    resolution = serializers.ChoiceField(
-        choices=renderer.RESOLUTIONS,
+    # Which sizes exist is the renderer's rule (invalid_parameter), which the plan allows is billing's
+    # (resolution_not_in_plan): neither is repeated here.
+    resolution = serializers.IntegerField(
         required=False,
-        help_text="The video's shorter side in pixels, up to the plan's maximum.",
+        help_text=f"The video's shorter side in pixels: one of {', '.join(map(str, renderer.RESOLUTIONS))}, up to the "
+        "plan's maximum (GET /api/v1/usage/ lists the plan's sizes).",
     )
     dynamic_scale = serializers.FloatField(required=False, help_text="Mouth motion: 0.5 (subtle) to 2.0 (strong).")
     motion_scale = serializers.FloatField(required=False, help_text="Head motion: 0 (still) to 2.0.")
@@ -356,6 +358,7 @@ class PlanSerializer(serializers.Serializer):
     monthly_render_seconds = serializers.IntegerField()
     max_job_seconds = serializers.IntegerField()
     max_resolution = serializers.IntegerField()
+    resolutions = serializers.ListField(child=serializers.IntegerField(), help_text="The sizes this plan renders.")
     concurrent_jobs = serializers.IntegerField()
     storage_bytes = serializers.IntegerField()
     retention_days = serializers.IntegerField()

@@ -1,6 +1,7 @@
 """/api/v1/: the web portal's resources for scripts. Each view checks ownership through a _get_*_for_user helper
 (404 for anyone else's id) and calls the same services as the web pages, so codes and limits are the same."""
 
+from contextlib import contextmanager
 from dataclasses import asdict
 
 from django.db.models import Q
@@ -15,6 +16,7 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.response import Response
 
+import renderer
 from billing import quota
 from billing.models import plan_for
 from portal import storage
@@ -120,7 +122,7 @@ def usage_view(request):
         s.UsageSerializer(
             {
                 **summary,
-                "plan": {**asdict(plan), "backends": list(plan.backends)},
+                "plan": {**asdict(plan), "backends": list(plan.backends), "resolutions": list(plan.resolutions)},
                 "storage_used_bytes": request.user.storage_used_bytes,
                 "storage_quota_bytes": usage.storage_quota_bytes(request.user),
                 "active_jobs": services.active_jobs(request.user),
@@ -321,11 +323,18 @@ def _job_request(request) -> tuple:
     body = s.JobRequestSerializer(data=request.data)
     body.is_valid(raise_exception=True)
     portrait, audio, options = body.inputs(request.user)
-    try:
-        services.validated_params(options)
-    except JobRejected as refusal:  # the renderer names its parameter; the API names where it was sent
-        raise JobRejected(refusal.code, refusal.message, refusal.status, field=f"options.{refusal.field}") from None
     return portrait, audio, options, body.validated_data["backend"], body.validated_data["title"]
+
+
+@contextmanager
+def _options_named_as_sent():
+    """The services check render options once and name the parameter; the API names where it was sent."""
+    try:
+        yield
+    except JobRejected as refusal:
+        if refusal.field not in renderer.PARAMETER_NAMES:
+            raise
+        raise JobRejected(refusal.code, refusal.message, refusal.status, field=f"options.{refusal.field}") from None
 
 
 @extend_schema(
@@ -350,7 +359,8 @@ def _job_request(request) -> tuple:
 def jobs(request):
     if request.method == "POST":
         portrait, audio, options, backend, title = _job_request(request)
-        job = services.submit(request.user, portrait, audio, options, backend=backend, title=title)
+        with _options_named_as_sent():
+            job = services.submit(request.user, portrait, audio, options, backend=backend, title=title)
         return _created(s.JobSerializer(job).data, "api:job", job.id)
     filters = s.JobFiltersSerializer(data=request.query_params)
     filters.is_valid(raise_exception=True)
@@ -380,7 +390,9 @@ def jobs(request):
 @idempotent
 def preflight(request):
     portrait, audio, options, backend, _title = _job_request(request)
-    return Response(services.preflight(request.user, portrait, audio, options, backend=backend).as_dict())
+    with _options_named_as_sent():
+        checked = services.preflight(request.user, portrait, audio, options, backend=backend)
+    return Response(checked.as_dict())
 
 
 @extend_schema(

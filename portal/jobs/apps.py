@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
 
 
 class JobsConfig(AppConfig):
@@ -14,9 +13,7 @@ class JobsConfig(AppConfig):
         from portal.jobs import deletion, notifications, webhooks
         from portal.jobs.models import Job, JobSegment
         from portal.jobs.signals import job_finished
-        from portal.jobs.support import ensure_support_group
 
-        post_migrate.connect(ensure_support_group, dispatch_uid="portal.jobs.support_group")
         job_finished.connect(webhooks.on_job_finished, dispatch_uid="portal.jobs.webhooks")
         job_finished.connect(notifications.on_job_finished, dispatch_uid="portal.jobs.notifications")
         pre_delete.connect(lock_row_being_deleted, sender=Job, dispatch_uid="jobs.lock")  # first: the others ask it

@@ -15,7 +15,10 @@ class JobForm(forms.Form):
     )
     audio = forms.ModelChoiceField(queryset=AudioClip.objects.none(), label=_("Audio"), empty_label=_("Choose audio"))
     resolution = forms.TypedChoiceField(
-        coerce=int, initial=512, label=_("Resolution"), help_text=_("The video's shorter side, in pixels.")
+        coerce=int,
+        initial=renderer.RenderParams.resolution,
+        label=_("Resolution"),
+        help_text=_("The video's shorter side, in pixels."),
     )
     dynamic_scale = forms.FloatField(
         initial=1.0,
@@ -55,7 +58,7 @@ class JobForm(forms.Form):
     # Folded away under "Advanced options": the defaults suit almost every portrait.
     ADVANCED_FIELDS = ("dynamic_scale", "motion_scale", "expand_ratio", "crop_face", "seed", "backend")
 
-    def __init__(self, user, max_resolution: int, *args, backends=("builtin",), **kwargs):
+    def __init__(self, user, resolutions: tuple[int, ...], *args, backends=("builtin",), **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["backend"].choices = [(name, name) for name in backends]
         if len(backends) < 2:  # nothing to choose
@@ -70,10 +73,9 @@ class JobForm(forms.Form):
             choices = self.fields[name].queryset
             if not self.is_bound and not self.initial.get(name) and choices.count() == 1:
                 self.initial[name] = choices.get().pk
-        allowed = [size for size in renderer.RESOLUTIONS if size <= max_resolution]
-        self.fields["resolution"].choices = [(size, _("%(size)s px") % {"size": size}) for size in allowed]
-        if 512 not in allowed:
-            self.fields["resolution"].initial = allowed[-1]
+        self.fields["resolution"].choices = [(size, _("%(size)s px") % {"size": size}) for size in resolutions]
+        if self.fields["resolution"].initial not in resolutions:
+            self.fields["resolution"].initial = resolutions[-1]
 
     def main_fields(self):
         return [self[name] for name in self.fields if name not in self.ADVANCED_FIELDS]

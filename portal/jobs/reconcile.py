@@ -22,7 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from portal import queue
-from portal.jobs import dispatch, transitions
+from portal.jobs import queue_messages, transitions
 from portal.jobs.models import Job, JobSegment, WebhookDelivery
 from portal.jobs.transitions import MAX_ATTEMPTS
 
@@ -55,7 +55,7 @@ def resend_lost_queued_jobs(now) -> list:
     for job in Job.objects.filter(status=Job.Status.QUEUED, created_at__lt=now - SEND_GRACE):
         if _lost(job, job.queue_name, now):
             logger.warning("job %s: queued without a message; sending it again", job.pk)
-            dispatch.send_job(job.pk)
+            queue_messages.send_job(job.pk)
             resent.append(job.pk)
     return resent
 
@@ -83,10 +83,10 @@ def recover_dead_job_attempts(now) -> tuple[list, list]:
             continue
         if joining:
             logger.warning("job %s: its join stopped heartbeating at %s; joining again", job.pk, job.heartbeat_at)
-            dispatch.send_join(job)
+            queue_messages.send_join(job)
         else:
             logger.warning("job %s: no heartbeat since %s; queued again", job.pk, job.heartbeat_at)
-            dispatch.send_job(job.pk)
+            queue_messages.send_job(job.pk)
         requeued.append(job.pk)
     return requeued, failed
 
@@ -97,7 +97,7 @@ def resend_lost_joins(now) -> list:
     for job in waiting.exclude(segments__status__in=[s for s in JobSegment.Status if s != JobSegment.Status.DONE]):
         if _lost(job, job.queue_name, now):
             logger.warning("job %s: its parts are done but no join is queued; sending it", job.pk)
-            dispatch.send_join(job)
+            queue_messages.send_join(job)
             resent.append(job.pk)
     return resent
 
@@ -124,13 +124,13 @@ def recover_parts(now, judge_heartbeats: bool = True) -> dict:
             logger.warning(
                 "job %s part %s: no heartbeat since %s; queued again", part.job_id, part.index, part.heartbeat_at
             )
-            dispatch.send_parts(part.job, [part.index])
+            queue_messages.send_parts(part.job, [part.index])
             outcome["parts_requeued"].append((part.job_id, part.index))
     waiting = JobSegment.objects.filter(status=JobSegment.Status.QUEUED, job__status=Job.Status.RUNNING)
     for part in waiting.select_related("job"):
         if _lost(part, part.job.queue_name, now):
             logger.warning("job %s part %s: queued without a message; sending it again", part.job_id, part.index)
-            dispatch.send_parts(part.job, [part.index])
+            queue_messages.send_parts(part.job, [part.index])
             outcome["parts_resent"].append((part.job_id, part.index))
     pending = Job.objects.filter(status=Job.Status.RUNNING, segments__status=JobSegment.Status.PENDING).distinct()
     for job_id in pending.values_list("pk", flat=True):
@@ -155,7 +155,7 @@ def resend_lost_deliveries(now) -> list:
             )
             continue
         logger.warning("webhook delivery %s: pending without a message; sending it again", delivery.pk)
-        dispatch.send_webhook(delivery.pk)
+        queue_messages.send_webhook(delivery.pk)
         resent.append(delivery.pk)
     return resent
 

@@ -17,7 +17,7 @@ from billing.models import Reservation, plan_for
 from portal import queue, storage, tracing
 from portal.accounts.models import User
 from portal.errors import Refusal, shown_error, shown_warning
-from portal.jobs import dispatch, transitions, worker_presence
+from portal.jobs import queue_messages, transitions, worker_presence
 from portal.jobs.errors import JobRejected
 from portal.jobs.models import TITLE_MAX_LENGTH, Job, JobSegment
 
@@ -47,7 +47,7 @@ class Preflight:
     @property
     def upgrade_would_help(self) -> bool:
         """Refused for a limit a bigger plan raises (length, resolution, render time, renderer, jobs at once)."""
-        return bool(self.refusal) and self.refusal["code"] in UPGRADABLE_REFUSALS
+        return self.refusal is not None and self.refusal["code"] in UPGRADABLE_REFUSALS
 
     def as_dict(self) -> dict:
         return {
@@ -64,7 +64,7 @@ class Preflight:
         }
 
 
-def validated_params(options: dict) -> renderer.RenderParams:
+def _validated_params(options: dict) -> renderer.RenderParams:
     try:
         return renderer.validate_params(options)
     except renderer.RenderError as error:
@@ -84,7 +84,7 @@ def _check_inputs(user, portrait, audio) -> None:
 
 def preflight(user, portrait, audio, options: dict, backend: str = DEFAULT_BACKEND) -> Preflight:
     _check_inputs(user, portrait, audio)
-    params = validated_params(options)
+    params = _validated_params(options)
     seconds = quota_seconds_for(audio.duration_seconds)
     result = Preflight(
         params=params.as_dict(),
@@ -178,7 +178,7 @@ def submit(user, portrait, audio, options: dict, backend: str = DEFAULT_BACKEND,
 
     Raises JobRejected, or billing's QuotaError when the plan does not allow it (both are Refusals)."""
     _check_inputs(user, portrait, audio)
-    params = validated_params(options)
+    params = _validated_params(options)
     seconds = quota_seconds_for(audio.duration_seconds)
     check_backend(user, backend)
     # The job's trace starts here (under the request's span when there is one); its render continues it.
@@ -212,7 +212,7 @@ def submit(user, portrait, audio, options: dict, backend: str = DEFAULT_BACKEND,
         job.save(update_fields=["reservation"])
         span.set_attributes({"job.id": str(job.id), "job.plan": plan.code, "audio.duration_s": seconds})
         # If the broker does not answer, the job stays queued and the reconciler sends it later.
-        transaction.on_commit(lambda: dispatch.send_job(job.id))
+        transaction.on_commit(lambda: queue_messages.send_job(job.id))
     return job
 
 

@@ -26,7 +26,7 @@ from django.utils.translation import gettext_noop
 from billing import quota
 from billing.models import plan_for
 from portal import storage
-from portal.jobs import dispatch
+from portal.jobs import queue_messages
 from portal.jobs.models import Job, JobSegment
 from portal.jobs.signals import job_finished
 from portal.library import usage
@@ -167,7 +167,7 @@ def queue_again(job: Job) -> None:
         attempt_token=None,
         output="",
     )
-    transaction.on_commit(lambda: dispatch.send_job(job.id))
+    transaction.on_commit(lambda: queue_messages.send_job(job.id))
 
 
 def give_back_job(job: Job, token) -> bool:
@@ -183,7 +183,7 @@ def give_back_job(job: Job, token) -> bool:
                 enqueued_at=timezone.now(),
             )
             if given:
-                transaction.on_commit(lambda: dispatch.send_join(job))
+                transaction.on_commit(lambda: queue_messages.send_join(job))
         else:
             given = held.update(
                 status=Job.Status.QUEUED,
@@ -194,7 +194,7 @@ def give_back_job(job: Job, token) -> bool:
                 enqueued_at=timezone.now(),
             )
             if given:
-                transaction.on_commit(lambda: dispatch.send_job(job.pk))
+                transaction.on_commit(lambda: queue_messages.send_job(job.pk))
     return bool(given)
 
 
@@ -227,7 +227,7 @@ def split_into_parts(job: Job, token, plan, loudness_reference: float | None) ->
             release_parts(locked)
         else:
             Job.objects.filter(pk=locked.pk).update(enqueued_at=timezone.now())
-            transaction.on_commit(lambda: dispatch.send_join(locked))
+            transaction.on_commit(lambda: queue_messages.send_join(locked))
     return True
 
 
@@ -303,7 +303,7 @@ def release_parts(job: Job) -> list[int]:
         JobSegment.objects.filter(job=job, index__in=indexes).update(
             status=JobSegment.Status.QUEUED, enqueued_at=timezone.now()
         )
-        transaction.on_commit(lambda: dispatch.send_parts(job, indexes))
+        transaction.on_commit(lambda: queue_messages.send_parts(job, indexes))
     return indexes
 
 
@@ -381,7 +381,7 @@ def give_back_part(part: JobSegment, token) -> bool:
             enqueued_at=timezone.now(),
         )
         if given:
-            transaction.on_commit(lambda: dispatch.send_parts(part.job, [part.index]))
+            transaction.on_commit(lambda: queue_messages.send_parts(part.job, [part.index]))
     return bool(given)
 
 
@@ -410,7 +410,7 @@ def part_done(part: JobSegment, token, output_name: str, job_facts: dict | None 
             Job.objects.filter(pk=job.pk).update(**facts)
         if job.parts_all_done():
             Job.objects.filter(pk=job.pk).update(enqueued_at=timezone.now(), stage="waiting to join parts")
-            transaction.on_commit(lambda: dispatch.send_join(job))
+            transaction.on_commit(lambda: queue_messages.send_join(job))
     return True
 
 

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 from billing import quota
 from portal import storage
 from portal.durations import duration_clock, time_left
-from portal.errors import Refusal, shown_error
+from portal.errors import Refusal, error_response, refusal_response, shown_error
 from portal.http import wants_json
 from portal.jobs import retention, services, sharing, webhooks
 from portal.jobs.errors import JobRejected
@@ -48,7 +48,7 @@ def new_job(request):
     plan = quota.plan_for(request.user)
     form = JobForm(
         request.user,
-        plan.max_resolution,
+        plan.resolutions,
         request.POST or None,
         initial=request.GET.dict(),
         backends=services.backends_for(request.user),
@@ -66,14 +66,12 @@ def new_job(request):
                 return redirect("jobs:detail", job_id=job.id)
         except Refusal as rejection:
             if wants_json(request):
-                return JsonResponse({"error": rejection.as_dict()}, status=rejection.status)
+                return refusal_response(request, rejection)
             form.add_error(rejection.field if rejection.field in form.fields else None, rejection.message)
         if check is not None and wants_json(request):
             return JsonResponse(check.as_dict())
     elif request.method == "POST" and wants_json(request):
-        return JsonResponse(
-            {"error": {"code": "invalid_form", "message": _("Check the form."), "fields": form.errors}}, status=400
-        )
+        return error_response(request, "invalid_form", _("Check the form."), 400, fields=form.errors)
     return render(
         request,
         "jobs/new.html",

@@ -20,7 +20,7 @@ from django.utils.translation import gettext
 from dramatiq.middleware import CurrentMessage
 
 from portal import queue, storage
-from portal.jobs import dispatch
+from portal.jobs import queue_messages
 from portal.jobs.errors import JobRejected
 from portal.jobs.models import Job, WebhookDelivery, WebhookEndpoint
 
@@ -195,7 +195,7 @@ def on_job_finished(sender, job_id, **kwargs) -> None:
     delivery = WebhookDelivery.objects.create(
         owner_id=job.owner_id, job=job, event=payload["type"], url=endpoint.url, payload=payload
     )
-    transaction.on_commit(lambda: dispatch.send_webhook(delivery.pk))
+    transaction.on_commit(lambda: queue_messages.send_webhook(delivery.pk))
 
 
 @dramatiq.actor(

@@ -12,6 +12,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from portal import storage
+from portal.errors import error_response, refusal_response
 from portal.http import wants_json
 from portal.library import usage
 from portal.library.errors import UploadRejected
@@ -58,7 +59,7 @@ def _posted_whole(request, kind: str, what: str):
         received = receive.receive_whole(request.user, kind, upload)
     except UploadRejected as rejection:
         if wants_json(request):
-            return JsonResponse({"error": rejection.as_dict()}, status=rejection.status)
+            return refusal_response(request, rejection)
         messages.error(
             request,
             _("%(name)s: %(problem)s") % {"name": upload.name if upload else what, "problem": rejection.message},
@@ -96,8 +97,8 @@ def _tus(response: HttpResponse) -> HttpResponse:
     return response
 
 
-def _tus_refusal(rejection: UploadRejected) -> HttpResponse:
-    response = _tus(JsonResponse({"error": rejection.as_dict()}, status=rejection.status))
+def _tus_refusal(request, rejection: UploadRejected) -> HttpResponse:
+    response = _tus(refusal_response(request, rejection))
     if isinstance(rejection, receive.PartsTooFast):
         response["Retry-After"] = str(rejection.retry_after)
     return response
@@ -149,18 +150,14 @@ def uploads(request):
         response["Tus-Max-Size"] = str(settings.AUDIO_MAX_BYTES)
         return response
     if request.headers.get("Tus-Resumable") != TUS_VERSION:
-        return _tus(
-            JsonResponse(
-                {"error": {"code": "unsupported_version", "message": _("Only tus 1.0.0 is supported.")}}, status=412
-            )
-        )
+        return _tus(error_response(request, "unsupported_version", _("Only tus 1.0.0 is supported."), 412))
     try:
         metadata = _upload_metadata(request.headers.get("Upload-Metadata", ""))
         upload = receive.start(
             request.user, metadata.get("kind", ""), metadata.get("filename", ""), _header_int(request, "Upload-Length")
         )
     except UploadRejected as rejection:
-        return _tus_refusal(rejection)
+        return _tus_refusal(request, rejection)
     response = _tus(JsonResponse(_upload_state(upload), status=201))
     response["Location"] = reverse("library:upload", args=[upload.id])
     return response
@@ -180,17 +177,8 @@ def upload(request, upload_id):
         return response
     if request.method == "DELETE":
         if not receive.cancel(upload):
-            return _tus(
-                JsonResponse(
-                    {
-                        "error": {
-                            "code": "upload_arrived",
-                            "message": _("The whole file has arrived; delete it from the library once it is there."),
-                        }
-                    },
-                    status=409,
-                )
-            )
+            message = _("The whole file has arrived; delete it from the library once it is there.")
+            return _tus(error_response(request, "upload_arrived", message, 409))
         return _tus(HttpResponse(status=204))
     return _receive_part(request, upload)
 
@@ -213,21 +201,10 @@ def _receive_part(request, upload: Upload) -> HttpResponse:
             )
         new_offset = receive.receive(upload, offset, request, part_length)
     except UploadRejected as rejection:
-        return _tus_refusal(rejection)
+        return _tus_refusal(request, rejection)
     except receive.OffsetMismatch as mismatch:
-        response = _tus(
-            JsonResponse(
-                {
-                    "error": {
-                        "code": "offset_mismatch",
-                        "message": _(
-                            "This part does not start where the upload stopped; resume from the server's offset."
-                        ),
-                    }
-                },
-                status=409,
-            )
-        )
+        message = _("This part does not start where the upload stopped; resume from the server's offset.")
+        response = _tus(error_response(request, "offset_mismatch", message, 409))
         response["Upload-Offset"] = str(mismatch.offset)
         return response
     response = _tus(HttpResponse(status=204))

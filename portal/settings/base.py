@@ -378,8 +378,8 @@ LANGUAGE_CODE = "en"
 # Each language needs a catalogue in locale/ (README "Languages and time zones"); zh-hans is Simplified Chinese.
 LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
-# English dates stay "9 Dec 2026" (portal/formats/en); other languages use Django's own formats ("2026年12月9日").
-FORMAT_MODULE_PATH = ["portal.formats"]
+# English dates stay "9 Dec 2026" (portal/date_formats/en); other languages use Django's own formats ("2026年12月9日").
+FORMAT_MODULE_PATH = ["portal.date_formats"]
 # Stored and computed in UTC; each request shows times in the user's zone (portal/accounts/preferences.py).
 TIME_ZONE = "UTC"
 USE_I18N = True

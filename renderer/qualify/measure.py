@@ -317,10 +317,14 @@ def _correlation(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _lagged(mouth: np.ndarray, sound: np.ndarray, lag: int) -> float:
-    """Correlation when the mouth is compared with the sound `lag` frames earlier."""
+    """Correlation when the mouth is compared with the sound `lag` frames earlier (0 when a clip is shorter than
+    the lag: nothing overlaps)."""
+    overlap = len(mouth) - abs(lag)
+    if overlap <= 0:
+        return 0.0
     if lag >= 0:
-        return _correlation(mouth[lag:], sound[: len(sound) - lag])
-    return _correlation(mouth[: len(mouth) + lag], sound[-lag:])
+        return _correlation(mouth[lag:], sound[:overlap])
+    return _correlation(mouth[:overlap], sound[-lag : -lag + overlap])
 
 
 def measure(path: str | Path, reference_audio_duration: float | None = None) -> QualityReport:

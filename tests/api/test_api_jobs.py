@@ -52,7 +52,7 @@ def test_a_job_can_be_named_when_created_and_is_named_after_its_audio_otherwise(
         ({"audio": "swap"}, 400, "missing_parameter", "portrait"),
         ({"options": {"dynamic_scale": 9}}, 400, "invalid_parameter", "options.dynamic_scale"),
         ({"options": {"fps": 60}}, 400, "unknown_parameter", "options.fps"),
-        ({"options": {"resolution": 1000}}, 400, "invalid_request", "options.resolution"),
+        ({"options": {"resolution": 1000}}, 400, "invalid_parameter", "options.resolution"),
         ({"colour": "blue"}, 400, "unknown_parameter", "colour"),
         ({"backend": "sonic"}, 400, "backend_not_enabled", "backend"),
         ({"options": {"resolution": 1440}}, 403, "resolution_not_in_plan", None),

@@ -11,7 +11,11 @@ def test_usage_counts_reserved_and_used_seconds_and_storage(api, marketer):
     usage = api.get("/api/v1/usage/").json()
     marketer.refresh_from_db()
     assert usage["plan"]["code"] == "pro" and usage["plan"]["api_requests_per_minute"] == 300
-    assert usage["plan"]["max_resolution"] == 1080 and usage["plan"]["concurrent_jobs"] == 4
+    assert (
+        usage["plan"]["max_resolution"] == 1080
+        and usage["plan"]["resolutions"][-2:] == [720, 1080]
+        and usage["plan"]["concurrent_jobs"] == 4
+    )
     assert usage["allowance_seconds"] == 4 * 60 * 60
     assert usage["used_seconds"] == 90 and usage["reserved_seconds"] == 10
     assert usage["remaining_seconds"] == 4 * 60 * 60 - 100

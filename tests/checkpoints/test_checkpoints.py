@@ -13,7 +13,7 @@ from django.utils import timezone
 import renderer
 from portal.checkpoints.models import Checkpoint
 from portal.checkpoints.serving import CheckpointRefused, backend_version, checkpoint_for
-from portal.management.commands.busy_farm import _database_url
+from portal.connections import database_url
 
 QUALIFIED, OTHER = "sha256:" + "1" * 64, "sha256:" + "2" * 64
 
@@ -87,7 +87,7 @@ def test_a_worker_whose_weights_were_withdrawn_refuses_to_start(transactional_db
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, "DATABASE_URL": _database_url()},
+        env={**os.environ, "DATABASE_URL": database_url()},
     )
     assert worker.returncode != 0
     assert "Refusing to render: builtin: checkpoint" in worker.stderr and "was withdrawn" in worker.stderr

@@ -23,7 +23,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 import renderer
 from portal import tracing
-from portal.jobs import dispatch, services
+from portal.jobs import queue_messages, services
 from portal.jobs.models import Job, JobStage
 from portal.library.upload import store
 from tests.factories import FIXTURES
@@ -176,7 +176,7 @@ def test_a_lectures_parts_and_their_join_are_in_the_jobs_trace(worker, teacher, 
 def test_a_job_sent_again_later_continues_its_own_trace(teacher, finished_spans):
     portrait, audio = fixture_inputs(teacher)
     job = services.submit(teacher, portrait, audio, {"resolution": 256})  # sent once it commits; no worker runs
-    dispatch.send_job(job.pk)  # what the reconciler does, outside any request
+    queue_messages.send_job(job.pk)  # what the reconciler does, outside any request
 
     sends = named(finished_spans(), "send render_job_builtin_paid")
     assert len(sends) == 2

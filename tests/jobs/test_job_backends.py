@@ -10,11 +10,11 @@ from django.conf import settings
 
 import renderer
 from billing.plans import PLANS
+from portal.connections import database_url
 from portal.errors import Refusal
 from portal.jobs import services, worker_presence
 from portal.jobs.forms import JobForm
 from portal.jobs.models import Job
-from portal.management.commands.busy_farm import _database_url
 from tests.factories import make_user, running_worker
 from tests.jobs_helpers import fixture_inputs, give_plan, reservation_state, wait_for
 
@@ -100,7 +100,7 @@ def test_render_worker_listens_only_to_the_queues_of_backends_this_machine_runs(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "DATABASE_URL": _database_url()},
+        env={**os.environ, "DATABASE_URL": database_url()},
     )
     lines = []
     try:
@@ -158,6 +158,6 @@ def test_every_plans_maximum_resolution_is_offered_and_renderable():
 def test_the_form_offers_the_plans_sizes_up_to_its_maximum(transactional_db, plan_code):
     user = make_user(f"{plan_code}@example.com")
     plan = PLANS[plan_code]
-    form = JobForm(user, plan.max_resolution)
+    form = JobForm(user, plan.resolutions)
     sizes = [size for size, _ in form.fields["resolution"].choices]
     assert sizes[-1] == plan.max_resolution and all(size in renderer.RESOLUTIONS for size in sizes)

@@ -18,10 +18,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 import renderer
-from portal.jobs import dispatch, reconcile, rendering, services, transitions
+from portal.connections import database_url
+from portal.jobs import queue_messages, reconcile, rendering, services, transitions
 from portal.jobs.models import Job, JobSegment, JobStage
 from portal.jobs.transitions import MAX_ATTEMPTS, Verdict
-from portal.management.commands.busy_farm import _database_url
 from tests.factories import running_worker
 from tests.jobs_helpers import eventually, fixture_inputs, messages_in_queue, reservation_state, wait_for
 
@@ -109,7 +109,7 @@ def test_attempts_are_bounded_however_many_copies_of_the_message_exist(teacher):
     job = services.submit(teacher, portrait, audio, FAST)
     default_storage.delete(portrait.file.name)  # every attempt fails the same transient way (storage lost a file)
     for _ in range(4):  # the reconciler (or a redelivery) sent copies, each with Dramatiq's full retry budget
-        dispatch.send_job(job.pk)
+        queue_messages.send_job(job.pk)
     with running_worker(threads=1) as worker:
         job = wait_for(job)
         dramatiq.get_broker().join(job.queue_name, timeout=30_000)  # every copy has been taken and dropped
@@ -208,7 +208,7 @@ def test_the_maintenance_loop_stops_cleanly_when_told_to(transactional_db):
         cwd=settings.BASE_DIR,
         env={
             **os.environ,
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": database_url(),
             "SONIC_TEST_NAMESPACE": settings.DRAMATIQ_BROKER["OPTIONS"]["namespace"],
         },
         stdout=subprocess.PIPE,

@@ -13,9 +13,9 @@ from django.conf import settings
 from django.utils import timezone
 
 from billing.models import UsageEntry
+from portal.connections import database_url
 from portal.jobs import services
 from portal.jobs.models import Job, JobSegment
-from portal.management.commands.busy_farm import _database_url
 from tests.factories import running_worker
 from tests.jobs_helpers import eventually, messages_in_queue, speech_inputs, wait_for
 
@@ -31,7 +31,7 @@ def start_worker(tmp_path):
         log = tmp_path / f"worker-{len(started)}.log"
         environment = {
             **os.environ,
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": database_url(),
             "REDIS_URL": settings.REDIS_URL,
             "SONIC_TEST_NAMESPACE": settings.DRAMATIQ_BROKER["OPTIONS"]["namespace"],
             "SONIC_TEST_MEDIA_ROOT": str(settings.MEDIA_ROOT),

@@ -185,4 +185,6 @@ def test_get_is_not_allowed(owner_client):
 
 
 def test_rejection_body_is_stable_json(owner_client):
-    assert post(owner_client, "me.jpg", b"").body == {"error": {"code": "empty_file", "message": "The file is empty."}}
+    error = post(owner_client, "me.jpg", b"").body["error"]
+    assert error == {"code": "empty_file", "message": "The file is empty.", "request_id": error["request_id"]}
+    assert error["request_id"].startswith("req_")

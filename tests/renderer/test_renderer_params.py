@@ -21,6 +21,7 @@ def test_values_are_coerced_from_form_strings():
         ({"resolution": 2048}, "invalid_parameter", "resolution"),
         ({"resolution": 255}, "invalid_parameter", "resolution"),
         ({"resolution": 515}, "invalid_parameter", "resolution"),
+        ({"resolution": 1000}, "invalid_parameter", "resolution"),  # even and in range, but not a size offered
         ({"dynamic_scale": 0.4}, "invalid_parameter", "dynamic_scale"),
         ({"motion_scale": "lots"}, "invalid_parameter", "motion_scale"),
         ({"expand_ratio": float("nan")}, "invalid_parameter", "expand_ratio"),

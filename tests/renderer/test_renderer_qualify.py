@@ -20,7 +20,7 @@ from renderer.qualify import gate as qualify_gate
 from renderer.qualify import measure as quality
 from renderer.qualify.gate import Gate
 from renderer.qualify.report import THUMB
-from renderer.qualify.selftest import run_self_test
+from renderer.qualify.selftest import run_self_test, truncate
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -101,6 +101,14 @@ def test_self_test_catches_a_two_frame_shift_and_a_truncation():
     assert "picture shifted 2 frames late: caught" in result.stdout and "offset_frames = 2 " in result.stdout
     assert "cut 0.5 s short: caught" in result.stdout and "duration_error_frames = -1" in result.stdout
     assert "self-test passed" in result.stdout
+
+
+def test_a_clip_shorter_than_the_lag_window_is_measured(rendered, tmp_path):
+    """A few frames (the self-test's cut of a very short case) get a report, not a crash in the correlation."""
+    frames = quality.MAX_LAG_FRAMES - 2
+    seconds_to_cut = rendered.audio_duration - frames / 25
+    report = quality.measure(truncate(rendered.output_path, tmp_path / "few.mp4", seconds=seconds_to_cut))
+    assert report.frames == frames and -1.0 <= report.best_lag_correlation <= 1.0
 
 
 @pytest.mark.slow

@@ -84,7 +84,7 @@ def test_blinks_and_motion_depend_on_absolute_time_only():
 
 def test_parts_of_different_sizes_are_refused(parts, tmp_path):
     _, results, _ = parts
-    other = renderer.render(PORTRAIT, SPEECH, tmp_path / "big.mp4", {"resolution": 320}, end=1.0)
+    other = renderer.render(PORTRAIT, SPEECH, tmp_path / "big.mp4", {"resolution": 384}, end=1.0)
     with pytest.raises(renderer.RenderError) as failure:
         renderer.concat([results[0].output_path, other.output_path], tmp_path / "bad.mp4")
     assert failure.value.code == "concat_incompatible"

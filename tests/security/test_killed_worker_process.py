@@ -13,10 +13,10 @@ import psutil
 import pytest
 from django.conf import settings
 
+from portal.connections import database_url
 from portal.library.models import Upload
 from portal.library.upload import receive
 from portal.local_ports import free_port
-from portal.management.commands.busy_farm import _database_url
 from tests.media import audio_bytes, upload
 
 pytestmark = pytest.mark.drill
@@ -59,7 +59,7 @@ def test_a_killed_worker_process_is_started_again_and_web_and_scheduler_keep_run
     port, log = free_port(), tmp_path / "runportal.log"
     env = {
         **os.environ,
-        "DATABASE_URL": _database_url(),
+        "DATABASE_URL": database_url(),
         "REDIS_URL": settings.REDIS_URL,
         "SONIC_TEST_NAMESPACE": namespace,
         "SONIC_TEST_MEDIA_ROOT": str(settings.MEDIA_ROOT),

@@ -57,13 +57,13 @@ def _check(upload: Upload) -> str:
         with open(path, "rb") as handle:
             file = File(handle, name=upload.original_name)
             if upload.kind == Upload.Kind.PORTRAIT:
-                checked = inspect.check_portrait(file)
-                face = store.face_search(checked)
+                portrait = inspect.check_portrait(file)
+                face = store.face_search(portrait)
                 return _store(
-                    upload, lambda: store.store_portrait(upload.owner, file, checked, face, reserved=upload.length)
+                    upload, lambda: store.store_portrait(upload.owner, file, portrait, face, reserved=upload.length)
                 )
-            checked = inspect.check_audio(file)
-            return _store(upload, lambda: store.store_audio(upload.owner, file, checked, reserved=upload.length))
+            audio = inspect.check_audio(file)
+            return _store(upload, lambda: store.store_audio(upload.owner, file, audio, reserved=upload.length))
 
 
 def _store(upload: Upload, make_item) -> str:

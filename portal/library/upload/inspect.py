@@ -4,6 +4,7 @@ import io
 import warnings
 from dataclasses import dataclass
 from pathlib import PurePath
+from typing import Any
 
 import av
 import numpy as np
@@ -129,7 +130,7 @@ def check_portrait(upload) -> CheckedPortrait:
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            image = Image.open(upload)
+            image: Image.Image = Image.open(upload)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise UploadRejected(
                 "decompression_bomb", _("The image declares far more pixels than it could hold; it was refused.")
@@ -183,10 +184,18 @@ def check_portrait(upload) -> CheckedPortrait:
     )
 
 
+# Pillow's save() options per format: near-lossless JPEG and WebP, smallest lossless PNG.
+ENCODER_OPTIONS: dict[str, dict[str, Any]] = {
+    "JPEG": {"quality": 95},
+    "PNG": {"optimize": True},
+    "WEBP": {"quality": 95},
+}
+
+
 def _encode_without_metadata(image: Image.Image, image_format: str) -> bytes:
     """Re-encode the oriented pixels: EXIF (GPS included) is dropped and orientation is baked in."""
     buffer = io.BytesIO()
-    options = {"JPEG": {"quality": 95}, "PNG": {"optimize": True}, "WEBP": {"quality": 95}}[image_format]
+    options = ENCODER_OPTIONS[image_format]
     image.save(buffer, format=image_format, **options)
     return buffer.getvalue()
 

@@ -18,28 +18,20 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import psutil
 from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection
 
 from billing.models import BillingAccount, UsageEntry
-from portal import queue
+from portal import connections, queue
 from portal.accounts.models import User
 from portal.jobs import services
 from portal.jobs.models import Job, JobSegment
 from portal.library.upload import store
 from renderer.qualify.cases import FIXTURES, looped_speech
-
-
-def _database_url() -> str:
-    """The database this process uses (a test run's included), for the worker processes."""
-    url = urlsplit(os.environ.get("DATABASE_URL") or settings.DATABASE_URL)
-    return url._replace(path="/" + connection.settings_dict["NAME"]).geturl()
 
 
 class Command(BaseCommand):
@@ -104,7 +96,7 @@ class Command(BaseCommand):
         namespace = settings.DRAMATIQ_BROKER["OPTIONS"]["namespace"]
         return {
             **os.environ,
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": connections.database_url(),
             "REDIS_URL": settings.REDIS_URL,
             "DRAMATIQ_NAMESPACE": namespace,
             "SONIC_TEST_NAMESPACE": namespace,

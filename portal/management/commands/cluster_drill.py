@@ -40,8 +40,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from portal import cluster_hosts
-from portal.management.commands.busy_farm import FIXTURES
-from renderer.qualify.cases import looped_speech
+from renderer.qualify.cases import FIXTURES, looped_speech
 
 HOSTS = ["data", "web", "worker1", "worker2", "scheduler", "client"]
 BUCKET = "drill-media"

