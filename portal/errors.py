@@ -2,6 +2,7 @@ import re
 
 from django.http import JsonResponse
 from django.utils import translation
+from django.utils.functional import Promise
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
@@ -50,7 +51,7 @@ class Refusal(Exception):
 
     default_status = 400
 
-    def __init__(self, code: str, message: str, status: int | None = None, *, field: str | None = None):
+    def __init__(self, code: str, message: str | Promise, status: int | None = None, *, field: str | None = None):
         super().__init__(message)
         self.code, self.message, self.field = code, str(message), field
         self.status = status or self.default_status

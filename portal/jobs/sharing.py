@@ -4,6 +4,7 @@ video is gone is answered as if it never existed (404)."""
 
 from datetime import timedelta
 
+from django.db.models import F
 from django.http import Http404
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -44,4 +45,11 @@ def active_link(token: str) -> ShareLink:
     link = ShareLink.objects.select_related("job", "job__audio").filter(token=token).first()
     if link is None or not link.is_active() or link.job.status != Job.Status.SUCCEEDED or not link.job.output:
         raise Http404("no such shared video")
+    return link
+
+
+def watched(token: str) -> ShareLink:
+    """The active link for its page, counted as one more view (in the database, so concurrent views all count)."""
+    link = active_link(token)
+    ShareLink.objects.filter(pk=link.pk).update(views=F("views") + 1)
     return link

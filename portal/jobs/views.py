@@ -4,7 +4,6 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import F
 from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -280,8 +279,7 @@ def _no_index(response):
 
 @require_GET
 def shared_video(request, token):
-    link = sharing.active_link(token)
-    ShareLink.objects.filter(pk=link.pk).update(views=F("views") + 1)
+    link = sharing.watched(token)
     return _no_index(render(request, "jobs/shared.html", {"link": link, "job": link.job}))
 
 
