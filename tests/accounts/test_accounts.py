@@ -40,6 +40,7 @@ def test_signup_requires_email_verification_then_logs_in(client, db):
     assert client.get(reverse("library:index")).status_code == 200
 
 
+@pytest.mark.slow
 def test_login_with_email_and_logout(client, db):
     make_user("marketer@example.com", PASSWORD)
     response = client.post(reverse("account_login"), {"login": "marketer@example.com", "password": PASSWORD})

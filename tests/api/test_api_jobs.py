@@ -243,6 +243,7 @@ def test_the_request_id_is_on_the_jobs_trace(api, inputs, finished_spans):
     assert format(tagged[0].context.trace_id, "032x") == job.trace_id
 
 
+@pytest.mark.slow
 def test_creating_and_canceling_at_once_from_several_keys_never_fails(transactional_db, marketer):
     """Several integrations of one account creating and canceling jobs at the same time: every request answers
     (row locks taken in one order, none blocking the foreign-key checks others make when they commit)."""

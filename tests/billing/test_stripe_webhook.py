@@ -315,6 +315,7 @@ def check_mirrors(owner, sub):
     assert (account.past_due_since is not None) == (sub["status"] == "past_due")
 
 
+@pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_deliveries_are_processed_once_and_converge(billing_on):
     import threading

@@ -79,6 +79,7 @@ def test_the_last_process_to_leave_stops_the_server_and_its_data_survives_a_rest
     assert embedded_postgres.pid_of(root) is None
 
 
+@pytest.mark.slow
 def test_a_killed_process_does_not_keep_the_server_alive(root):
     killed = Client(root)
     server = embedded_postgres.pid_of(root)
@@ -93,6 +94,7 @@ def test_a_killed_process_does_not_keep_the_server_alive(root):
     assert embedded_postgres.pid_of(root) is None  # ...and the next one to leave does
 
 
+@pytest.mark.slow
 def test_a_throwaway_server_is_stopped_and_deleted(root):
     client = Client(root, mode="throwaway")
     assert client.sql("SELECT current_setting('server_version_num')::int / 10000") == "18"

@@ -226,6 +226,7 @@ def _get_when_up(url: str, seconds: float = 30) -> str:
             time.sleep(0.2)
 
 
+@pytest.mark.slow
 def test_renders_in_worker_processes_reach_dramatiq_exposition_port(tmp_path):
     # The development settings, whose broker carries Dramatiq's Prometheus middleware (the tests' broker does not).
     prometheus_env = {

@@ -238,6 +238,7 @@ def test_tells_which_source_did_not_answer(scrape):
     assert series(body, "portal_queue_oldest_waiting_seconds")  # read from the database, still there
 
 
+@pytest.mark.slow
 def test_without_the_database_it_says_so_and_still_answers(transactional_db, client, settings):
     """PostgreSQL refusing connections (a port nothing listens on): the database gauges go, the scrape stays, and
     portal_metrics_source_up says why they went, at the cost of one refused connection, not one per gauge."""

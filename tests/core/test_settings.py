@@ -48,6 +48,7 @@ def test_production_refuses_to_start_without_allowed_hosts():
     assert "ALLOWED_HOSTS" in manage("check", env=env).stderr
 
 
+@pytest.mark.slow
 def test_management_commands_honour_the_environment(tmp_path):
     probe = (
         "from django.conf import settings as s; from django.core.files.storage import default_storage as d;"

@@ -37,6 +37,7 @@ def superuser(transactional_db, client):
     return client
 
 
+@pytest.mark.slow
 def test_rendered_videos_and_posters_count_against_storage(teacher, settings):
     portrait, audio = fixture_inputs(teacher)
     with running_worker(threads=1):

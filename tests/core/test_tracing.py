@@ -76,6 +76,7 @@ def ancestors(span, spans) -> list:
     return chain
 
 
+@pytest.mark.slow
 def test_one_trace_from_the_submitting_request_to_every_render_stage(worker, teacher, client, finished_spans):
     client.force_login(teacher)
     portrait, audio = fixture_inputs(teacher)
@@ -140,6 +141,7 @@ def test_one_trace_from_the_submitting_request_to_every_render_stage(worker, tea
     assert JobStage.objects.get(job=job, name="analyse_audio").attributes["frames"] == 243
 
 
+@pytest.mark.slow
 def test_a_failing_stage_is_an_error_span_and_a_failed_row(worker, teacher, finished_spans):
     _, audio = fixture_inputs(teacher)
     faceless = store.add_portrait(teacher, upload("wall.png", image_bytes("PNG", (400, 400), noise=True)))
@@ -154,6 +156,7 @@ def test_a_failing_stage_is_an_error_span_and_a_failed_row(worker, teacher, fini
     assert stage.error_code == "no_face" and stage.attempt == 1
 
 
+@pytest.mark.slow
 def test_a_lectures_parts_and_their_join_are_in_the_jobs_trace(worker, teacher, settings, finished_spans):
     settings.SEGMENT_SECONDS = 4.0
     portrait, audio = fixture_inputs(teacher)

@@ -99,6 +99,7 @@ def config(objects) -> dict[str, str]:
     )["data"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_every_object_is_valid_for_kubernetes_and_keda(overlay):
     objects = render(overlay)

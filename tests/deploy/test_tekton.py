@@ -316,6 +316,7 @@ BREAKS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", BREAKS)
 def test_a_broken_copy_fails_naming_the_problem(tmp_path, kind):
     file, old, new, expected = BREAKS[kind]
@@ -461,6 +462,7 @@ def credentials(directory: Path, endpoint: str) -> Path:
     return directory
 
 
+@pytest.mark.slow
 def test_publish_step_uploads_every_file_with_its_content_type(tmp_path, s3):
     endpoint, client = s3
     reports = tmp_path / "reports"

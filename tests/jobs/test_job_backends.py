@@ -72,6 +72,7 @@ def test_a_backend_whose_workers_start_on_demand_is_taken_with_none_running(pro,
     assert reservation_state(job) == "reserved"
 
 
+@pytest.mark.slow
 def test_a_sonic_job_waits_on_sonic_queues_that_cpu_workers_never_take(pro, settings):
     settings.RENDER_BACKENDS = ["builtin", "sonic"]
     announce(["sonic"])

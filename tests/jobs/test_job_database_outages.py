@@ -102,6 +102,7 @@ def test_a_part_rendered_while_the_database_was_away_is_kept(teacher, settings, 
     call_command("storage_audit", "--grace-minutes", "0", stdout=io.StringIO())  # raises on an orphan or a lost file
 
 
+@pytest.mark.slow
 def test_a_video_rendered_while_the_database_was_away_is_kept_and_charged_once(teacher, monkeypatch, quick_retries):
     portrait, audio = fixture_inputs(teacher)
     job = services.submit(teacher, portrait, audio, FAST)

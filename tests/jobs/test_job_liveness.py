@@ -80,6 +80,7 @@ def test_a_slow_stage_keeps_its_heartbeat_and_is_not_taken_for_dead(teacher, set
     assert (job.status, job.attempt_token) == ("running", token)
 
 
+@pytest.mark.slow
 def test_a_worker_taken_for_dead_that_wakes_up_late_changes_nothing(teacher, settings):
     settings.JOB_HEARTBEAT_TIMEOUT = 1
     portrait, audio = fixture_inputs(teacher)
@@ -134,6 +135,7 @@ def test_a_retry_waiting_for_its_backoff_is_not_sent_again(teacher):
     assert broker.client.hexists(f"{broker.namespace}:{job.queue_name}.DQ.msgs", Job.objects.get(pk=job.pk).message_id)
 
 
+@pytest.mark.slow
 def test_submitting_while_redis_is_down_shows_the_job_and_the_reconciler_sends_it(teacher, client, monkeypatch):
     portrait, audio = fixture_inputs(teacher)
     client.force_login(teacher)

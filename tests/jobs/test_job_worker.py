@@ -26,6 +26,7 @@ def measured_duration(name: str) -> float:
         return float(container.duration / av.time_base)
 
 
+@pytest.mark.slow
 def test_short_job_renders_and_is_charged_once(worker, teacher):
     portrait, audio = fixture_inputs(teacher)
     job = services.submit(teacher, portrait, audio, FAST)
@@ -47,6 +48,7 @@ def test_short_job_renders_and_is_charged_once(worker, teacher):
     assert UsageEntry.objects.filter(reservation=job.reservation, kind="charge").count() == 1
 
 
+@pytest.mark.slow
 def test_bad_input_fails_at_once_with_a_refund_and_no_retry(worker, teacher):
     _, audio = fixture_inputs(teacher)
     faceless = store.add_portrait(teacher, upload("wall.png", image_bytes("PNG", (400, 400), noise=True)))
@@ -80,6 +82,7 @@ def test_cancel_while_running_stops_at_the_next_frame(worker, teacher):
     assert reservation_state(job) == "refunded"
 
 
+@pytest.mark.slow
 def test_long_audio_is_split_rendered_by_parts_and_joined(worker, teacher, settings):
     settings.SEGMENT_SECONDS = 4.0
     portrait, audio = fixture_inputs(teacher)
@@ -95,6 +98,7 @@ def test_long_audio_is_split_rendered_by_parts_and_joined(worker, teacher, setti
     assert not any(s.output for s in job.segments.all())
 
 
+@pytest.mark.slow
 def test_reconciler_requeues_a_job_whose_worker_died(teacher, settings):
     settings.JOB_HEARTBEAT_TIMEOUT = 1
     portrait, audio = fixture_inputs(teacher)
@@ -126,6 +130,7 @@ def test_reconciler_fails_with_a_refund_after_too_many_attempts(teacher, setting
     assert (job.status, job.error_code, reservation_state(job)) == ("failed", "worker_lost", "refunded")
 
 
+@pytest.mark.slow
 def test_reconciler_resends_a_queued_job_whose_message_was_lost(teacher):
     portrait, audio = fixture_inputs(teacher)
     job = services.submit(teacher, portrait, audio, FAST)
@@ -142,6 +147,7 @@ def test_reconciler_resends_a_queued_job_whose_message_was_lost(teacher):
         assert wait_for(job).status == Job.Status.SUCCEEDED
 
 
+@pytest.mark.slow
 def test_cancel_a_lecture_while_its_parts_render(worker, teacher, settings):
     settings.SEGMENT_SECONDS = 4.0
     portrait, audio = fixture_inputs(teacher)

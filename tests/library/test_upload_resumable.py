@@ -100,6 +100,7 @@ def test_a_refused_file_is_reported_with_its_reason_and_nothing_is_kept(teacher,
     assert 'data-code="image_too_small"' in page and "tiny.png" in page
 
 
+@pytest.mark.slow
 def test_a_part_cut_off_by_a_dropped_connection_is_kept_and_the_upload_goes_on_from_there(teacher, live_server):
     client = Client()
     client.force_login(teacher)

@@ -35,6 +35,7 @@ def test_browser_playable_mp4_with_faststart(rendered):
     assert rendered.poster_path.exists()
 
 
+@pytest.mark.slow
 def test_mouth_moves_with_the_speech(measured):
     assert measured.correlation >= 0.6
     assert abs(measured.offset_frames) <= 1

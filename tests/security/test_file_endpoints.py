@@ -77,6 +77,7 @@ def fetch(owner_client, files, name, **headers):
         "API audio",
     ],
 )
+@pytest.mark.slow
 def test_a_range_header_no_one_could_mean_is_answered_with_the_whole_file(
     owner_client, files, endpoint, header, caplog
 ):

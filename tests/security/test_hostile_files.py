@@ -7,6 +7,7 @@ import io
 
 import av
 import numpy as np
+import pytest
 from django.test import override_settings
 from django.urls import reverse
 from PIL import Image
@@ -64,6 +65,7 @@ def test_audio_that_decodes_for_long_sent_through_the_api_is_only_stored_in_the_
     assert not AudioClip.objects.exists()
 
 
+@pytest.mark.slow
 def test_an_image_that_declares_a_billion_pixels_is_refused_without_decoding(owner_client):
     bomb = io.BytesIO()
     Image.new("1", (30000, 30000)).save(bomb, format="PNG")

@@ -30,6 +30,7 @@ def api_clients(user, count: int):
     return [key_client(key) for _ in range(count)]
 
 
+@pytest.mark.slow
 def test_cancels_racing_deletes_of_one_job_are_never_a_500_and_refund_once(marketer):
     portrait, audio = fixture_inputs(marketer)
     job = services.submit(marketer, portrait, audio, {"resolution": 256})  # no worker runs: it stays queued
@@ -69,6 +70,7 @@ def test_the_same_races_on_the_pages_end_in_a_redirect_or_404(marketer):
     assert not Job.objects.exists()
 
 
+@pytest.mark.slow
 def test_deletes_racing_each_other_give_the_storage_back_once(marketer):
     portrait, _audio = fixture_inputs(marketer)
     video = finished_job(marketer, stored_bytes=40_000)

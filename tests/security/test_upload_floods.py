@@ -43,6 +43,7 @@ def test_one_byte_parts_are_refused_and_nothing_is_stored(owner_client, fresh_wi
     assert int(owner_client.head(location, headers=TUS)["Upload-Offset"]) == 0
 
 
+@pytest.mark.slow
 def test_part_requests_to_one_upload_are_limited_per_minute(owner_client, settings, fresh_window):
     flooded = create(owner_client, "talk.wav", 3 * MiB)["Location"]
     for _ in range(settings.UPLOAD_PART_REQUESTS_PER_MINUTE):
@@ -68,6 +69,7 @@ def signed_in_clients(owner, transactional_db):
     return make
 
 
+@pytest.mark.slow
 def test_thirty_uploads_started_at_once_stop_at_the_unfinished_limit(owner, signed_in_clients, settings):
     answers = at_once([lambda client=client: create(client, "talk.wav", 1000) for client in signed_in_clients(30)])
     statuses = sorted(answer.status_code for answer in answers)

@@ -57,6 +57,7 @@ def run_action(client, action: str, job: Job, reason: str = "asked by the user")
     return [str(message) for message in response.context["messages"]]
 
 
+@pytest.mark.slow
 def test_support_finds_a_failed_job_by_its_support_code_and_sees_where_it_failed(support, teacher):
     _, audio = fixture_inputs(teacher)
     faceless = store.add_portrait(teacher, upload("wall.png", image_bytes("PNG", (400, 400), noise=True)))
@@ -95,6 +96,7 @@ def test_support_finds_a_failed_job_by_its_support_code_and_sees_where_it_failed
     assert not AuditEvent.objects.filter(job=failed).exists()
 
 
+@pytest.mark.slow
 def test_support_refunds_a_video_that_came_out_wrong_and_the_audit_log_shows_it(support, teacher):
     client, staff = support
     portrait, audio = fixture_inputs(teacher)
@@ -131,6 +133,7 @@ def test_support_refunds_a_video_that_came_out_wrong_and_the_audit_log_shows_it(
     assert AuditEvent.objects.filter(job=job).count() == 1
 
 
+@pytest.mark.slow
 def test_support_cancels_then_retries_a_job_in_the_same_trace(support, teacher, finished_spans):
     client, staff = support
     portrait, audio = fixture_inputs(teacher)
@@ -163,6 +166,7 @@ def test_support_cancels_then_retries_a_job_in_the_same_trace(support, teacher, 
     assert "job_not_retryable" in run_action(client, "retry", job)[0]  # a succeeded job is not retried
 
 
+@pytest.mark.slow
 def test_support_renews_a_download_link_that_works(support, teacher):
     client, _ = support
     portrait, audio = fixture_inputs(teacher)

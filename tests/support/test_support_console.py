@@ -96,6 +96,7 @@ def test_the_job_page_offers_the_actions_its_state_allows(support, teacher):
     assert buttons(finished_job(teacher, status=Job.Status.FAILED, video=None)) == ["retry"]
 
 
+@pytest.mark.slow
 def test_attempts_count_across_a_retry_and_each_run_has_its_own_rows(support, teacher):
     client, _ = support
     _, audio = fixture_inputs(teacher)
