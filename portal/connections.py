@@ -20,8 +20,9 @@ def database_reachable() -> bool:
         return False
 
 
-def redis_reachable() -> bool:
-    client = Redis.from_url(settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
+def redis_reachable(url: str | None = None) -> bool:
+    """Whether Redis answers a PING within a second, at `url` (default: REDIS_URL)."""
+    client = Redis.from_url(url or settings.REDIS_URL, socket_connect_timeout=1, socket_timeout=1)
     try:
         return bool(client.ping())
     except RedisError:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from django.test import TestCase
 
 from portal.library.upload import check, store
+from tests.factories import stored_files
 from tests.media import audio_bytes, image_bytes, upload
 
 
@@ -47,3 +48,16 @@ def run_check(upload_id) -> None:
     """The worker's check, with what it does after its commit (deleting the parts) run too."""
     with TestCase.captureOnCommitCallbacks(execute=True):
         check.check(upload_id)
+
+
+def assert_refused_and_nothing_kept(sent: Sent, code: str, owner, model, status: int | None = None) -> None:
+    """The upload was refused with `code` and left no row of `model`, no stored file and no storage charged."""
+    assert sent.status == "refused", sent
+    assert sent.error["code"] == code
+    assert sent.error["message"]
+    if status:
+        assert sent.http_status == status
+    assert not model.objects.exists()
+    assert stored_files() == []
+    owner.refresh_from_db()
+    assert owner.storage_used_bytes == 0

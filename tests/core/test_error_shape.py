@@ -6,7 +6,7 @@ from rest_framework.test import APIClient
 
 from portal.api import keys
 from portal.jobs import services
-from tests.jobs_helpers import fixture_inputs, give_plan
+from tests.jobs_helpers import fixture_inputs, form_data, give_plan
 
 JSON = {"Accept": "application/json"}
 
@@ -23,10 +23,7 @@ def test_a_plan_limit_reads_the_same_from_the_job_page_and_the_api(owner_client,
     portrait, audio = fixture_inputs(owner)
     for _ in range(4):  # the Pro plan's jobs at once
         services.submit(owner, portrait, audio, {"resolution": 256})
-    form = {"portrait": portrait.id, "audio": audio.id, "resolution": 256, "dynamic_scale": 1, "motion_scale": 1}
-    web = _error(
-        owner_client.post(reverse("jobs:new"), {**form, "expand_ratio": 0.5, "action": "submit"}, headers=JSON), 429
-    )
+    web = _error(owner_client.post(reverse("jobs:new"), form_data(portrait, audio, action="submit"), headers=JSON), 429)
     api = APIClient()
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {keys.create(owner, 'tests')[1]}")
     body = {"portrait": str(portrait.id), "audio": str(audio.id), "options": {"resolution": 256}}

@@ -13,44 +13,15 @@ from pathlib import Path
 import dramatiq
 import pytest
 from dramatiq.brokers.redis import RedisBroker
-from prometheus_client.parser import text_string_to_metric_families
 
 from portal import metrics
 from portal.jobs import rendering, services, webhooks
 from portal.jobs.models import Job, JobSegment
 from tests.factories import make_user, running_worker
 from tests.jobs_helpers import finished_job, fixture_inputs, give_plan, wait_for
+from tests.metrics_helpers import TOKEN, labels, series
 
 ROOT = Path(__file__).resolve().parents[2]
-TOKEN = "metrics-test-token-7f3a9c"
-
-
-def series(body: str, name: str) -> dict[frozenset, float]:
-    """Every sample called `name` in an exposition, keyed by its labels."""
-    return {
-        frozenset(sample.labels.items()): sample.value
-        for family in text_string_to_metric_families(body)
-        for sample in family.samples
-        if sample.name == name
-    }
-
-
-def labels(**pairs) -> frozenset:
-    return frozenset(pairs.items())
-
-
-@pytest.fixture
-def scrape(client, db, settings):
-    """What Prometheus gets from /metrics, with the token set."""
-    settings.METRICS_TOKEN = TOKEN
-
-    def read() -> str:
-        response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
-        assert response.status_code == 200
-        assert response["Content-Type"].startswith("text/plain")
-        return response.content.decode()
-
-    return read
 
 
 def test_404_while_no_token_is_configured(client, db, settings):

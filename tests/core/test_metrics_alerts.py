@@ -19,22 +19,9 @@ from billing import quota
 from billing.models import UsagePeriod
 from portal.jobs.models import Job, JobSegment, WebhookDelivery
 from portal.models import StorageAuditRun
-from tests.core.test_metrics import TOKEN, labels, series
 from tests.factories import make_user
 from tests.jobs_helpers import finished_job
-
-
-@pytest.fixture
-def scrape(client, db, settings):
-    """What Prometheus gets from /metrics, with the token set."""
-    settings.METRICS_TOKEN = TOKEN
-
-    def read() -> str:
-        response = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}")
-        assert response.status_code == 200
-        return response.content.decode()
-
-    return read
+from tests.metrics_helpers import TOKEN, labels, series
 
 
 def ago(seconds: float):

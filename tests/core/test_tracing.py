@@ -27,7 +27,7 @@ from portal.jobs import queue_messages, services
 from portal.jobs.models import Job, JobStage
 from portal.library.upload import store
 from tests.factories import FIXTURES
-from tests.jobs_helpers import fixture_inputs, wait_for
+from tests.jobs_helpers import fixture_inputs, form_data, wait_for
 from tests.media import image_bytes, upload
 
 RENDER_STAGES = [
@@ -82,16 +82,7 @@ def test_one_trace_from_the_submitting_request_to_every_render_stage(worker, tea
     portrait, audio = fixture_inputs(teacher)
     response = client.post(
         reverse("jobs:new"),
-        {
-            "portrait": portrait.id,
-            "audio": audio.id,
-            "resolution": 256,
-            "dynamic_scale": 1.0,
-            "motion_scale": 1.0,
-            "expand_ratio": 0.5,
-            "crop_face": "on",
-            "action": "submit",
-        },
+        form_data(portrait, audio, action="submit"),
     )
     assert response.status_code == 302
     job = wait_for(Job.objects.get())

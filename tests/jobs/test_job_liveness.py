@@ -23,7 +23,7 @@ from portal.jobs import queue_messages, reconcile, rendering, services, transiti
 from portal.jobs.models import Job, JobSegment, JobStage
 from portal.jobs.transitions import MAX_ATTEMPTS, Verdict
 from tests.factories import running_worker
-from tests.jobs_helpers import eventually, fixture_inputs, messages_in_queue, reservation_state, wait_for
+from tests.jobs_helpers import eventually, fixture_inputs, form_data, messages_in_queue, reservation_state, wait_for
 
 FAST = {"resolution": 256}
 
@@ -144,16 +144,7 @@ def test_submitting_while_redis_is_down_shows_the_job_and_the_reconciler_sends_i
     pool.reset()  # connections are made afresh, to the port where nothing listens
     response = client.post(
         reverse("jobs:new"),
-        {
-            "portrait": portrait.id,
-            "audio": audio.id,
-            "resolution": 256,
-            "dynamic_scale": 1.0,
-            "motion_scale": 1.0,
-            "expand_ratio": 0.5,
-            "crop_face": "on",
-            "action": "submit",
-        },
+        form_data(portrait, audio, action="submit"),
     )
     job = Job.objects.get()
     assert response.status_code == 302 and response.url == reverse("jobs:detail", args=[job.pk])

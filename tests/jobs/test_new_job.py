@@ -11,24 +11,10 @@ from portal.jobs import services
 from portal.jobs.models import Job
 from portal.library.upload import store
 from tests.factories import make_user
-from tests.jobs_helpers import fixture_inputs, give_plan, messages_in_queue, reservation_state
+from tests.jobs_helpers import fixture_inputs, form_data, give_plan, messages_in_queue, reservation_state
 from tests.media import audio_bytes, image_bytes, upload
 
 URL = reverse("jobs:new")
-
-
-def form_data(portrait, audio, **options):
-    data = {
-        "portrait": portrait.id,
-        "audio": audio.id,
-        "resolution": 256,
-        "dynamic_scale": 1.0,
-        "motion_scale": 1.0,
-        "expand_ratio": 0.5,
-        "crop_face": "on",
-    }
-    data.update(options)
-    return data
 
 
 def test_form_offers_only_the_users_own_inputs(owner_client, owner, outsider):

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from portal.library.models import AudioClip
 from tests.factories import FIXTURES, stored_files
-from tests.library_helpers import send_whole
+from tests.library_helpers import assert_refused_and_nothing_kept, send_whole
 from tests.media import audio_bytes, image_bytes, upload
 
 URL = reverse("library:upload_audio")
@@ -19,15 +19,7 @@ def post(client, name, content):
 
 
 def assert_rejected(sent, code, owner, status=None):
-    assert sent.status == "refused", sent
-    assert sent.error["code"] == code
-    assert sent.error["message"]
-    if status:
-        assert sent.http_status == status
-    assert not AudioClip.objects.exists()
-    assert stored_files() == []
-    owner.refresh_from_db()
-    assert owner.storage_used_bytes == 0
+    assert_refused_and_nothing_kept(sent, code, owner, AudioClip, status)
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from PIL import Image
 
 from portal.library.models import Portrait, Upload
 from tests.factories import FIXTURES, stored_files
-from tests.library_helpers import run_check, send_whole
+from tests.library_helpers import assert_refused_and_nothing_kept, run_check, send_whole
 from tests.media import image_bytes, upload
 
 URL = reverse("library:upload_portrait")
@@ -18,15 +18,7 @@ def post(client, name, content):
 
 
 def assert_rejected(sent, code, owner, status=None):
-    assert sent.status == "refused", sent
-    assert sent.error["code"] == code
-    assert sent.error["message"]
-    if status:
-        assert sent.http_status == status
-    assert not Portrait.objects.exists()
-    assert stored_files() == []
-    owner.refresh_from_db()
-    assert owner.storage_used_bytes == 0
+    assert_refused_and_nothing_kept(sent, code, owner, Portrait, status)
 
 
 @pytest.mark.parametrize(

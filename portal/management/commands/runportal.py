@@ -9,18 +9,8 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from honcho.manager import Manager
-from redis import Redis
-from redis.exceptions import RedisError
 
-
-def _redis_answers(url: str) -> bool:
-    client = Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
-    try:
-        return bool(client.ping())
-    except RedisError:
-        return False
-    finally:
-        client.close()
+from portal import connections
 
 
 class Command(BaseCommand):
@@ -41,7 +31,7 @@ class Command(BaseCommand):
         call_command("migrate", interactive=False, verbosity=1)
         python, manage = sys.executable, str(settings.BASE_DIR / "manage.py")
         manager = Manager()
-        if not _redis_answers(settings.REDIS_URL):
+        if not connections.redis_reachable(settings.REDIS_URL):
             host = urlsplit(settings.REDIS_URL).hostname
             if host not in ("127.0.0.1", "localhost", "::1"):
                 raise SystemExit(f"Nothing answers at REDIS_URL={settings.REDIS_URL}; start Redis there first.")
