@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test test-fast lint install browser deploy-tools qualify
+.PHONY: run test test-fast lint install browser speech-tools deploy-tools qualify
 
 # Re-installs only when pyproject.toml changed since the last install.
 $(INSTALLED): pyproject.toml
@@ -15,8 +15,16 @@ $(INSTALLED): pyproject.toml
 install: $(INSTALLED)
 
 # runportal migrates first; with no DATABASE_URL it starts the embedded PostgreSQL (data in var/postgres).
-run: install
+run: install speech-tools
 	$(BIN)/python manage.py runportal
+
+# The voices for languages the neural English voice lacks (Mandarin, French, ...) are Debian's espeak-ng; without it
+# they are listed as not installed and their tests are skipped.
+speech-tools:
+	@command -v espeak-ng >/dev/null 2>&1 || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && (apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends espeak-ng >/dev/null); } || \
+	  echo "espeak-ng not installed: only the neural English voice can speak scripts"
 
 # Browser tests drive Debian's Chromium; without it (and without root to install it) they are skipped. Noto CJK lets
 # it draw the Chinese pages (the portal ships no web font); without it their screenshots show boxes.
@@ -39,11 +47,11 @@ deploy-tools: $(KEDA_SCHEMA)/node_modules/.installed
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null); } || \
 	  echo "promtool not installed: the alert rule checks will be skipped"
 
-test: install browser deploy-tools
+test: install browser speech-tools deploy-tools
 	$(BIN)/pytest
 
 # The quick loop while working: everything but browser walks, slow renders and drills (make test runs them all).
-test-fast: install deploy-tools
+test-fast: install speech-tools deploy-tools
 	$(BIN)/pytest -m "not browser and not slow and not drill" -q
 
 # The model quality gate (README "Model quality gate"): renders the reference suite with the builtin backend at

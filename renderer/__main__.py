@@ -65,6 +65,30 @@ def cmd_doctor(args) -> int:
     return 0
 
 
+def cmd_speak(args) -> int:
+    """Say a script into OUT.flac with its captions beside it (OUT.vtt, OUT.srt); print the real-time factor."""
+    from . import captions, speech
+
+    text = Path(args.script).read_text(encoding="utf-8") if args.script != "-" else sys.stdin.read()
+    started = time.perf_counter()
+    try:
+        prepared = speech.prepare(text, args.voice, args.rate)
+    except RenderError as error:
+        print(f"error [{error.code}]: {error.message}", file=sys.stderr)
+        return 2
+    said = speech.speak(prepared)
+    wall = time.perf_counter() - started
+    output = Path(args.output).with_suffix(".flac")
+    said.write_flac(output)
+    output.with_suffix(".vtt").write_text(captions.to_webvtt(said.cues), encoding="utf-8")
+    output.with_suffix(".srt").write_text(captions.to_srt(said.cues), encoding="utf-8")
+    print(
+        f"{prepared.voice.name}: {said.duration_seconds:.1f} s of speech (estimated {prepared.estimated_seconds} s), "
+        f"{len(said.cues)} captions, {wall:.2f} s wall, RTF {wall / said.duration_seconds:.3f} -> {output}"
+    )
+    return 0
+
+
 def cmd_bench(args) -> int:
     durations = [float(value) for value in args.durations.split(",")]
     resolutions = [int(value) for value in args.resolutions.split(",")]
@@ -134,6 +158,13 @@ def main(argv=None) -> int:
 
     d = commands.add_parser("doctor", help="which backends can run here, and why not")
     d.set_defaults(run=cmd_doctor)
+
+    s = commands.add_parser("speak", help="say SCRIPT (a text file, - for stdin) into OUT.flac with OUT.vtt/.srt")
+    s.add_argument("script")
+    s.add_argument("output")
+    s.add_argument("--voice", default="en-joe", help="en-joe (neural English), zh-cmn, en-espeak, fr-espeak, ...")
+    s.add_argument("--rate", type=float, default=1.0, help="speaking rate, 0.5-2 (1: the voice's own pace)")
+    s.set_defaults(run=cmd_speak)
 
     b = commands.add_parser("bench", help="real-time factor and peak memory for several audio lengths")
     b.add_argument("--durations", default="10,60", help="seconds of audio, comma-separated (e.g. 10,60,3600)")
