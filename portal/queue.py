@@ -46,8 +46,19 @@ UPLOAD_CHECK_MIN_BACKOFF_MS = 5_000
 # Decoding a 3-hour lecture whole takes about a minute; a file that takes far longer is not one we want.
 UPLOAD_CHECK_TIME_LIMIT_MS = 10 * 60 * 1000
 
+# Speaking a script runs on the same workers as upload checks (CPU). The longest script (60,000 characters, about
+# 70 minutes of speech) takes about 4 minutes to say here.
+SPEAK_SCRIPT = "speak_script"
+SPEAK_SCRIPT_RETRIES = 2
+SPEAK_SCRIPT_TIME_LIMIT_MS = 20 * 60 * 1000
+
 # The modules that declare the actors; a worker imports them (settings.DRAMATIQ_AUTODISCOVER_MODULES finds them).
-ACTOR_MODULES = ("portal.jobs.rendering", "portal.jobs.webhooks", "portal.library.upload.check")
+ACTOR_MODULES = (
+    "portal.jobs.rendering",
+    "portal.jobs.webhooks",
+    "portal.library.upload.check",
+    "portal.library.scripts",
+)
 
 
 def render_queue(backend: str, tier: str) -> str:

@@ -130,6 +130,9 @@ class Job(models.Model):
         null=True, blank=True, help_text="When the owner was told this video would be deleted (retention)."
     )
     output_duration_seconds = models.FloatField(null=True, blank=True)
+    captions = models.JSONField(
+        default=list, blank=True, help_text="[start, end, text] cues on the video, copied from its audio at submission."
+    )
 
     class Meta:
         ordering = ["-created_at"]

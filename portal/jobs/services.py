@@ -207,6 +207,7 @@ def submit(user, portrait, audio, options: dict, backend: str = DEFAULT_BACKEND,
             audio_duration_seconds=audio.duration_seconds,
             quota_seconds=seconds,
             warnings=list(params.warnings),
+            captions=audio.captions,
         )
         job.reservation = quota.reserve_seconds(user, seconds, job_ref=str(job.id))
         job.save(update_fields=["reservation"])

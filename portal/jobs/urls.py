@@ -10,6 +10,7 @@ urlpatterns = [
     path("<uuid:job_id>/", views.job_detail, name="detail"),
     path("<uuid:job_id>/status/", views.job_status, name="status"),
     path("<uuid:job_id>/poster/", views.job_poster, name="poster"),
+    path("<uuid:job_id>/captions.<str:file_format>", views.job_captions, name="captions"),
     path("<uuid:job_id>/cancel/", views.cancel_job, name="cancel"),
     path("<uuid:job_id>/rerun/", views.rerun_job, name="rerun"),
     path("<uuid:job_id>/delete/", views.delete_job, name="delete"),

@@ -4,10 +4,11 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import formats, timezone
+from django.utils import formats, timezone, translation
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -23,6 +24,7 @@ from portal.jobs.models import TITLE_MAX_LENGTH, Job, ShareLink, WebhookEndpoint
 from portal.library.models import AudioClip, Portrait
 from portal.ownership import get_owned
 from portal.support import audit
+from renderer import captions, speech
 
 PAGE_SIZE = 20
 
@@ -123,6 +125,7 @@ def job_detail(request, job_id):
         {
             "job": job,
             "links": links,
+            "captions_language": captions_language(job) if job.captions else "",
             "kept_until": retention.expires_at(job),
             "support_notes": [note for note in notes if note],
             "title_max_length": TITLE_MAX_LENGTH,
@@ -162,6 +165,34 @@ def job_poster(request, job_id):
     if not job.poster:
         raise Http404("no poster yet")
     return storage.serve(request, job.poster.name, "image/jpeg")
+
+
+CAPTION_FORMATS = {
+    "vtt": ("text/vtt; charset=utf-8", captions.to_webvtt),
+    "srt": ("application/x-subrip", captions.to_srt),
+}
+
+
+@login_required
+@require_GET
+def job_captions(request, job_id, file_format):
+    """The video's captions as WebVTT (what the player's <track> reads) or SubRip; ?download=1 saves the file."""
+    job = _get_job_for_user(request, job_id)
+    if not job.captions or file_format not in CAPTION_FORMATS:
+        raise Http404("no captions")
+    content_type, write = CAPTION_FORMATS[file_format]
+    response = HttpResponse(write([captions.Cue.from_list(cue) for cue in job.captions]), content_type=content_type)
+    if request.GET.get("download"):
+        name = job.download_name.removesuffix(".mp4")
+        response["Content-Disposition"] = content_disposition_header(True, f"{name}.{file_format}")
+    return response
+
+
+def captions_language(job: Job) -> str:
+    """The language the captions are written in: the voice's, for a spoken script; else the reader's."""
+    script = getattr(job.audio, "script", None)  # none when the audio was deleted or was not a script
+    voice = speech.VOICES.get(script.voice) if script is not None else None
+    return voice.language if voice is not None else (translation.get_language() or "en")
 
 
 @login_required

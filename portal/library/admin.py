@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.template.defaultfilters import filesizeformat
 
-from portal.library.models import AudioClip, Portrait
+from portal.library.models import AudioClip, Portrait, Script
 
 
 class StoredUploadAdmin(admin.ModelAdmin):
@@ -37,3 +37,21 @@ class AudioClipAdmin(StoredUploadAdmin):
         "codec",
         "content_type",
     ]
+
+
+@admin.register(Script)
+class ScriptAdmin(admin.ModelAdmin):
+    """What a user asked a voice to say, and why it was refused; support reads, never edits."""
+
+    list_display = ["title", "owner", "voice", "status", "error_code", "estimated_seconds", "created_at"]
+    list_filter = ["status", "voice", "error_code"]
+    list_select_related = ["owner"]
+    search_fields = ["id", "owner__email", "title"]
+    date_hierarchy = "created_at"
+    readonly_fields = [field.name for field in Script._meta.fields]
+
+    def has_add_permission(self, request):
+        return False  # a script is checked by the speech engine in the portal, never around it
+
+    def has_change_permission(self, request, obj=None):
+        return False

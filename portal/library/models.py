@@ -54,9 +54,43 @@ class AudioClip(StoredUpload):
     codec = models.CharField(max_length=32)
     content_type = models.CharField(max_length=64)
     waveform = models.JSONField(default=list, blank=True, help_text="Peak level per slice of the audio, 0-100.")
+    captions = models.JSONField(
+        default=list, blank=True, help_text="[start, end, text] cues timed on this audio (a spoken script's)."
+    )
 
     class Meta(StoredUpload.Meta):
         verbose_name = "audio clip"
+
+
+class Script(models.Model):
+    """A text a worker speaks into an audio clip of its owner's library, with a caption per unit said."""
+
+    class Status(models.TextChoices):
+        SPEAKING = "speaking", "speaking"
+        READY = "ready", "ready"
+        REFUSED = "refused", "refused"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    title = models.CharField(max_length=200)
+    text = models.TextField()
+    voice = models.CharField(max_length=32)
+    rate = models.FloatField(default=1.0)
+    estimated_seconds = models.FloatField(help_text="How long it was expected to take to say, before it was said.")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.SPEAKING, db_index=True)
+    error_code = models.CharField(max_length=32, blank=True)
+    error_message = models.CharField(max_length=300, blank=True)
+    language = models.CharField(max_length=16, blank=True, help_text="The writer's language: refusals are in it.")
+    # Deleting the audio from the library deletes the script it was said from.
+    audio = models.OneToOneField(AudioClip, null=True, blank=True, on_delete=models.CASCADE, related_name="script")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return self.title
 
 
 class Upload(models.Model):

@@ -16,4 +16,7 @@ urlpatterns = [
     path("uploads/<uuid:upload_id>/dismiss/", views.dismiss_upload, name="dismiss_upload"),
     path("audio/<uuid:audio_id>/file/", views.audio_file, name="audio_file"),
     path("audio/<uuid:audio_id>/delete/", views.delete_audio, name="delete_audio"),
+    path("scripts/new/", views.new_script, name="new_script"),
+    path("scripts/<uuid:script_id>/", views.script, name="script"),
+    path("scripts/<uuid:script_id>/delete/", views.delete_script, name="delete_script"),
 ]

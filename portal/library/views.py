@@ -14,9 +14,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from portal import storage
 from portal.errors import error_response, refusal_response
 from portal.http import wants_json
-from portal.library import usage
+from portal.library import scripts, usage
 from portal.library.errors import UploadRejected
-from portal.library.models import AudioClip, Portrait, Upload
+from portal.library.forms import VOICE_LABELS, ScriptForm
+from portal.library.models import AudioClip, Portrait, Script, Upload
 from portal.library.upload import receive
 from portal.library.upload.store import delete_item
 from portal.ownership import get_owned
@@ -37,6 +38,10 @@ def _get_upload_for_user(request, upload_id) -> Upload:
     return get_owned(Upload, request.user, upload_id)
 
 
+def _get_script_for_user(request, script_id) -> Script:
+    return get_owned(Script.objects.select_related("audio"), request.user, script_id)
+
+
 @login_required
 @require_GET
 def index(request):
@@ -44,6 +49,7 @@ def index(request):
         "portraits": Portrait.objects.filter(owner=request.user),
         "audio_clips": AudioClip.objects.filter(owner=request.user),
         "pending_uploads": Upload.objects.filter(owner=request.user).exclude(status=Upload.Status.READY),
+        "pending_scripts": Script.objects.filter(owner=request.user).exclude(status=Script.Status.READY),
         "storage_used": request.user.storage_used_bytes,
         "storage_quota": usage.storage_quota_bytes(request.user),
     }
@@ -257,4 +263,44 @@ def delete_audio(request, audio_id):
     clip = _get_audio_for_user(request, audio_id)
     delete_item(clip)
     messages.success(request, _("Deleted audio %(name)s.") % {"name": clip.original_name})
+    return redirect("library:index")
+
+
+@login_required
+def new_script(request):
+    form = ScriptForm(request.POST or None)
+    estimate = None
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            if request.POST.get("action") == "preflight":
+                estimate = scripts.prepare(data["text"], data["voice"], data["rate"])
+            else:
+                script = scripts.start(request.user, data["title"], data["text"], data["voice"], data["rate"])
+                return redirect("library:script", script_id=script.id)
+        except scripts.ScriptRefused as refusal:
+            form.add_error(refusal.field if refusal.field in form.fields else None, refusal.message)
+    return render(request, "library/new_script.html", {"form": form, "estimate": estimate})
+
+
+@login_required
+@require_GET
+def script(request, script_id):
+    found = _get_script_for_user(request, script_id)
+    return render(request, "library/script.html", {"script": found, "voice_label": _voice_label(found.voice)})
+
+
+def _voice_label(name: str) -> str:
+    return str(VOICE_LABELS.get(name, name))
+
+
+@login_required
+@require_POST
+def delete_script(request, script_id):
+    """Forget a script that was refused (one that was said goes with its audio)."""
+    found = _get_script_for_user(request, script_id)
+    if found.audio is not None:
+        delete_item(found.audio)
+    else:
+        found.delete()
     return redirect("library:index")

@@ -59,7 +59,7 @@ VOICES = {
         Voice("en-joe", "Joe · English (US), natural", "en-US", "piper", _LATIN, 17.5),
         Voice("zh-cmn", "Mandarin Chinese (espeak-ng)", "zh-CN", "espeak", frozenset({"cjk", "latin"}), 3.4, "cmn"),
         Voice("en-espeak", "English (espeak-ng)", "en-US", "espeak", _LATIN, 14.0, "en-us"),
-        Voice("fr-espeak", "French (espeak-ng)", "fr-FR", "espeak", _LATIN, 14.0, "fr"),
+        Voice("fr-espeak", "French (espeak-ng)", "fr-FR", "espeak", _LATIN, 14.0, "fr-fr"),
         Voice("de-espeak", "German (espeak-ng)", "de-DE", "espeak", _LATIN, 13.0, "de"),
         Voice("es-espeak", "Spanish (espeak-ng)", "es-ES", "espeak", _LATIN, 14.0, "es"),
     )

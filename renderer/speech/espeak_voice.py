@@ -3,6 +3,7 @@ Mandarin Chinese among them. The only module that runs it; each unit is one proc
 
 from __future__ import annotations
 
+import functools
 import shutil
 import subprocess
 import tempfile
@@ -19,12 +20,16 @@ TIMEOUT_SECONDS = 60
 def installed(language: str) -> tuple[bool, str]:
     if shutil.which("espeak-ng") is None:
         return False, "espeak-ng is not installed on this server"
-    listed = subprocess.run(
-        ["espeak-ng", "--voices"], capture_output=True, text=True, timeout=TIMEOUT_SECONDS, check=False
-    ).stdout.split()
-    if language not in listed:
+    if language not in _listed_voices():
         return False, f"espeak-ng has no {language} voice here"
     return True, ""
+
+
+@functools.cache
+def _listed_voices() -> frozenset[str]:
+    """The voice names espeak-ng lists (asked once per process: the menu asks for every voice on every page)."""
+    listed = subprocess.run(["espeak-ng", "--voices"], capture_output=True, text=True, timeout=TIMEOUT_SECONDS)
+    return frozenset(listed.stdout.split())
 
 
 def say(text: str, language: str, rate: float) -> np.ndarray:

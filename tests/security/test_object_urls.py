@@ -13,7 +13,7 @@ from billing.models import BillingAccount
 from portal.api import keys
 from portal.jobs import sharing
 from portal.jobs.models import Job, ShareLink
-from portal.library.models import AudioClip, Portrait, Upload
+from portal.library.models import AudioClip, Portrait, Script, Upload
 from portal.library.upload import receive
 from tests.api.conftest import key_client
 from tests.jobs_helpers import finished_job
@@ -32,7 +32,7 @@ NOT_OBJECTS = {
     "shared_video_poster",
     "second_factor_setup_link",
 }
-PARAMETERS = {"portrait_id", "audio_id", "job_id", "upload_id", "link_id", "key_id"}
+PARAMETERS = {"portrait_id", "audio_id", "job_id", "upload_id", "link_id", "key_id", "script_id", "file_format"}
 
 
 def object_routes():
@@ -59,7 +59,8 @@ def test_every_object_route_is_covered():
 def objects(owner):
     BillingAccount.objects.create(user=owner, plan_override="pro")
     portrait, clip = add_portrait(owner), add_audio(owner)
-    job = finished_job(owner, portrait=portrait, audio=clip)
+    job = finished_job(owner, portrait=portrait, audio=clip, captions=[[0.5, 1.5, "Hello."]])
+    script = Script.objects.create(owner=owner, title="Lesson", text="Hello.", voice="en-joe", estimated_seconds=1)
     link = sharing.create(job, 7)
     upload = receive.start(owner, "audio", "talk.wav", 1000)
     key = keys.create(owner, "mine")[0]
@@ -70,12 +71,14 @@ def objects(owner):
         "upload_id": upload.id,
         "link_id": link.id,
         "key_id": key.id,
+        "script_id": script.id,
+        "file_format": "vtt",
     }
 
 
 def fill(route: str, values: dict) -> str:
     for name, value in values.items():
-        route = route.replace(f"<uuid:{name}>", str(value))
+        route = route.replace(f"<uuid:{name}>", str(value)).replace(f"<str:{name}>", str(value))
     return route
 
 
@@ -98,7 +101,8 @@ def clients_for(route: str, *users) -> list[Client]:
 def test_someone_elses_and_guessed_objects_are_404(objects, owner, outsider, route, name, method):
     owners, outsiders = clients_for(route, owner, outsider)
     before = snapshot(owner)
-    for values in (objects, {key: uuid.uuid4() for key in objects}):
+    guessed = {key: uuid.uuid4() for key in objects} | {"file_format": "vtt"}
+    for values in (objects, guessed):
         response = getattr(outsiders, method)(fill(route, values))
         # 405: this route does not take the method at all, whoever asks.
         assert response.status_code in (404, 405), (method, route, response.status_code)
@@ -115,6 +119,7 @@ def snapshot(owner) -> tuple:
         sorted(Job.objects.filter(owner=owner).values_list("id", "status", "title")),
         sorted(Upload.objects.filter(owner=owner).values_list("id", "received", "status")),
         sorted(ShareLink.objects.filter(job__owner=owner).values_list("id", "revoked_at")),
+        sorted(Script.objects.filter(owner=owner).values_list("id", "status")),
         sorted(owner.api_keys.values_list("id", "revoked_at")) if hasattr(owner, "api_keys") else [],
         owner.storage_used_bytes,
     )

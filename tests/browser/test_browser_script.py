@@ -1,0 +1,52 @@
+"""A teacher types a script in the browser, a worker says it, and the spoken audio waits in the library with its
+captions, one click from a video; in English and Chinese, on a desktop and a 360 px phone."""
+
+import pytest
+
+from portal.library.models import Script
+from tests.browsing import BROWSER_TESTS, log_in, outside_the_browser
+from tests.factories import make_user
+
+pytestmark = BROWSER_TESTS
+
+SCRIPTS = {
+    "en": ("en-joe", "Good morning, class. Today we learn how plants make sugar.\n\nAny questions?"),
+    "zh-CN": ("zh-cmn", "同学们好。今天我们学习植物怎样制造糖。\n\n有问题吗？"),
+}
+MADE = {"en": "Make a video from it", "zh-CN": "用它制作视频"}
+
+
+@pytest.fixture
+def teacher(transactional_db):
+    return make_user("teacher@example.com")
+
+
+@pytest.mark.parametrize(
+    "viewport", [{"width": 1280, "height": 900}, {"width": 360, "height": 740}], ids=["desktop", "phone"]
+)
+@pytest.mark.parametrize("language", ["en", "zh-CN"])
+def test_a_typed_script_is_said_into_the_library_with_its_captions(
+    teacher, worker, browser, live_server, screenshots, language, viewport
+):
+    voice, text = SCRIPTS[language]
+    name = f"script{'' if language == 'en' else '-zh-hans'}{'' if viewport['width'] > 400 else '-phone'}"
+    context = browser.new_context(locale=language, extra_http_headers={"Accept-Language": language}, viewport=viewport)
+    page = context.new_page()
+    log_in(None, live_server.url, "teacher@example.com", page=page)
+    page.goto(f"{live_server.url}/library/")
+    page.locator(".write-script a").click()
+    page.locator("#id_title").fill("第一课" if language != "en" else "Lesson one")
+    page.locator("#id_text").fill(text)
+    page.locator("#id_voice").select_option(voice)
+    page.locator("button[value=preflight]").click()
+    page.locator(".estimate").wait_for()
+    page.screenshot(path=str(screenshots / f"{name}-written.png"), full_page=True)
+    page.locator(".script-form button:not([value])").click()
+    page.locator("a.button", has_text=MADE[language]).wait_for(timeout=60_000)  # the page refreshes itself
+    page.screenshot(path=str(screenshots / f"{name}-said.png"), full_page=True)
+    script = outside_the_browser(lambda: Script.objects.select_related("audio").get())
+    assert script.status == Script.Status.READY and len(script.audio.captions) == 3
+    assert page.locator("ol.cues li").count() == 3
+    page.locator("a.button", has_text=MADE[language]).click()
+    assert page.locator("#id_audio").input_value() == str(script.audio.id)
+    context.close()
