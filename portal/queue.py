@@ -13,6 +13,7 @@ from typing import Any
 import dramatiq
 from dramatiq import Message
 from dramatiq.errors import DramatiqError
+from dramatiq.middleware import CurrentMessage
 from redis.exceptions import RedisError
 
 from renderer import BACKEND_NAMES
@@ -81,6 +82,12 @@ def render_actor_for_queue(stem: str, queue_name: str) -> str:
 def queue_names() -> list[str]:
     """Every queue a worker takes from (render queues of every backend and tier, webhooks, upload checks)."""
     return [*RENDER_QUEUES, WEBHOOK_QUEUE, UPLOAD_CHECK_QUEUE]
+
+
+def last_delivery(max_retries: int) -> bool:
+    """Whether the message an actor is running now is its last try (Dramatiq will not deliver it again)."""
+    message = CurrentMessage.get_current_message()
+    return message is not None and message.options.get("retries", 0) >= max_retries
 
 
 def send(actor_name: str, queue_name: str, *args) -> Message[Any]:

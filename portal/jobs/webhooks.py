@@ -17,7 +17,6 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext
-from dramatiq.middleware import CurrentMessage
 
 from portal import queue, storage
 from portal.jobs import queue_messages
@@ -207,9 +206,7 @@ def on_job_finished(sender, job_id, **kwargs) -> None:
     time_limit=queue.WEBHOOK_TIME_LIMIT_MS,
 )
 def deliver_webhook(delivery_id: int) -> None:
-    message = CurrentMessage.get_current_message()
-    final_attempt = message is not None and message.options.get("retries", 0) >= queue.WEBHOOK_RETRIES
-    deliver(delivery_id, final_attempt=final_attempt)
+    deliver(delivery_id, final_attempt=queue.last_delivery(queue.WEBHOOK_RETRIES))
 
 
 def deliver(delivery_id: int, final_attempt: bool) -> None:

@@ -16,7 +16,6 @@ from django.db import transaction
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
-from dramatiq.middleware import CurrentMessage
 
 from portal import queue
 from portal.errors import Refusal
@@ -108,8 +107,7 @@ def speak_script(script_id: str) -> None:
     try:
         speak(script_id)
     except BaseException:  # TimeLimitExceeded too (it is not an Exception)
-        message = CurrentMessage.get_current_message()
-        if message is not None and message.options.get("retries", 0) >= queue.SPEAK_SCRIPT_RETRIES:
+        if queue.last_delivery(queue.SPEAK_SCRIPT_RETRIES):
             refuse(script_id, "speech_failed", gettext_noop("The script could not be spoken; try again."))
         raise
 

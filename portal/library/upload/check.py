@@ -11,7 +11,6 @@ from django.core.files import File
 from django.db import transaction
 from django.utils import translation
 from django.utils.translation import gettext_noop
-from dramatiq.middleware import CurrentMessage
 
 from portal import queue, storage
 from portal.library.errors import UploadRejected
@@ -30,8 +29,7 @@ def check_upload(upload_id: str) -> None:
     try:
         check(upload_id)
     except BaseException:  # TimeLimitExceeded too (it is not an Exception)
-        message = CurrentMessage.get_current_message()
-        if message is not None and message.options.get("retries", 0) >= queue.UPLOAD_CHECK_RETRIES:
+        if queue.last_delivery(queue.UPLOAD_CHECK_RETRIES):
             # Nothing more will try: tell the owner rather than leave it "checking" until the maintenance loop does.
             receive.refuse(upload_id, "check_failed", gettext_noop("The file could not be checked; upload it again."))
         raise
