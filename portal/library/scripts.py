@@ -7,13 +7,14 @@ the portal's (translated, with the same codes) and stores what it said as an upl
 
 import logging
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import dramatiq
 from django.conf import settings
 from django.core.files import File
 from django.db import transaction
-from django.utils import translation
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
@@ -27,6 +28,8 @@ from renderer import speech
 logger = logging.getLogger(__name__)
 
 TITLE_MAX_LENGTH = 200
+# A script still "speaking" this long after its time limit is not being said by anyone: its message is sent again.
+RESEND_MARGIN = timedelta(minutes=2)
 
 
 class ScriptRefused(Refusal):
@@ -83,11 +86,36 @@ def start(user, title: str, text: str, voice: str, rate: float) -> Script:
 
 
 def _send(script_id) -> None:
+    if not _sent(script_id):
+        refuse(script_id, "queue_unavailable", gettext_noop("The script could not be sent to a worker; try again."))
+
+
+def _sent(script_id) -> bool:
     try:
         queue.send(queue.SPEAK_SCRIPT, queue.UPLOAD_CHECK_QUEUE, str(script_id))
     except queue.BROKER_ERRORS:
         logger.warning("script %s: the broker did not take it", script_id, exc_info=True)
-        refuse(script_id, "queue_unavailable", gettext_noop("The script could not be sent to a worker; try again."))
+        return False
+    return True
+
+
+def upkeep(now=None) -> dict:
+    """Periodic: send again a script no worker finished within its time limit (the broker lost it, or the worker
+    died), and give up on one that every try failed to say."""
+    now = now or timezone.now()
+    limit = timedelta(milliseconds=queue.SPEAK_SCRIPT_TIME_LIMIT_MS) + RESEND_MARGIN
+    speaking = Script.objects.filter(status=Script.Status.SPEAKING)
+    gave_up = list(
+        speaking.filter(updated_at__lt=now - limit * (queue.SPEAK_SCRIPT_RETRIES + 1)).values_list("pk", flat=True)
+    )
+    for script_id in gave_up:
+        refuse(script_id, "speech_failed", gettext_noop("The script could not be spoken; try again."))
+    resent = []
+    for script_id in speaking.filter(updated_at__lt=now - limit).values_list("pk", flat=True):
+        if _sent(script_id):
+            Script.objects.filter(pk=script_id, status=Script.Status.SPEAKING).update(updated_at=now)
+            resent.append(script_id)
+    return {"scripts resent": resent, "scripts given up": gave_up}
 
 
 def refuse(script_id, code: str, message: str) -> None:

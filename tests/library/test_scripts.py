@@ -2,6 +2,7 @@
 
 import re
 import time
+from datetime import timedelta
 
 import av
 import numpy as np
@@ -164,3 +165,26 @@ def test_a_typed_script_becomes_a_video_whose_captions_sit_on_its_speech(owner_c
     for cue in cues:  # in the video's own sound track, as a viewer hears it
         inside = [region for region in regions if region[1] > cue.start - FRAME_SECONDS and region[0] < cue.end]
         assert abs(inside[0][0] - cue.start) <= FRAME_SECONDS and abs(inside[-1][1] - cue.end) <= FRAME_SECONDS
+
+
+def test_upkeep_sends_again_a_script_no_worker_finished_and_gives_up_on_one_every_try_failed(owner):
+    import dramatiq
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from portal import queue
+
+    with TestCase.captureOnCommitCallbacks(execute=False):
+        lost, stuck, fresh = (scripts.start(owner, name, TEXT, "en-joe", 1.0) for name in ("lost", "stuck", "fresh"))
+    now = timezone.now()
+    Script.objects.filter(pk=lost.pk).update(updated_at=now - timedelta(minutes=25))
+    Script.objects.filter(pk=stuck.pk).update(updated_at=now - timedelta(hours=2))
+
+    call_command("jobs_maintenance")
+
+    states = dict(Script.objects.values_list("title", "status"))
+    assert states == {"lost": "speaking", "stuck": "refused", "fresh": "speaking"}
+    assert Script.objects.get(pk=stuck.pk).error_code == "speech_failed"
+    broker = dramatiq.get_broker()
+    assert broker.client.llen(f"{broker.namespace}:{queue.UPLOAD_CHECK_QUEUE}") == 1, "only the lost one is sent again"
+    assert scripts.speak(lost.pk) == Script.Status.READY

@@ -9,6 +9,7 @@ from django.db import connection
 
 from portal.connections import database_reachable
 from portal.jobs import reconcile, retention
+from portal.library import scripts
 from portal.library.upload import receive
 
 logger = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class Command(BaseCommand):
         outcome = reconcile.run(judge_heartbeats=self._judge_heartbeats())
         outcome.update(retention.run())
         outcome.update(receive.upkeep())
+        outcome.update(scripts.upkeep())
         if any(outcome.values()):
             self.stdout.write(", ".join(f"{name}: {len(ids)}" for name, ids in outcome.items()))
             self.stdout.flush()
