@@ -55,3 +55,6 @@ class ScriptAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # a script goes with its audio clip (delete that) or when its owner dismisses it
