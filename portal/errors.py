@@ -88,6 +88,10 @@ RENDER_ERROR_MESSAGES = {
     "canceled": _("The render was canceled."),
     "concat_incompatible": _("The parts of this video could not be joined."),
     "worker_lost": _("The computer rendering this video stopped answering."),
+    "no_speech_found": _("No speech was heard in the video, so there is nothing to caption."),
+    "transcript_mismatch": _(
+        "The transcript does not match what is said in the video; check it, or leave it empty to recognise the words."
+    ),
     "checkpoint_not_qualified": _(
         "No worker had a qualified model for this renderer; your render time was given back. Try again later."
     ),

@@ -53,12 +53,19 @@ SPEAK_SCRIPT = "speak_script"
 SPEAK_SCRIPT_RETRIES = 2
 SPEAK_SCRIPT_TIME_LIMIT_MS = 20 * 60 * 1000
 
+# Captions from a video's speech run there too. Recognition hears speech about 5 times faster than it plays here,
+# so the longest lecture fits the limit.
+MAKE_CAPTIONS = "make_captions"
+MAKE_CAPTIONS_RETRIES = 1
+MAKE_CAPTIONS_TIME_LIMIT_MS = 30 * 60 * 1000
+
 # The modules that declare the actors; a worker imports them (settings.DRAMATIQ_AUTODISCOVER_MODULES finds them).
 ACTOR_MODULES = (
     "portal.jobs.rendering",
     "portal.jobs.webhooks",
     "portal.library.upload.check",
     "portal.library.scripts",
+    "portal.jobs.captions",
 )
 
 

@@ -35,6 +35,7 @@ urlpatterns = [
     path("watch/<str:token>/", job_views.shared_video, name="shared_video"),
     path("watch/<str:token>/video.mp4", job_views.shared_video_file, name="shared_video_file"),
     path("watch/<str:token>/poster.jpg", job_views.shared_video_poster, name="shared_video_poster"),
+    path("watch/<str:token>/captions.vtt", job_views.shared_video_captions, name="shared_video_captions"),
     path("billing/", include("billing.urls")),
     path("admin/", admin.site.urls),
     # The language switcher posts to i18n/setlang/; URLs carry no language prefix (Accept-Language and the cookie).

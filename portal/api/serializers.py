@@ -14,9 +14,13 @@ from billing.models import plan_for
 from portal import storage
 from portal.checkpoints.models import Checkpoint
 from portal.errors import shown_error
-from portal.jobs import retention, services
+from portal.jobs import captions, retention, services
 from portal.jobs.models import TITLE_MAX_LENGTH, Job, WebhookDelivery
-from portal.library.models import AudioClip, Portrait, Upload
+from portal.library import scripts
+from portal.library.models import AudioClip, Portrait, Script, Upload
+from renderer import speech
+from renderer.captions import MAX_FILE_CHARACTERS as MAX_CAPTION_FILE_CHARACTERS
+from renderer.speech import script as script_rules
 
 
 def _api_url(name: str, *args) -> str:
@@ -185,6 +189,62 @@ class UploadSerializer(serializers.ModelSerializer):
         return _api_url("api:upload", upload.id)
 
 
+# --- Scripts and voices ---------------------------------------------------------------------------------------
+class VoiceSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="What POST /api/v1/scripts/ takes as voice.")
+    label = serializers.CharField()
+    language = serializers.CharField(help_text="BCP 47: the language it speaks and its captions are in.")
+    installed = serializers.BooleanField(help_text="Whether this server can speak with it now.")
+
+
+class ScriptRequestSerializer(StrictSerializer):
+    text = serializers.CharField(
+        trim_whitespace=False,
+        max_length=script_rules.MAX_CHARACTERS,
+        help_text="What the voice says. A blank line pauses 0.9 s, two or more 1.8 s; each sentence is a caption.",
+    )
+    voice = serializers.CharField(default=speech.DEFAULT_VOICE, help_text="A name from GET /api/v1/voices/.")
+    rate = serializers.FloatField(
+        default=1.0,
+        help_text=f"Speaking rate, {script_rules.MIN_RATE} to {script_rules.MAX_RATE}; 1 is the voice's own.",
+    )
+    title = serializers.CharField(
+        required=False,
+        default="",
+        allow_blank=True,
+        max_length=scripts.TITLE_MAX_LENGTH,
+        help_text="The audio's name in the library; empty: the first words.",
+    )
+
+
+class ScriptPreflightSerializer(serializers.Serializer):
+    voice = serializers.CharField()
+    rate = serializers.FloatField()
+    estimated_seconds = serializers.FloatField(help_text="About how long it will take to say (what a video costs).")
+    captions = serializers.IntegerField(help_text="How many captions it becomes.")
+    characters = serializers.IntegerField()
+
+
+class ScriptSerializer(serializers.ModelSerializer):
+    audio = serializers.UUIDField(
+        source="audio_id", allow_null=True, help_text="Once ready: the audio id to render with POST /api/v1/jobs/."
+    )
+    error = serializers.SerializerMethodField()
+    url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Script
+        fields = ["id", "title", "status", "voice", "rate", "estimated_seconds", "audio", "error", "url", "created_at"]
+
+    def get_error(self, script) -> dict[str, str] | None:
+        if not script.error_code:
+            return None
+        return {"code": script.error_code, "message": shown_error(script.error_code, script.error_message)}
+
+    def get_url(self, script) -> str:
+        return _api_url("api:script", script.id)
+
+
 # --- Jobs ---------------------------------------------------------------------------------------------------
 class RenderOptionsSerializer(StrictSerializer):
     """The options the web form offers; ranges are the renderer's (refused with code invalid_parameter)."""
@@ -258,6 +318,58 @@ class DownloadSerializer(serializers.Serializer):
     expires_at = serializers.DateTimeField()
 
 
+class CaptionsSerializer(serializers.Serializer):
+    count = serializers.IntegerField(help_text="How many captions the video has (0: none).")
+    source = serializers.ChoiceField(
+        choices=["", "script", "aligned", "recognised", "edited"],
+        help_text="script: timed by the voice; aligned: your transcript timed to the speech; recognised: words heard "
+        "in the speech; edited: sent by you; empty: none.",
+    )
+    language = serializers.CharField(help_text="BCP 47; empty when not known.")
+    status = serializers.ChoiceField(
+        choices=["", "making", "failed"], help_text="making: a worker is listening to the video (poll the job)."
+    )
+    error = serializers.DictField(child=serializers.CharField(), allow_null=True)
+    vtt_url = serializers.URLField(allow_null=True, help_text="WebVTT, with your key; null when there are none.")
+    srt_url = serializers.URLField(allow_null=True, help_text="SubRip, with your key.")
+
+
+class CaptionsRequestSerializer(StrictSerializer):
+    captions = serializers.CharField(
+        trim_whitespace=False,
+        max_length=2 * MAX_CAPTION_FILE_CHARACTERS,
+        help_text="A whole WebVTT or SubRip file's text; refused whole (captions_invalid) if it does not parse.",
+    )
+
+
+class MakeCaptionsRequestSerializer(StrictSerializer):
+    transcript = serializers.CharField(
+        required=False,
+        default="",
+        allow_blank=True,
+        trim_whitespace=False,
+        help_text="What is said, in English: the captions use these words, timed to the speech. Empty: recognised.",
+    )
+
+
+def captions_state(job) -> dict:
+    has = bool(job.captions)
+    return {
+        "count": len(job.captions),
+        "source": job.captions_source,
+        "language": job.captions_language,
+        "status": "making" if captions.is_making(job) else ("failed" if job.captions_status == "failed" else ""),
+        "error": {
+            "code": job.captions_error_code,
+            "message": shown_error(job.captions_error_code, job.captions_error_message),
+        }
+        if job.captions_status == "failed" and job.captions_error_code
+        else None,
+        "vtt_url": _api_url("api:job_captions_file", job.id, "vtt") if has else None,
+        "srt_url": _api_url("api:job_captions_file", job.id, "srt") if has else None,
+    }
+
+
 class JobSerializer(serializers.ModelSerializer):
     portrait = serializers.UUIDField(
         source="portrait_id", allow_null=True, help_text="Null once the portrait is deleted from the library."
@@ -269,6 +381,7 @@ class JobSerializer(serializers.ModelSerializer):
     queue_wait_seconds = serializers.FloatField(allow_null=True)
     render_seconds = serializers.FloatField(allow_null=True)
     download = serializers.SerializerMethodField()
+    captions = serializers.SerializerMethodField()
     expires_at = serializers.SerializerMethodField(help_text="When the video is deleted (the plan's retention).")
     title = serializers.CharField(
         source="display_title",
@@ -304,6 +417,7 @@ class JobSerializer(serializers.ModelSerializer):
             "finished_at",
             "expires_at",
             "download",
+            "captions",
         ]
 
     def get_error(self, job) -> dict[str, str] | None:
@@ -322,6 +436,10 @@ class JobSerializer(serializers.ModelSerializer):
                 "expires_at": timezone.now() + timedelta(seconds=settings.DOWNLOAD_LINK_SECONDS),
             }
         ).data
+
+    @extend_schema_field(CaptionsSerializer)
+    def get_captions(self, job):
+        return CaptionsSerializer(captions_state(job)).data
 
     def get_expires_at(self, job) -> str | None:
         if job.status != Job.Status.SUCCEEDED:

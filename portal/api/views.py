@@ -5,6 +5,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 
 from django.db.models import Q
+from django.http import Http404, HttpResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -25,14 +26,16 @@ from portal.api.idempotency import idempotent
 from portal.api.models import ApiKey
 from portal.checkpoints import promotion
 from portal.errors import Refusal
-from portal.jobs import services, webhooks
+from portal.jobs import captions, services, webhooks
 from portal.jobs.errors import JobRejected
 from portal.jobs.models import Job
-from portal.library import usage
+from portal.library import scripts, usage
 from portal.library.errors import UploadRejected
-from portal.library.models import AudioClip, Portrait, Upload
+from portal.library.forms import VOICE_LABELS
+from portal.library.models import AudioClip, Portrait, Script, Upload
 from portal.library.upload import receive, store
 from portal.ownership import get_owned
+from renderer import speech
 
 ERRORS = {
     code: OpenApiResponse(s.ErrorSerializer, description=text)
@@ -77,6 +80,10 @@ def _get_upload_for_user(request, upload_id) -> Upload:
 
 def _get_job_for_user(request, job_id) -> Job:
     return get_owned(Job.objects.select_related("portrait", "audio"), request.user, job_id)
+
+
+def _get_script_for_user(request, script_id) -> Script:
+    return get_owned(Script, request.user, script_id)
 
 
 def _created(data, url_name: str, obj_id) -> Response:
@@ -311,6 +318,119 @@ def upload(request, upload_id):
     return Response(s.UploadSerializer(found).data, headers=headers)
 
 
+# --- Scripts and voices -------------------------------------------------------------------------------------
+# Most scripts are said within a few seconds; a long lecture takes minutes.
+SPEAK_POLL_SECONDS = 3
+
+
+@extend_schema(
+    tags=["scripts"],
+    operation_id="voices_list",
+    responses={200: s.VoiceSerializer(many=True), **_errors()},
+    summary="The voices a script can be said in, and whether this server has each installed",
+)
+@api_view(["GET"])
+def voices(request):
+    return Response(
+        s.VoiceSerializer(
+            [
+                {
+                    "name": name,
+                    "label": str(VOICE_LABELS.get(name, label)),
+                    "language": speech.VOICES[name].language,
+                    "installed": installed,
+                }
+                for name, label, installed in scripts.voice_choices()
+            ],
+            many=True,
+        ).data
+    )
+
+
+def _script_request(request) -> dict:
+    body = s.ScriptRequestSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    return body.validated_data
+
+
+@extend_schema(
+    tags=["scripts"],
+    methods=["GET"],
+    operation_id="scripts_list",
+    responses={200: s.ScriptSerializer(many=True), **_errors()},
+    summary="Your scripts, newest first (the last 100)",
+)
+@extend_schema(
+    tags=["scripts"],
+    methods=["POST"],
+    request=s.ScriptRequestSerializer,
+    parameters=[IDEMPOTENCY_KEY],
+    responses={202: s.ScriptSerializer, **_errors(422)},
+    summary="Have a script said: a worker speaks it into an audio clip with captions; poll it at Location, then "
+    "render its audio",
+)
+@api_view(["GET", "POST"])
+@parser_classes([JSONParser])
+@idempotent
+def scripts_list(request):
+    if request.method == "POST":
+        data = _script_request(request)
+        script = scripts.start(request.user, data["title"], data["text"], data["voice"], data["rate"])
+        return Response(
+            s.ScriptSerializer(script).data,
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": reverse("api:script", args=[script.id]), "Retry-After": str(SPEAK_POLL_SECONDS)},
+        )
+    return Response(s.ScriptSerializer(Script.objects.filter(owner=request.user)[:100], many=True).data)
+
+
+@extend_schema(
+    tags=["scripts"],
+    request=s.ScriptRequestSerializer,
+    responses={200: s.ScriptPreflightSerializer, **_errors()},
+    summary="Free pre-flight: how long the script takes to say and how many captions it makes; nothing is stored",
+)
+@api_view(["POST"])
+@parser_classes([JSONParser])
+def script_preflight(request):
+    data = _script_request(request)
+    prepared = scripts.prepare(data["text"], data["voice"], data["rate"])
+    return Response(
+        {
+            "voice": prepared.voice.name,
+            "rate": prepared.rate,
+            "estimated_seconds": round(prepared.estimated_seconds, 1),
+            "captions": len(prepared.units),
+            "characters": len(prepared.text),
+        }
+    )
+
+
+@extend_schema(
+    tags=["scripts"],
+    methods=["GET"],
+    responses={200: s.ScriptSerializer, **_errors()},
+    summary="One script: speaking (Retry-After says when to ask again), ready with its audio, or refused",
+)
+@extend_schema(
+    tags=["scripts"],
+    methods=["DELETE"],
+    responses={204: None, **_errors()},
+    summary="Delete a script and the audio it was said into (videos made from it keep theirs)",
+)
+@api_view(["GET", "DELETE"])
+def script(request, script_id):
+    found = _get_script_for_user(request, script_id)
+    if request.method == "DELETE":
+        if found.audio is not None:
+            store.delete_item(found.audio)
+        else:
+            found.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+    headers = {"Retry-After": str(SPEAK_POLL_SECONDS)} if found.status == Script.Status.SPEAKING else {}
+    return Response(s.ScriptSerializer(found).data, headers=headers)
+
+
 # --- Jobs ---------------------------------------------------------------------------------------------------
 class JobCursor(CursorPagination):
     ordering = ("-created_at", "-id")
@@ -453,6 +573,65 @@ def cancel_job(request, job_id):
 def rerun_job(request, job_id):
     new = services.rerun(_get_job_for_user(request, job_id))
     return _created(s.JobSerializer(new).data, "api:job", new.id)
+
+
+@extend_schema(
+    tags=["jobs"],
+    methods=["PUT"],
+    request=s.CaptionsRequestSerializer,
+    responses={200: s.CaptionsSerializer, **_errors(409)},
+    summary="Replace the video's captions with a WebVTT or SubRip file's text (refused whole if it does not parse)",
+)
+@extend_schema(
+    tags=["jobs"], methods=["DELETE"], responses={204: None, **_errors(409)}, summary="Remove the video's captions"
+)
+@api_view(["PUT", "DELETE"])
+@parser_classes([JSONParser])
+def job_captions(request, job_id):
+    found = _get_job_for_user(request, job_id)
+    if request.method == "DELETE":
+        captions.remove(found)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+    body = s.CaptionsRequestSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    return Response(s.captions_state(captions.replace(found, body.validated_data["captions"])))
+
+
+@extend_schema(
+    tags=["jobs"],
+    request=s.MakeCaptionsRequestSerializer,
+    parameters=[IDEMPOTENCY_KEY],
+    responses={202: s.CaptionsSerializer, **_errors(409, 422)},
+    summary="Make captions from the video's English speech: your transcript timed to it, or the words recognised; "
+    "poll the job until captions.status is no longer making",
+)
+@api_view(["POST"])
+@parser_classes([JSONParser])
+@idempotent
+def make_job_captions(request, job_id):
+    found = _get_job_for_user(request, job_id)
+    body = s.MakeCaptionsRequestSerializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    made = captions.request(found, body.validated_data["transcript"])
+    return Response(
+        s.captions_state(made),
+        status=status.HTTP_202_ACCEPTED,
+        headers={"Location": reverse("api:job", args=[found.id]), "Retry-After": str(SPEAK_POLL_SECONDS)},
+    )
+
+
+@extend_schema(
+    tags=["jobs"],
+    responses={(200, "text/vtt"): OpenApiTypes.STR, (200, "application/x-subrip"): OpenApiTypes.STR, **_errors()},
+    summary="The video's captions as WebVTT (vtt) or SubRip (srt)",
+)
+@api_view(["GET"])
+def job_captions_file(request, job_id, file_format):
+    found = captions.file_text(_get_job_for_user(request, job_id), file_format)
+    if found is None:
+        raise Http404("no captions")
+    text, content_type = found
+    return HttpResponse(text, content_type=content_type)
 
 
 # --- Webhook ------------------------------------------------------------------------------------------------

@@ -28,6 +28,18 @@ STAGE_LABELS = {
 TITLE_MAX_LENGTH = 120
 
 
+class CaptionsSource(models.TextChoices):
+    SCRIPT = "script", _("Timed from the script")
+    ALIGNED = "aligned", _("Timed from your transcript")
+    RECOGNISED = "recognised", _("Recognised from the speech")
+    EDITED = "edited", _("Sent by you")
+
+
+class CaptionsStatus(models.TextChoices):
+    MAKING = "making", _("Making captions")
+    FAILED = "failed", _("Could not make captions")
+
+
 class Job(models.Model):
     """One video a user asked for: inputs, options, where it is in the queue, and what came out."""
 
@@ -131,8 +143,17 @@ class Job(models.Model):
     )
     output_duration_seconds = models.FloatField(null=True, blank=True)
     captions = models.JSONField(
-        default=list, blank=True, help_text="[start, end, text] cues on the video, copied from its audio at submission."
+        default=list,
+        blank=True,
+        help_text="[start, end, text] cues on the video: copied from its audio at submission, made from its speech, "
+        "or sent by its owner.",
     )
+    captions_source = models.CharField(max_length=12, choices=CaptionsSource.choices, blank=True)
+    captions_language = models.CharField(max_length=16, blank=True, help_text="BCP 47, the <track>'s srclang.")
+    captions_status = models.CharField(max_length=8, choices=CaptionsStatus.choices, blank=True)
+    captions_error_code = models.CharField(max_length=64, blank=True)
+    captions_error_message = models.CharField(max_length=300, blank=True)
+    captions_requested_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -17,7 +17,7 @@ from billing.models import Reservation, plan_for
 from portal import queue, storage, tracing
 from portal.accounts.models import User
 from portal.errors import Refusal, shown_error, shown_warning
-from portal.jobs import queue_messages, transitions, worker_presence
+from portal.jobs import captions, queue_messages, transitions, worker_presence
 from portal.jobs.errors import JobRejected
 from portal.jobs.models import TITLE_MAX_LENGTH, Job, JobSegment
 
@@ -207,7 +207,7 @@ def submit(user, portrait, audio, options: dict, backend: str = DEFAULT_BACKEND,
             audio_duration_seconds=audio.duration_seconds,
             quota_seconds=seconds,
             warnings=list(params.warnings),
-            captions=audio.captions,
+            **captions.from_audio(audio),
         )
         job.reservation = quota.reserve_seconds(user, seconds, job_ref=str(job.id))
         job.save(update_fields=["reservation"])

@@ -7,7 +7,7 @@ from django.core.paginator import Paginator
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import formats, timezone, translation
+from django.utils import formats, timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
@@ -17,6 +17,7 @@ from portal import storage
 from portal.durations import duration_clock, time_left
 from portal.errors import Refusal, error_response, refusal_response, shown_error
 from portal.http import wants_json
+from portal.jobs import captions as job_captions
 from portal.jobs import retention, services, sharing, webhooks
 from portal.jobs.errors import JobRejected
 from portal.jobs.forms import JobForm
@@ -24,7 +25,7 @@ from portal.jobs.models import TITLE_MAX_LENGTH, Job, ShareLink, WebhookEndpoint
 from portal.library.models import AudioClip, Portrait
 from portal.ownership import get_owned
 from portal.support import audit
-from renderer import captions, speech
+from renderer import captions
 
 PAGE_SIZE = 20
 
@@ -109,7 +110,10 @@ def _input_previews(user) -> dict:
 @login_required
 @require_GET
 def job_detail(request, job_id):
-    job = _get_job_for_user(request, job_id)
+    return render(request, "jobs/detail.html", _detail_context(request, _get_job_for_user(request, job_id)))
+
+
+def _detail_context(request, job: Job, **extra) -> dict:
     links = {}
     if job.status == Job.Status.SUCCEEDED and job.output:
         links = {"video": storage.download_path(job, job.output.name)}
@@ -119,21 +123,20 @@ def job_detail(request, job_id):
     share_links = [link for link in job.share_links.all() if link.is_active(now)]
     for link in share_links:
         link.url = request.build_absolute_uri(reverse("shared_video", args=[link.token]))
-    return render(
-        request,
-        "jobs/detail.html",
-        {
-            "job": job,
-            "links": links,
-            "captions_language": captions_language(job) if job.captions else "",
-            "kept_until": retention.expires_at(job),
-            "support_notes": [note for note in notes if note],
-            "title_max_length": TITLE_MAX_LENGTH,
-            "share_links": share_links,
-            "share_lifetimes": sharing.LIFETIMES,
-            "default_lifetime": sharing.DEFAULT_LIFETIME,
-        },
-    )
+    return {
+        "job": job,
+        "links": links,
+        "captions_language": job_captions.language(job),
+        "captions_making": job_captions.is_making(job),
+        "captions_text": (job_captions.file_text(job, "vtt") or ("",))[0],
+        "kept_until": retention.expires_at(job),
+        "support_notes": [note for note in notes if note],
+        "title_max_length": TITLE_MAX_LENGTH,
+        "share_links": share_links,
+        "share_lifetimes": sharing.LIFETIMES,
+        "default_lifetime": sharing.DEFAULT_LIFETIME,
+        **extra,
+    }
 
 
 @login_required
@@ -167,32 +170,79 @@ def job_poster(request, job_id):
     return storage.serve(request, job.poster.name, "image/jpeg")
 
 
-CAPTION_FORMATS = {
-    "vtt": ("text/vtt; charset=utf-8", captions.to_webvtt),
-    "srt": ("application/x-subrip", captions.to_srt),
-}
-
-
 @login_required
 @require_GET
-def job_captions(request, job_id, file_format):
+def captions_file(request, job_id, file_format):
     """The video's captions as WebVTT (what the player's <track> reads) or SubRip; ?download=1 saves the file."""
     job = _get_job_for_user(request, job_id)
-    if not job.captions or file_format not in CAPTION_FORMATS:
+    return _captions_response(job, file_format, download=bool(request.GET.get("download")))
+
+
+def _captions_response(job: Job, file_format: str, download: bool = False) -> HttpResponse:
+    found = job_captions.file_text(job, file_format)
+    if found is None:
         raise Http404("no captions")
-    content_type, write = CAPTION_FORMATS[file_format]
-    response = HttpResponse(write([captions.Cue.from_list(cue) for cue in job.captions]), content_type=content_type)
-    if request.GET.get("download"):
+    text, content_type = found
+    response = HttpResponse(text, content_type=content_type)
+    if download:
         name = job.download_name.removesuffix(".mp4")
         response["Content-Disposition"] = content_disposition_header(True, f"{name}.{file_format}")
     return response
 
 
-def captions_language(job: Job) -> str:
-    """The language the captions are written in: the voice's, for a spoken script; else the reader's."""
-    script = getattr(job.audio, "script", None)  # none when the audio was deleted or was not a script
-    voice = speech.VOICES.get(script.voice) if script is not None else None
-    return voice.language if voice is not None else (translation.get_language() or "en")
+# Bigger than any captions file the engine reads: what arrives beyond it is not read at all.
+CAPTIONS_UPLOAD_MAX_BYTES = 2 * captions.MAX_FILE_CHARACTERS
+
+
+@login_required
+@require_POST
+def edit_captions(request, job_id):
+    """The owner's captions: corrections typed on the page, or a WebVTT or SRT file; refused whole if unreadable."""
+    job = _get_job_for_user(request, job_id)
+    sent = request.FILES.get("captions_file")
+    text = request.POST.get("captions", "")
+    try:
+        if sent is not None:
+            text = _uploaded_text(sent)
+        job_captions.replace(job, text)
+    except Refusal as refusal:
+        context = _detail_context(request, job, captions_error=refusal, captions_text=text, captions_open=True)
+        return render(request, "jobs/detail.html", context, status=refusal.status)
+    messages.success(request, _("Captions saved."))
+    return redirect(reverse("jobs:detail", args=[job.id]) + "#captions")
+
+
+def _uploaded_text(sent) -> str:
+    if sent.size > CAPTIONS_UPLOAD_MAX_BYTES:
+        raise job_captions.CaptionsRefused("file_too_large", _("A captions file may be at most 1 MB."), status=413)
+    try:
+        return sent.read().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise job_captions.CaptionsRefused(
+            "captions_invalid", _("Save the captions file as UTF-8 text (WebVTT or SRT).")
+        ) from None
+
+
+@login_required
+@require_POST
+def make_captions(request, job_id):
+    """Ask a worker to hear the video's speech: timed to the pasted transcript, else recognised."""
+    job = _get_job_for_user(request, job_id)
+    try:
+        job_captions.request(job, request.POST.get("transcript", ""))
+    except Refusal as refusal:
+        messages.error(request, refusal.message, extra_tags=refusal.code)
+    else:
+        messages.success(request, _("A worker is listening to the video; its captions appear here when ready."))
+    return redirect(reverse("jobs:detail", args=[job.id]) + "#captions")
+
+
+@login_required
+@require_POST
+def delete_captions(request, job_id):
+    job = job_captions.remove(_get_job_for_user(request, job_id))
+    messages.success(request, _("Captions removed."))
+    return redirect(reverse("jobs:detail", args=[job.id]) + "#captions")
 
 
 @login_required
@@ -311,13 +361,19 @@ def _no_index(response):
 @require_GET
 def shared_video(request, token):
     link = sharing.watched(token)
-    return _no_index(render(request, "jobs/shared.html", {"link": link, "job": link.job}))
+    context = {"link": link, "job": link.job, "captions_language": job_captions.language(link.job)}
+    return _no_index(render(request, "jobs/shared.html", context))
 
 
 @require_GET
 def shared_video_file(request, token):
     job = sharing.active_link(token).job
     return _no_index(storage.serve(request, job.output.name, "video/mp4"))
+
+
+@require_GET
+def shared_video_captions(request, token):
+    return _no_index(_captions_response(sharing.active_link(token).job, "vtt"))
 
 
 @require_GET

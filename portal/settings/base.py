@@ -118,7 +118,7 @@ CACHES = {
 
 # The modules that declare actors (portal/queue.py's ACTOR_MODULES): a worker imports them; billing's Stripe
 # webhooks share a name with the jobs' webhook deliveries and declare none.
-DRAMATIQ_AUTODISCOVER_MODULES = ["rendering", "webhooks", "upload.check", "scripts"]
+DRAMATIQ_AUTODISCOVER_MODULES = ["rendering", "webhooks", "upload.check", "scripts", "captions"]
 DRAMATIQ_IGNORED_MODULES = ["billing.webhooks"]
 DRAMATIQ_BROKER = {
     "BROKER": "dramatiq.brokers.redis.RedisBroker",

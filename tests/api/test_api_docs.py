@@ -20,6 +20,13 @@ def test_the_schema_is_openapi_3_and_describes_every_endpoint(db):
         "/api/v1/preflight/",
         "/api/v1/webhook/",
         "/api/v1/webhook/deliveries/",
+        "/api/v1/voices/",
+        "/api/v1/scripts/",
+        "/api/v1/scripts/preflight/",
+        "/api/v1/scripts/{script_id}/",
+        "/api/v1/jobs/{job_id}/captions/",
+        "/api/v1/jobs/{job_id}/captions/make/",
+        "/api/v1/jobs/{job_id}/captions.{file_format}",
     } <= set(schema["paths"])
     assert schema["components"]["securitySchemes"]["apiKey"] == {
         "type": "http",

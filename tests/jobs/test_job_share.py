@@ -39,7 +39,7 @@ def test_anyone_with_the_link_watches_until_it_is_revoked(owner_client, owner):
     assert link.views == 1
 
     owner_client.post(reverse("jobs:revoke_share", args=[job.id, link.id]))
-    for name in ("shared_video", "shared_video_file", "shared_video_poster"):
+    for name in ("shared_video", "shared_video_file", "shared_video_poster", "shared_video_captions"):
         assert stranger.get(reverse(name, args=[link.token])).status_code == 404
     assert link.token not in owner_client.get(reverse("jobs:detail", args=[job.id])).content.decode()
 

@@ -30,6 +30,7 @@ NOT_OBJECTS = {
     "shared_video",
     "shared_video_file",
     "shared_video_poster",
+    "shared_video_captions",
     "second_factor_setup_link",
 }
 PARAMETERS = {"portrait_id", "audio_id", "job_id", "upload_id", "link_id", "key_id", "script_id", "file_format"}
