@@ -19,12 +19,16 @@ run: install speech-tools
 	$(BIN)/python manage.py runportal
 
 # The voices for languages the neural English voice lacks (Mandarin, French, ...) are Debian's espeak-ng; without it
-# they are listed as not installed and their tests are skipped.
+# they are listed as not installed and their tests are skipped. Burned-in captions draw Chinese with Noto CJK.
 speech-tools:
 	@command -v espeak-ng >/dev/null 2>&1 || \
 	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && (apt-get update -qq && \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends espeak-ng >/dev/null); } || \
 	  echo "espeak-ng not installed: only the neural English voice can speak scripts"
+	@[ -d /usr/share/fonts/opentype/noto ] || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && (apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fonts-noto-cjk >/dev/null); } || \
+	  echo "fonts-noto-cjk not installed: captions in Chinese cannot be burned in"
 
 # Browser tests drive Debian's Chromium; without it (and without root to install it) they are skipped. Noto CJK lets
 # it draw the Chinese pages (the portal ships no web font); without it their screenshots show boxes.

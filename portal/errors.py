@@ -88,6 +88,10 @@ RENDER_ERROR_MESSAGES = {
     "canceled": _("The render was canceled."),
     "concat_incompatible": _("The parts of this video could not be joined."),
     "worker_lost": _("The computer rendering this video stopped answering."),
+    "font_not_installed": _("This server has no font for these captions' characters; tell support."),
+    "unreadable_video": _("The video could not be read to draw the captions into it."),
+    "burn_in_failed": _("The captions could not be burned in; try again."),
+    "queue_unavailable": _("The request could not be sent to a worker; try again."),
     "no_speech_found": _("No speech was heard in the video, so there is nothing to caption."),
     "transcript_mismatch": _(
         "The transcript does not match what is said in the video; check it, or leave it empty to recognise the words."

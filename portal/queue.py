@@ -58,6 +58,10 @@ SPEAK_SCRIPT_TIME_LIMIT_MS = 20 * 60 * 1000
 MAKE_CAPTIONS = "make_captions"
 MAKE_CAPTIONS_RETRIES = 1
 MAKE_CAPTIONS_TIME_LIMIT_MS = 30 * 60 * 1000
+# Burning captions in re-encodes the video: about a third of its length at 1080 px here, so a 3-hour lecture fits.
+BURN_IN_CAPTIONS = "burn_in_captions"
+BURN_IN_RETRIES = 1
+BURN_IN_TIME_LIMIT_MS = 90 * 60 * 1000
 
 # The modules that declare the actors; a worker imports them (settings.DRAMATIQ_AUTODISCOVER_MODULES finds them).
 ACTOR_MODULES = (

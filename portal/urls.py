@@ -37,6 +37,8 @@ urlpatterns = [
     path("watch/<str:token>/poster.jpg", job_views.shared_video_poster, name="shared_video_poster"),
     path("watch/<str:token>/captions.vtt", job_views.shared_video_captions, name="shared_video_captions"),
     path("billing/", include("billing.urls")),
+    # LTI 1.3 (Moodle, Canvas): deep linking for teachers, the video for students; the setup page for admins.
+    path("lti/", include("portal.lti.urls")),
     path("admin/", admin.site.urls),
     # The language switcher posts to i18n/setlang/; URLs carry no language prefix (Accept-Language and the cookie).
     path("i18n/", include("django.conf.urls.i18n")),

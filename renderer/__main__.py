@@ -1,4 +1,4 @@
-"""Command line: python -m renderer render | doctor | bench | qualify."""
+"""Command line: python -m renderer render | doctor | speak | burn | caption | bench | qualify."""
 
 from __future__ import annotations
 
@@ -89,6 +89,62 @@ def cmd_speak(args) -> int:
     return 0
 
 
+def cmd_burn(args) -> int:
+    """Draw CAPTIONS (.vtt or .srt) onto VIDEO's frames into OUT.mp4; print the speed against the video's length."""
+    import av
+
+    from . import burn_in, captions
+
+    started = time.perf_counter()
+    try:
+        cues = captions.parse(Path(args.captions).read_text(encoding="utf-8"))
+        burn_in.burn(Path(args.video), Path(args.output), cues, language=args.language)
+    except RenderError as error:
+        print(f"error [{error.code}]: {error.message}", file=sys.stderr)
+        return 2
+    wall = time.perf_counter() - started
+    with av.open(args.output) as container:  # the header's count: decoding the output again would cost a pass
+        stream = container.streams.video[0]
+        frames = stream.frames
+        duration = frames / float(stream.average_rate or stream.guessed_rate or 1)
+    print(
+        f"{args.output}: {len(cues)} captions on {frames} frames ({duration:.1f} s of video), {wall:.2f} s wall, "
+        f"{wall / duration:.3f} x the video's duration ({duration / wall:.1f} x real time)"
+    )
+    return 0
+
+
+def cmd_caption(args) -> int:
+    """Caption AUDIO into OUT.vtt and OUT.srt: its transcript aligned to it (--transcript), else the words heard."""
+    from . import captions, transcribe
+    from .media import read_audio
+
+    transcript = Path(args.transcript).read_text(encoding="utf-8") if args.transcript else None
+    started = time.perf_counter()
+    try:
+        # Decoded straight to the recogniser's rate: a lecture's samples take a third of their 48 kHz size.
+        samples, rate = read_audio(args.audio, rate=transcribe.SAMPLE_RATE)
+        if transcript is not None:
+            cues = transcribe.align(samples, rate, transcript)
+        else:
+            cues = transcribe.recognise(samples, rate)
+    except RenderError as error:
+        print(f"error [{error.code}]: {error.message}", file=sys.stderr)
+        return 2
+    wall = time.perf_counter() - started
+    seconds = len(samples) / rate
+    output = Path(args.output)
+    output.with_suffix(".vtt").write_text(captions.to_webvtt(cues), encoding="utf-8")
+    output.with_suffix(".srt").write_text(captions.to_srt(cues), encoding="utf-8")
+    words = sum(len(cue.text.split()) for cue in cues)
+    print(
+        f"{'aligned' if transcript is not None else 'recognised'}: {seconds:.1f} s of audio, {words} words, "
+        f"{len(cues)} captions, {wall:.2f} s wall, RTF {wall / seconds:.3f}, peak RSS {_peak_rss_mb():.0f} MB "
+        f"-> {output.with_suffix('.vtt')}, {output.with_suffix('.srt')}"
+    )
+    return 0
+
+
 def cmd_bench(args) -> int:
     durations = [float(value) for value in args.durations.split(",")]
     resolutions = [int(value) for value in args.resolutions.split(",")]
@@ -165,6 +221,23 @@ def main(argv=None) -> int:
     s.add_argument("--voice", default="en-joe", help="en-joe (neural English), zh-cmn, en-espeak, fr-espeak, ...")
     s.add_argument("--rate", type=float, default=1.0, help="speaking rate, 0.5-2 (1: the voice's own pace)")
     s.set_defaults(run=cmd_speak)
+
+    burn = commands.add_parser("burn", help="draw CAPTIONS (.vtt/.srt) onto VIDEO's frames into OUT.mp4, audio copied")
+    burn.add_argument("video")
+    burn.add_argument("captions")
+    burn.add_argument("output")
+    burn.add_argument("--language", default="en", help="the captions' language: picks the CJK font face (zh, ja, ko)")
+    burn.set_defaults(run=cmd_burn)
+
+    c = commands.add_parser("caption", help="caption English AUDIO into OUT.vtt and OUT.srt")
+    c.add_argument("audio")
+    c.add_argument("output")
+    c.add_argument(
+        "--transcript",
+        metavar="FILE",
+        help="what is said (UTF-8 text): its words are timed on the audio; without it the words are recognised",
+    )
+    c.set_defaults(run=cmd_caption)
 
     b = commands.add_parser("bench", help="real-time factor and peak memory for several audio lengths")
     b.add_argument("--durations", default="10,60", help="seconds of audio, comma-separated (e.g. 10,60,3600)")

@@ -19,6 +19,8 @@ PERMANENT_CODES = frozenset(
         "empty_audio",
         "backend_unavailable",
         "concat_incompatible",
+        "no_speech_found",  # captions from speech: the same audio will not start speaking
+        "transcript_mismatch",
         "canceled",  # the user asked to stop: running it again would undo that
     }
 )

@@ -332,12 +332,17 @@ class CaptionsSerializer(serializers.Serializer):
     error = serializers.DictField(child=serializers.CharField(), allow_null=True)
     vtt_url = serializers.URLField(allow_null=True, help_text="WebVTT, with your key; null when there are none.")
     srt_url = serializers.URLField(allow_null=True, help_text="SubRip, with your key.")
+    burned_in = serializers.ChoiceField(
+        choices=["", "burning", "failed", "ready"],
+        help_text="The copy of the video with the captions drawn in: ready (burned_in_url), burning, failed, or none.",
+    )
+    burned_in_url = serializers.URLField(allow_null=True, help_text="Signed link to that MP4, like download.url.")
 
 
 class CaptionsRequestSerializer(StrictSerializer):
     captions = serializers.CharField(
         trim_whitespace=False,
-        max_length=2 * MAX_CAPTION_FILE_CHARACTERS,
+        max_length=MAX_CAPTION_FILE_CHARACTERS,
         help_text="A whole WebVTT or SubRip file's text; refused whole (captions_invalid) if it does not parse.",
     )
 
@@ -367,7 +372,15 @@ def captions_state(job) -> dict:
         else None,
         "vtt_url": _api_url("api:job_captions_file", job.id, "vtt") if has else None,
         "srt_url": _api_url("api:job_captions_file", job.id, "srt") if has else None,
+        "burned_in": "ready" if job.burned_in else _burned_in_state(job),
+        "burned_in_url": storage.download_link(job, job.burned_in.name) if job.burned_in else None,
     }
+
+
+def _burned_in_state(job) -> str:
+    if captions.is_burning(job):
+        return "burning"
+    return "failed" if job.burned_in_status == "failed" else ""
 
 
 class JobSerializer(serializers.ModelSerializer):

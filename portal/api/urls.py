@@ -23,6 +23,7 @@ urlpatterns = [
     path("jobs/<uuid:job_id>/rerun/", views.rerun_job, name="rerun_job"),
     path("jobs/<uuid:job_id>/captions/", views.job_captions, name="job_captions"),
     path("jobs/<uuid:job_id>/captions/make/", views.make_job_captions, name="make_job_captions"),
+    path("jobs/<uuid:job_id>/captions/burn-in/", views.burn_in_job_captions, name="burn_in_job_captions"),
     path("jobs/<uuid:job_id>/captions.<str:file_format>", views.job_captions_file, name="job_captions_file"),
     path("preflight/", views.preflight, name="preflight"),
     path("voices/", views.voices, name="voices"),

@@ -45,7 +45,7 @@ ERRORS = {
         403: "The plan does not allow it (api_not_in_plan, job_too_long, quota_exceeded, ...)",
         404: "No such object, or not yours",
         409: "The object is not in a state that allows it",
-        413: "Too large (file_too_large, storage_quota_exceeded)",
+        413: "Too large (file_too_large, storage_quota_exceeded, request_too_large)",
         415: "Unsupported media type",
         422: "Idempotency-Key reused with a different request",
         429: "Rate limit or concurrent-jobs limit (Retry-After says when to retry)",
@@ -579,7 +579,7 @@ def rerun_job(request, job_id):
     tags=["jobs"],
     methods=["PUT"],
     request=s.CaptionsRequestSerializer,
-    responses={200: s.CaptionsSerializer, **_errors(409)},
+    responses={200: s.CaptionsSerializer, **_errors(409, 413)},
     summary="Replace the video's captions with a WebVTT or SubRip file's text (refused whole if it does not parse)",
 )
 @extend_schema(
@@ -615,6 +615,25 @@ def make_job_captions(request, job_id):
     made = captions.request(found, body.validated_data["transcript"])
     return Response(
         s.captions_state(made),
+        status=status.HTTP_202_ACCEPTED,
+        headers={"Location": reverse("api:job", args=[found.id]), "Retry-After": str(SPEAK_POLL_SECONDS)},
+    )
+
+
+@extend_schema(
+    tags=["jobs"],
+    request=None,
+    parameters=[IDEMPOTENCY_KEY],
+    responses={202: s.CaptionsSerializer, **_errors(409, 422)},
+    summary="Make a copy of the video with its captions drawn in (captions.burned_in_url once ready); changing the "
+    "captions deletes the copy",
+)
+@api_view(["POST"])
+@idempotent
+def burn_in_job_captions(request, job_id):
+    found = captions.request_burn_in(_get_job_for_user(request, job_id))
+    return Response(
+        s.captions_state(found),
         status=status.HTTP_202_ACCEPTED,
         headers={"Location": reverse("api:job", args=[found.id]), "Retry-After": str(SPEAK_POLL_SECONDS)},
     )

@@ -1,4 +1,5 @@
-"""A video's captions: what its player's <track> shows and what downloads as WebVTT or SubRip.
+"""A video's captions: what its player's <track> shows, what downloads as WebVTT or SubRip, and optionally a copy of
+the video with them drawn into the picture (the `burn_in_captions` actor), for players that show no caption track.
 
 They come from one of three places, and the latest wins:
 - the script the audio was spoken from (copied when the job is submitted, timed by the voice);
@@ -6,6 +7,8 @@ They come from one of three places, and the latest wins:
   or recognised when there is none. Both are English only (the engine's bundled model is);
 - a file the owner sends (WebVTT or SRT), or their corrections typed on the page, read strictly: a file that does
   not parse is refused whole and the captions stay as they were.
+
+A burned-in copy shows the captions it was made with: changing or removing them deletes it.
 """
 
 import logging
@@ -15,13 +18,16 @@ from pathlib import Path
 
 import dramatiq
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from portal import queue, storage
 from portal.errors import Refusal
-from portal.jobs.models import CaptionsSource, CaptionsStatus, Job
+from portal.jobs.models import BurnInStatus, CaptionsSource, CaptionsStatus, Job
+from portal.library import usage
+from renderer import burn_in as burning
 from renderer import captions, media, speech
 from renderer.errors import RenderError
 from renderer.speech import script as script_rules
@@ -37,6 +43,7 @@ SPEECH_LANGUAGE = "en"
 MAX_TRANSCRIPT_CHARACTERS = script_rules.MAX_CHARACTERS
 # A request still "making" this long after its time limit was lost (its worker died): the owner may ask again.
 STALE_AFTER = timedelta(milliseconds=queue.MAKE_CAPTIONS_TIME_LIMIT_MS) * (queue.MAKE_CAPTIONS_RETRIES + 1)
+BURN_IN_STALE_AFTER = timedelta(milliseconds=queue.BURN_IN_TIME_LIMIT_MS) * (queue.BURN_IN_RETRIES + 1)
 
 
 class CaptionsRefused(Refusal):
@@ -95,24 +102,38 @@ def replace(job: Job, text: str) -> Job:
 
 
 def remove(job: Job) -> Job:
-    Job.objects.filter(pk=job.pk).update(captions=[], captions_source="", captions_status="", captions_language="")
+    return _store(job, [], "", "")
+
+
+def _store(job: Job, made: list[captions.Cue], source: str, language_code: str) -> Job:
+    with transaction.atomic():
+        locked = Job.objects.select_for_update().get(pk=job.pk)
+        Job.objects.filter(pk=job.pk).update(
+            captions=[cue.as_list() for cue in made],
+            captions_source=source,
+            captions_language=language_code,
+            captions_status="",
+            captions_error_code="",
+            captions_error_message="",
+            **_without_burned_in(locked),
+        )
     job.refresh_from_db()
     return job
 
 
-def _store(job: Job, made: list[captions.Cue], source: str, language_code: str) -> Job:
-    fields = {
-        "captions": [cue.as_list() for cue in made],
-        "captions_source": source,
-        "captions_language": language_code,
-        "captions_status": "",
-        "captions_error_code": "",
-        "captions_error_message": "",
+def _without_burned_in(locked: Job) -> dict:
+    """The fields that forget the captioned copy (it shows the old captions), its file deleted once committed."""
+    if locked.burned_in:
+        name = locked.burned_in.name
+        usage.release(locked.owner_id, locked.burned_in_bytes)
+        transaction.on_commit(lambda: storage.delete_files([name]))
+    return {
+        "burned_in": "",
+        "burned_in_bytes": 0,
+        "stored_bytes": F("stored_bytes") - locked.burned_in_bytes,
+        "burned_in_status": "",
+        "burned_in_error_code": "",
     }
-    Job.objects.filter(pk=job.pk).update(**fields)
-    for name, value in fields.items():
-        setattr(job, name, value)
-    return job
 
 
 def is_making(job: Job, now=None) -> bool:
@@ -201,3 +222,86 @@ def make(job_id, transcript: str) -> str:
             return "gone"
         _store(locked, made, source, SPEECH_LANGUAGE)
     return "made"
+
+
+# --- Burned in ------------------------------------------------------------------------------------------------
+def is_burning(job: Job, now=None) -> bool:
+    if job.burned_in_status != BurnInStatus.BURNING or job.burned_in_requested_at is None:
+        return False
+    return job.burned_in_requested_at > (now or timezone.now()) - BURN_IN_STALE_AFTER
+
+
+def request_burn_in(job: Job) -> Job:
+    """Ask a worker for a copy of the video with its captions drawn in (nothing to do when it exists)."""
+    _require_video(job)
+    if not job.captions:
+        raise CaptionsRefused("no_captions", _("Add captions to the video first, then burn them in."), status=409)
+    if job.burned_in:
+        return job
+    if is_burning(job):
+        raise CaptionsRefused("burn_in_in_progress", _("The captions are already being burned in."), status=409)
+    now = timezone.now()
+    Job.objects.filter(pk=job.pk).update(
+        burned_in_status=BurnInStatus.BURNING, burned_in_error_code="", burned_in_requested_at=now
+    )
+    job.burned_in_status, job.burned_in_error_code, job.burned_in_requested_at = BurnInStatus.BURNING, "", now
+    transaction.on_commit(lambda: _send_burn_in(job.pk))
+    return job
+
+
+def _send_burn_in(job_id) -> None:
+    try:
+        queue.send(queue.BURN_IN_CAPTIONS, queue.UPLOAD_CHECK_QUEUE, str(job_id))
+    except queue.BROKER_ERRORS:
+        logger.warning("job %s: the broker did not take its burn-in request", job_id, exc_info=True)
+        _burn_in_failed(job_id, "queue_unavailable")
+
+
+def _burn_in_failed(job_id, code: str) -> None:
+    Job.objects.filter(pk=job_id, burned_in_status=BurnInStatus.BURNING).update(
+        burned_in_status=BurnInStatus.FAILED, burned_in_error_code=code
+    )
+
+
+@dramatiq.actor(
+    actor_name=queue.BURN_IN_CAPTIONS,
+    queue_name=queue.UPLOAD_CHECK_QUEUE,
+    max_retries=queue.BURN_IN_RETRIES,
+    min_backoff=queue.UPLOAD_CHECK_MIN_BACKOFF_MS,
+    time_limit=queue.BURN_IN_TIME_LIMIT_MS,
+)
+def burn_in_captions(job_id: str) -> None:
+    try:
+        burn_in(job_id)
+    except BaseException:  # TimeLimitExceeded too (it is not an Exception)
+        if queue.last_delivery(queue.BURN_IN_RETRIES):
+            _burn_in_failed(job_id, "burn_in_failed")
+        raise
+
+
+def burn_in(job_id) -> str:
+    """Draw the captions as they are now into a copy; one that changed meanwhile makes the copy worthless."""
+    job = Job.objects.filter(pk=job_id, burned_in_status=BurnInStatus.BURNING).first()
+    if job is None or not job.output or not job.captions:
+        return "gone"
+    drawn = job.captions
+    with tempfile.TemporaryDirectory(prefix="burn-in-") as workdir:
+        video = storage.download_to(job.output.name, Path(workdir))
+        copy = Path(workdir) / "captioned.mp4"
+        try:
+            burning.burn(video, copy, cues(job), language=job.captions_language or SPEECH_LANGUAGE)
+        except RenderError as error:
+            _burn_in_failed(job.pk, error.code)
+            return BurnInStatus.FAILED
+        size = copy.stat().st_size
+        name = storage.save_local_file(storage.new_key(job.owner, "renders", ".mp4"), copy)
+    with transaction.atomic():
+        locked = Job.objects.select_for_update().filter(pk=job.pk, burned_in_status=BurnInStatus.BURNING).first()
+        if locked is None or locked.captions != drawn:
+            transaction.on_commit(lambda: storage.delete_files([name]))
+            return "gone"
+        Job.objects.filter(pk=job.pk).update(
+            burned_in=name, burned_in_bytes=size, stored_bytes=F("stored_bytes") + size, burned_in_status=""
+        )
+        usage.add(job.owner_id, size)
+    return "burned"

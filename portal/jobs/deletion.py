@@ -25,11 +25,12 @@ def release_reservation_of_deleted_job(sender, instance: Job, origin=None, **kwa
 
 
 def remove_files_of_deleted_job(sender, instance: Job, **kwargs) -> None:
-    """post_delete: the video and poster, and what they counted against the owner's storage."""
+    """post_delete: the video, its poster and its captioned copy, and what they counted against the owner's
+    storage."""
     if deleted_elsewhere(instance):
         return
     usage.release(instance.owner_id, instance.stored_bytes)
-    names = [instance.output.name, instance.poster.name]
+    names = [instance.output.name, instance.poster.name, instance.burned_in.name]
     transaction.on_commit(lambda: storage.delete_files(names))
 
 

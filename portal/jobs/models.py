@@ -40,6 +40,11 @@ class CaptionsStatus(models.TextChoices):
     FAILED = "failed", _("Could not make captions")
 
 
+class BurnInStatus(models.TextChoices):
+    BURNING = "burning", _("Burning the captions in")
+    FAILED = "failed", _("Could not burn the captions in")
+
+
 class Job(models.Model):
     """One video a user asked for: inputs, options, where it is in the queue, and what came out."""
 
@@ -154,6 +159,12 @@ class Job(models.Model):
     captions_error_code = models.CharField(max_length=64, blank=True)
     captions_error_message = models.CharField(max_length=300, blank=True)
     captions_requested_at = models.DateTimeField(null=True, blank=True)
+    # A copy of the video with its captions drawn into the picture, for players that show no caption track.
+    burned_in = models.FileField(max_length=255, blank=True)
+    burned_in_bytes = models.BigIntegerField(default=0, help_text="Counted in stored_bytes while the copy exists.")
+    burned_in_status = models.CharField(max_length=8, choices=BurnInStatus.choices, blank=True)
+    burned_in_error_code = models.CharField(max_length=64, blank=True)
+    burned_in_requested_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

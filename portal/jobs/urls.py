@@ -14,6 +14,7 @@ urlpatterns = [
     path("<uuid:job_id>/captions/", views.edit_captions, name="edit_captions"),
     path("<uuid:job_id>/captions/make/", views.make_captions, name="make_captions"),
     path("<uuid:job_id>/captions/delete/", views.delete_captions, name="delete_captions"),
+    path("<uuid:job_id>/captions/burn-in/", views.burn_in_captions, name="burn_in_captions"),
     path("<uuid:job_id>/cancel/", views.cancel_job, name="cancel"),
     path("<uuid:job_id>/rerun/", views.rerun_job, name="rerun"),
     path("<uuid:job_id>/delete/", views.delete_job, name="delete"),

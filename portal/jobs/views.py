@@ -117,6 +117,8 @@ def _detail_context(request, job: Job, **extra) -> dict:
     links = {}
     if job.status == Job.Status.SUCCEEDED and job.output:
         links = {"video": storage.download_path(job, job.output.name)}
+        if job.burned_in:
+            links["burned_in"] = storage.download_path(job, job.burned_in.name)
         links["expires_at"] = timezone.now() + timedelta(seconds=settings.DOWNLOAD_LINK_SECONDS)
     notes = [audit.user_facing(event) for event in job.audit_events.order_by("created_at")]
     now = timezone.now()
@@ -128,6 +130,7 @@ def _detail_context(request, job: Job, **extra) -> dict:
         "links": links,
         "captions_language": job_captions.language(job),
         "captions_making": job_captions.is_making(job),
+        "burning_in": job_captions.is_burning(job),
         "captions_text": (job_captions.file_text(job, "vtt") or ("",))[0],
         "kept_until": retention.expires_at(job),
         "support_notes": [note for note in notes if note],
@@ -239,6 +242,20 @@ def make_captions(request, job_id):
 
 @login_required
 @require_POST
+def burn_in_captions(request, job_id):
+    """Ask for a copy of the video with its captions drawn in, for players that show no caption track."""
+    job = _get_job_for_user(request, job_id)
+    try:
+        job_captions.request_burn_in(job)
+    except Refusal as refusal:
+        messages.error(request, refusal.message, extra_tags=refusal.code)
+    else:
+        messages.success(request, _("A worker is drawing the captions into a copy of the video."))
+    return redirect(reverse("jobs:detail", args=[job.id]) + "#captions")
+
+
+@login_required
+@require_POST
 def delete_captions(request, job_id):
     job = job_captions.remove(_get_job_for_user(request, job_id))
     messages.success(request, _("Captions removed."))
@@ -314,10 +331,14 @@ def download(request, token):
     except storage.DownloadLinkInvalid:
         return render(request, "jobs/link_problem.html", {"expired": False}, status=403)
     job = Job.objects.filter(pk=grant.job_id).first()
-    if job is None or grant.name not in (job.output.name, job.poster.name):
+    if job is None or not grant.name or grant.name not in (job.output.name, job.poster.name, job.burned_in.name):
         return render(request, "jobs/link_problem.html", {"gone": True}, status=410)
-    content_type = "video/mp4" if grant.name == job.output.name else "image/jpeg"
-    download_name = job.download_name if "download" in request.GET and grant.name == job.output.name else None
+    content_type = "image/jpeg" if grant.name == job.poster.name else "video/mp4"
+    download_name = None
+    if "download" in request.GET and grant.name == job.output.name:
+        download_name = job.download_name
+    elif "download" in request.GET and grant.name == job.burned_in.name:
+        download_name = job.download_name.removesuffix(".mp4") + " (captions).mp4"
     return storage.serve(request, grant.name, content_type, download_name=download_name)
 
 

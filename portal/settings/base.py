@@ -36,6 +36,9 @@ INSTALLED_APPS = [
     "portal.api",
     "portal.support",
     "portal.checkpoints",
+    # LTI 1.3: pylti1p3's platform registrations (before portal.lti, whose admin replaces the library's), then ours.
+    "portal.lti.apps.PlatformRegistrationsConfig",
+    "portal.lti",
     "portal",
     "billing",
     "csp",
@@ -239,6 +242,13 @@ PARTS_WAITING = env.int("PARTS_WAITING", default=2)
 WEBHOOKS_ALLOW_PRIVATE_URLS = env.bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=False)
 # Signed download links for rendered videos expire after this many seconds (renewable from the job page).
 DOWNLOAD_LINK_SECONDS = env.int("DOWNLOAD_LINK_SECONDS", default=3600)
+
+# --- Course platforms (portal/lti/) --------------------------------------------------------------------------
+# Who may show the LTI pages (launch, video chooser, a student's video) in a frame; every other page refuses to be
+# framed. Any HTTPS site by default: a registered platform's pages live on school domains nobody lists in advance
+# (Canvas's issuer is not the school's host), and each launch is signed by a registered platform anyway. A local
+# Moodle over plain HTTP needs e.g. LTI_FRAME_ANCESTORS="'self',https:,http://localhost:*".
+LTI_FRAME_ANCESTORS = env.list("LTI_FRAME_ANCESTORS", default=["'self'", "https:"])
 
 # Uploads above this size are streamed to a temporary file instead of memory (lectures can be hundreds of MB).
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440

@@ -93,6 +93,8 @@ def test_a_video_without_captions_has_no_caption_links(api, marketer):
         "error": None,
         "vtt_url": None,
         "srt_url": None,
+        "burned_in": "",
+        "burned_in_url": None,
     }
     assert_error(api.get(f"/api/v1/jobs/{job.id}/captions.vtt"), 404, "not_found")
 
@@ -119,6 +121,7 @@ def test_the_owner_replaces_the_captions_and_bad_ones_are_refused_whole(api, mar
         ("put", "/api/v1/jobs/{job}/captions/", {"captions": "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nMine\n"}),
         ("delete", "/api/v1/jobs/{job}/captions/", None),
         ("post", "/api/v1/jobs/{job}/captions/make/", {}),
+        ("post", "/api/v1/jobs/{job}/captions/burn-in/", None),
     ],
 )
 def test_another_accounts_key_gets_404_and_changes_nothing(rival_api, marketer, method, path, body):
@@ -131,5 +134,16 @@ def test_another_accounts_key_gets_404_and_changes_nothing(rival_api, marketer, 
     )
     assert_error(response, 404, "not_found")
     job.refresh_from_db()
-    assert job.captions == [[0.3, 1.5, "Hello, class."]] and job.captions_status == ""
+    assert job.captions == [[0.3, 1.5, "Hello, class."]] and job.captions_status == job.burned_in_status == ""
     assert Script.objects.filter(pk=script.pk).exists()
+
+
+def test_a_burned_in_copy_is_asked_for_and_refused_without_captions(api, marketer):
+    bare = finished_job(marketer)
+    assert_error(api.post(f"/api/v1/jobs/{bare.id}/captions/burn-in/"), 409, "no_captions")
+    job = finished_job(marketer, captions=[[0.3, 1.5, "Hello, class."]])
+    with TestCase.captureOnCommitCallbacks(execute=False) as sent:
+        response = api.post(f"/api/v1/jobs/{job.id}/captions/burn-in/")
+    assert response.status_code == 202 and response.json()["burned_in"] == "burning" and len(sent) == 1
+    assert api.get(f"/api/v1/jobs/{job.id}/").json()["captions"]["burned_in"] == "burning"
+    assert_error(api.post(f"/api/v1/jobs/{job.id}/captions/burn-in/"), 409, "burn_in_in_progress")

@@ -2,19 +2,24 @@
 from its speech by a worker (timed to a transcript, or recognised); the owner's only."""
 
 import html
+import re
 import socket
 
 import dramatiq
 import numpy as np
 import pytest
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.test import TestCase
+from django.test import Client, TestCase
 from django.urls import reverse
 
+from portal.accounts.models import User
 from portal.jobs import captions as job_captions
 from portal.jobs import sharing
 from portal.jobs.models import Job
 from renderer import captions, media, speech
+from tests.factories import storage_has
 from tests.jobs_helpers import finished_job
 
 
@@ -126,12 +131,14 @@ def test_a_shared_video_plays_with_its_captions_until_the_link_is_revoked(owner_
     assert client.get(track).status_code == 404
 
 
-@pytest.mark.parametrize("action", ["jobs:edit_captions", "jobs:make_captions", "jobs:delete_captions"])
+@pytest.mark.parametrize(
+    "action", ["jobs:edit_captions", "jobs:make_captions", "jobs:delete_captions", "jobs:burn_in_captions"]
+)
 def test_outsider_gets_404_and_changes_nothing(outsider_client, owner, action):
     job = finished_job(owner, captions=[[0.3, 1.5, "Hello, class."]])
     assert outsider_client.post(reverse(action, args=[job.id]), {"captions": CORRECTED_VTT}).status_code == 404
     job.refresh_from_db()
-    assert job.captions == [[0.3, 1.5, "Hello, class."]] and job.captions_status == ""
+    assert job.captions == [[0.3, 1.5, "Hello, class."]] and job.captions_status == job.burned_in_status == ""
 
 
 SPOKEN = "Good morning, class. Today we learn how plants make sugar from light."
@@ -232,3 +239,55 @@ def _closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def test_the_owner_gets_a_copy_with_the_captions_burned_in_until_they_change(owner_client, owner, tmp_path):
+    video, voice_cues, seconds = _talking_video(tmp_path)
+    job = finished_job(
+        owner, video=video, output_duration_seconds=seconds, captions=[cue.as_list() for cue in voice_cues]
+    )
+    with TestCase.captureOnCommitCallbacks(execute=False) as sent:
+        owner_client.post(reverse("jobs:burn_in_captions", args=[job.id]))
+    assert len(sent) == 1
+    assert 'data-status="burning"' in owner_client.get(reverse("jobs:detail", args=[job.id])).content.decode()
+    before = User.objects.get(pk=owner.pk).storage_used_bytes
+
+    assert job_captions.burn_in(job.pk) == "burned"  # the worker's own code
+    job.refresh_from_db()
+    assert storage_has(job.burned_in.name) and job.burned_in_bytes > 0
+    assert User.objects.get(pk=owner.pk).storage_used_bytes == before + job.burned_in_bytes
+    page = owner_client.get(reverse("jobs:detail", args=[job.id])).content.decode()
+    link = re.search(r'href="([^"]+)\?download=1">Download MP4 with the captions burned in', page)[1]
+    copy = Client().get(link + "?download=1")  # a signed link, like the video's own
+    assert copy["Content-Type"] == "video/mp4" and "(captions).mp4" in copy["Content-Disposition"]
+    copied = tmp_path / "copy.mp4"
+    copied.write_bytes(b"".join(copy.streaming_content))
+    original = tmp_path / "original.mp4"
+    original.write_bytes(video)
+    assert media.probe_output(copied).frames == media.probe_output(original).frames
+    middle = round((voice_cues[0].start + voice_cues[0].end) / 2 * 25)
+    drawn = list(media.iter_video_frames(copied))[middle]
+    assert drawn[-32:].mean() > 5 and list(media.iter_video_frames(original))[middle][-32:].mean() < 1  # text
+
+    name = job.burned_in.name
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        _edit(owner_client, job, captions=CORRECTED_VTT)  # the copy shows the old captions: it goes
+    job.refresh_from_db()
+    assert not job.burned_in and not storage_has(name)
+    assert User.objects.get(pk=owner.pk).storage_used_bytes == before
+
+
+def test_captions_cannot_be_burned_into_a_video_without_any(owner_client, owner):
+    job = finished_job(owner)
+    response = owner_client.post(reverse("jobs:burn_in_captions", args=[job.id]), follow=True)
+    assert "Add captions to the video first, then burn them in." in response.content.decode()
+    assert Job.objects.get(pk=job.pk).burned_in_status == ""
+
+
+def test_deleting_the_video_deletes_its_captioned_copy(owner_client, owner):
+    job = finished_job(owner, captions=[[0.3, 1.5, "Hello, class."]])
+    name = default_storage.save("renders/copy.mp4", ContentFile(b"copy"))
+    Job.objects.filter(pk=job.pk).update(burned_in=name, burned_in_bytes=4)
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        owner_client.post(reverse("jobs:delete", args=[job.id]))
+    assert not Job.objects.filter(pk=job.pk).exists() and not storage_has(name)

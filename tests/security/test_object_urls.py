@@ -21,7 +21,8 @@ from tests.library_helpers import add_audio, add_portrait
 
 # Routes with a parameter that are not an owner's object: allauth's emailed keys (their own checks, tested by
 # allauth), plan codes (public), the public tokens, tested in test_download_links.py and test_job_share.py, and the
-# staff's emailed second-factor setup link (test_staff_second_factor.py).
+# staff's emailed second-factor setup link (test_staff_second_factor.py), and LTI's video chooser, whose launch id is
+# a bearer secret that a signed-in outsider gets 404 for (tests/lti/test_deep_linking.py).
 NOT_OBJECTS = {
     "account_confirm_email",
     "account_reset_password_from_key",
@@ -32,6 +33,9 @@ NOT_OBJECTS = {
     "shared_video_poster",
     "shared_video_captions",
     "second_factor_setup_link",
+    "pick_video",
+    "pick_status",
+    "pick_sign_in",
 }
 PARAMETERS = {"portrait_id", "audio_id", "job_id", "upload_id", "link_id", "key_id", "script_id", "file_format"}
 

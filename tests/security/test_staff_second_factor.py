@@ -84,6 +84,29 @@ def test_every_admin_power_is_classified(db):
     assert unclassified == [], "say whether each needs a second factor (SENSITIVE_* or HARMLESS here)"
 
 
+def test_course_platform_registrations_are_changed_by_superusers_only(db):
+    """An LTI registration decides which platform vouches for teachers and students, a tool key signs our answers to
+    platforms: no permission alone opens them (superusers always use a second factor). Course videos are read-only:
+    their owner ends one by deleting the video or revoking its link."""
+    from django.test import RequestFactory
+    from pylti1p3.contrib.django.lti1p3_tool_config.models import LtiTool, LtiToolKey
+
+    from portal.lti.models import CourseVideo
+
+    def request_by(user):
+        request = RequestFactory().get(ADMIN)
+        request.user = user
+        return request
+
+    for model in (LtiTool, LtiToolKey, CourseVideo):
+        model_admin = admin.site._registry[model]
+        for action in ("add", "change", "delete"):
+            permission = f"{model._meta.app_label}.{action}_{model._meta.model_name}"
+            assert not getattr(model_admin, f"has_{action}_permission")(request_by(staff_with(permission)))
+        can = model is not CourseVideo
+        assert model_admin.has_change_permission(request_by(staff_with(superuser=True))) == can
+
+
 @pytest.mark.parametrize(
     "permission",
     [
