@@ -422,10 +422,7 @@ def script_preflight(request):
 def script(request, script_id):
     found = _get_script_for_user(request, script_id)
     if request.method == "DELETE":
-        if found.audio is not None:
-            store.delete_item(found.audio)
-        else:
-            found.delete()
+        scripts.delete(found)
         return Response(status=status.HTTP_204_NO_CONTENT)
     headers = {"Retry-After": str(SPEAK_POLL_SECONDS)} if found.status == Script.Status.SPEAKING else {}
     return Response(s.ScriptSerializer(found).data, headers=headers)

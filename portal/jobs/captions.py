@@ -138,9 +138,11 @@ def _without_burned_in(locked: Job) -> dict:
 
 def is_making(job: Job, now=None) -> bool:
     """A worker is on it (a request older than every try's time limit was lost, and may be made again)."""
-    if job.captions_status != CaptionsStatus.MAKING or job.captions_requested_at is None:
-        return False
-    return job.captions_requested_at > (now or timezone.now()) - STALE_AFTER
+    return _in_progress(job.captions_status == CaptionsStatus.MAKING, job.captions_requested_at, STALE_AFTER, now)
+
+
+def _in_progress(asked: bool, requested_at, stale_after: timedelta, now=None) -> bool:
+    return asked and requested_at is not None and requested_at > (now or timezone.now()) - stale_after
 
 
 def request(job: Job, transcript: str = "") -> Job:
@@ -226,9 +228,8 @@ def make(job_id, transcript: str) -> str:
 
 # --- Burned in ------------------------------------------------------------------------------------------------
 def is_burning(job: Job, now=None) -> bool:
-    if job.burned_in_status != BurnInStatus.BURNING or job.burned_in_requested_at is None:
-        return False
-    return job.burned_in_requested_at > (now or timezone.now()) - BURN_IN_STALE_AFTER
+    burning = job.burned_in_status == BurnInStatus.BURNING
+    return _in_progress(burning, job.burned_in_requested_at, BURN_IN_STALE_AFTER, now)
 
 
 def request_burn_in(job: Job) -> Job:

@@ -230,27 +230,34 @@ def _uploaded_text(sent) -> str:
 @require_POST
 def make_captions(request, job_id):
     """Ask a worker to hear the video's speech: timed to the pasted transcript, else recognised."""
-    job = _get_job_for_user(request, job_id)
-    try:
-        job_captions.request(job, request.POST.get("transcript", ""))
-    except Refusal as refusal:
-        messages.error(request, refusal.message, extra_tags=refusal.code)
-    else:
-        messages.success(request, _("A worker is listening to the video; its captions appear here when ready."))
-    return redirect(reverse("jobs:detail", args=[job.id]) + "#captions")
+    return _ask_a_worker(
+        request,
+        job_id,
+        lambda job: job_captions.request(job, request.POST.get("transcript", "")),
+        _("A worker is listening to the video; its captions appear here when ready."),
+    )
 
 
 @login_required
 @require_POST
 def burn_in_captions(request, job_id):
     """Ask for a copy of the video with its captions drawn in, for players that show no caption track."""
+    return _ask_a_worker(
+        request,
+        job_id,
+        job_captions.request_burn_in,
+        _("A worker is drawing the captions into a copy of the video."),
+    )
+
+
+def _ask_a_worker(request, job_id, ask, asked: str):
     job = _get_job_for_user(request, job_id)
     try:
-        job_captions.request_burn_in(job)
+        ask(job)
     except Refusal as refusal:
         messages.error(request, refusal.message, extra_tags=refusal.code)
     else:
-        messages.success(request, _("A worker is drawing the captions into a copy of the video."))
+        messages.success(request, asked)
     return redirect(reverse("jobs:detail", args=[job.id]) + "#captions")
 
 

@@ -118,6 +118,14 @@ def upkeep(now=None) -> dict:
     return {"scripts resent": resent, "scripts given up": gave_up}
 
 
+def delete(script: Script) -> None:
+    """Forget a script: one that was said goes with its audio (store.delete_item also frees its storage)."""
+    if script.audio is not None:
+        store.delete_item(script.audio)
+    else:
+        script.delete()
+
+
 def refuse(script_id, code: str, message: str) -> None:
     Script.objects.filter(pk=script_id, status=Script.Status.SPEAKING).update(
         status=Script.Status.REFUSED, error_code=code, error_message=message[:300]

@@ -298,9 +298,5 @@ def _voice_label(name: str) -> str:
 @require_POST
 def delete_script(request, script_id):
     """Forget a script that was refused (one that was said goes with its audio)."""
-    found = _get_script_for_user(request, script_id)
-    if found.audio is not None:
-        delete_item(found.audio)
-    else:
-        found.delete()
+    scripts.delete(_get_script_for_user(request, script_id))
     return redirect("library:index")
